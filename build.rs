@@ -1,0 +1,52 @@
+//! Embeds every `.lua` file under `lua_stdlib/` into the binary: generates a table of
+//! (module name, chunk name, source) that the `require` searcher in `src/lua/stdlib.rs` reads.
+//! `lua_stdlib/net.lua` becomes module `net`; `lua_stdlib/fibaro/init.lua` becomes `fibaro`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if path.is_dir() {
+            collect(&path, &format!("{prefix}{name}."), out);
+        } else if let Some(stem) = name.strip_suffix(".lua") {
+            let module = if stem == "init" && !prefix.is_empty() {
+                prefix.trim_end_matches('.').to_owned()
+            } else {
+                format!("{prefix}{stem}")
+            };
+            out.push((module, path));
+        }
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
+    let stdlib = root.join("lua_stdlib");
+    println!("cargo:rerun-if-changed=lua_stdlib");
+    let mut files = Vec::new();
+    collect(&stdlib, "", &mut files);
+    let mut code =
+        String::from("/// Embedded `lua_stdlib/` files: (module, chunk name, source).\n");
+    code.push_str("pub static FILES: &[(&str, &str, &str)] = &[\n");
+    for (module, path) in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let relative = path.strip_prefix(&root).unwrap_or(path);
+        code.push_str(&format!(
+            "    ({module:?}, {chunk:?}, include_str!({path:?})),\n",
+            chunk = format!("@{}", relative.display()),
+            path = path.display().to_string(),
+        ));
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("out dir")).join("stdlib_files.rs");
+    fs::write(out, code).expect("write stdlib_files.rs");
+}

@@ -1,0 +1,160 @@
+-- plua.prelude: the Lua half of the timer and coroutine model, loaded once at start-up.
+--
+-- Rust keeps deadlines in its timer wheel; this file keeps what belongs to Lua: the callbacks
+-- and their extra arguments (in tables keyed by timer id, never as Rust-held handles), the
+-- coroutines waiting on a runtime operation, and the argument checks that raise errors at the
+-- caller's line. It receives the Rust primitives and `_PY`, defines the timer globals, and
+-- returns the hooks the runtime calls: `run_timer` (body of a timer task) and `waiting`.
+
+local core, PY = ...
+
+local type, select, error, tostring = type, select, error, tostring
+local unpack, pack = table.unpack, table.pack
+local isyieldable, running, yield = coroutine.isyieldable, coroutine.running, coroutine.yield
+local timer_add, timer_cancel = core.timer_add, core.timer_cancel
+local MAX_DELAY = core.MAX_DELAY
+
+local callbacks = {} -- timer id -> function
+local arguments = {} -- timer id -> packed extra arguments (only when there are some)
+local waiting = {} -- operation id -> coroutine suspended until the runtime resumes it
+
+local function caller_position(level)
+  local info = debug and debug.getinfo(level + 1, "Sl")
+  if info and info.currentline and info.currentline > 0 then
+    return (" at %s:%d"):format(info.short_src, info.currentline)
+  end
+  return ""
+end
+
+-- Slow path of the delay check: explains what is wrong, or warns and returns a usable delay.
+local function checked_delay(name, ms, argument)
+  if ms == nil then
+    return 0
+  end
+  if type(ms) ~= "number" then
+    error(("%s: bad argument #%d (number expected, got %s)"):format(name, argument, type(ms)), 3)
+  end
+  if ms ~= ms then
+    error(("%s: bad argument #%d (delay is NaN)"):format(name, argument), 3)
+  end
+  if ms > MAX_DELAY then
+    error(("%s: delay %s ms is too large (the maximum is 2^40 ms, about 34 years)"):format(name, tostring(ms)), 3)
+  end
+  if ms < 0 then
+    core.warn(("%s: negative delay %s ms treated as 0%s"):format(name, tostring(ms), caller_position(3)))
+    return 0
+  end
+  return ms
+end
+
+local function bad_callback(name, fn)
+  error(("%s: bad argument #1 (function expected, got %s)"):format(name, type(fn)), 3)
+end
+
+local function add_timer(name, fn, ms, repeating, ...)
+  if type(fn) ~= "function" then
+    bad_callback(name, fn)
+  end
+  if type(ms) ~= "number" or ms < 0 or ms > MAX_DELAY or ms ~= ms then
+    ms = checked_delay(name, ms, 2)
+  end
+  local id = timer_add(ms, repeating, false)
+  callbacks[id] = fn
+  if select("#", ...) > 0 then
+    arguments[id] = pack(...)
+  end
+  return id
+end
+
+local function clear_timer(name, id)
+  if id == nil then
+    return false
+  end
+  if type(id) ~= "number" then
+    error(("%s: bad argument #1 (timer id expected, got %s)"):format(name, type(id)), 3)
+  end
+  if timer_cancel(id) then
+    callbacks[id] = nil
+    arguments[id] = nil
+    return true
+  end
+  return false
+end
+
+local function setTimeout(fn, ms, ...)
+  return add_timer("setTimeout", fn, ms, false, ...)
+end
+
+local function setInterval(fn, ms, ...)
+  return add_timer("setInterval", fn, ms, true, ...)
+end
+
+local function clearTimeout(id)
+  return clear_timer("clearTimeout", id)
+end
+
+local function clearInterval(id)
+  return clear_timer("clearInterval", id)
+end
+
+-- Body of the task coroutine the runtime starts for a fired timer.
+local function run_timer(id, finished)
+  local fn, args = callbacks[id], arguments[id]
+  if finished then
+    callbacks[id] = nil
+    arguments[id] = nil
+  end
+  if args then
+    return fn(unpack(args, 1, args.n))
+  end
+  return fn()
+end
+
+-- Suspends the running coroutine until the runtime resumes it with `id` (and results).
+-- A resume by anyone else (user code) does not end the wait.
+local function wakeup(id, got, ...)
+  if got == id then
+    return ...
+  end
+  return wakeup(id, yield())
+end
+
+local function wait_for(id)
+  waiting[id] = running()
+  return wakeup(id, yield())
+end
+
+local function sleep(seconds)
+  if type(seconds) ~= "number" then
+    error(("sleep: bad argument #1 (number expected, got %s)"):format(type(seconds)), 2)
+  end
+  local ms = seconds * 1000
+  if ms < 0 or ms > MAX_DELAY or ms ~= ms then
+    ms = checked_delay("sleep", ms, 1)
+  end
+  if not isyieldable() then
+    -- Nowhere to yield to (a C boundary or the main Lua thread): block for the time instead.
+    return core.block_sleep(ms)
+  end
+  return wait_for(timer_add(ms, false, true))
+end
+
+_G.setTimeout, _G.setInterval = setTimeout, setInterval
+_G.clearTimeout, _G.clearInterval = clearTimeout, clearInterval
+PY.setTimeout, PY.setInterval = setTimeout, setInterval
+PY.clearTimeout, PY.clearInterval = clearTimeout, clearInterval
+PY.sleep = sleep
+PY.has_active_timers = core.has_timeouts
+PY.has_active_intervals = core.has_intervals
+PY.unref = function(id)
+  return core.set_referenced(id, false)
+end
+PY.ref = function(id)
+  return core.set_referenced(id, true)
+end
+
+return {
+  run_timer = run_timer,
+  waiting = waiting,
+  wait_for = wait_for,
+}

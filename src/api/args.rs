@@ -1,0 +1,112 @@
+//! Argument checking for Lua-facing functions. Each `_PY` function takes its arguments as a
+//! `MultiValue` and reads them through [`Args`], so a wrong type is an error that names the
+//! function, the argument and the caller's line:
+//! `script.lua:3: _PY.read_file: bad argument #1 (string expected, got table)`.
+
+use mlua::{Lua, MultiValue, Table, Value};
+
+/// The arguments of one call to a named function.
+pub struct Args<'a> {
+    lua: &'a Lua,
+    name: &'static str,
+    values: Vec<Value>,
+}
+
+impl<'a> Args<'a> {
+    /// Wraps the arguments of a call to `name`.
+    pub fn new(lua: &'a Lua, name: &'static str, values: MultiValue) -> Self {
+        Args {
+            lua,
+            name,
+            values: values.into_vec(),
+        }
+    }
+
+    /// Argument `index` (1-based), `nil` if absent.
+    pub fn value(&self, index: usize) -> Value {
+        self.values.get(index - 1).cloned().unwrap_or(Value::Nil)
+    }
+
+    /// An error about this call, prefixed with the caller's position.
+    pub fn error(&self, message: impl std::fmt::Display) -> mlua::Error {
+        let position = self
+            .lua
+            .inspect_stack(1, |debug| {
+                let line = debug.current_line()?;
+                let source = debug.source().short_src?.into_owned();
+                Some(format!("{source}:{line}: "))
+            })
+            .flatten()
+            .unwrap_or_default();
+        mlua::Error::runtime(format!("{position}{}: {message}", self.name))
+    }
+
+    fn bad(&self, index: usize, expected: &str) -> mlua::Error {
+        let got = self.value(index).type_name();
+        let got = if got == "no value" { "nil" } else { got };
+        self.error(format!(
+            "bad argument #{index} ({expected} expected, got {got})"
+        ))
+    }
+
+    /// A string (numbers are converted, as Lua does), binary-safe.
+    pub fn string(&self, index: usize) -> mlua::Result<mlua::LuaString> {
+        self.opt_string(index)?
+            .ok_or_else(|| self.bad(index, "string"))
+    }
+
+    /// A string or nil.
+    pub fn opt_string(&self, index: usize) -> mlua::Result<Option<mlua::LuaString>> {
+        match self.value(index) {
+            Value::Nil => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Integer(_) | Value::Number(_) => {
+                let text = self.value(index).to_string()?;
+                Ok(Some(self.lua.create_string(text)?))
+            }
+            _ => Err(self.bad(index, "string")),
+        }
+    }
+
+    /// A UTF-8 string (paths, names).
+    pub fn text(&self, index: usize) -> mlua::Result<String> {
+        Ok(self.string(index)?.to_str()?.to_owned())
+    }
+
+    /// A UTF-8 string or nil.
+    pub fn opt_text(&self, index: usize) -> mlua::Result<Option<String>> {
+        match self.opt_string(index)? {
+            Some(s) => Ok(Some(s.to_str()?.to_owned())),
+            None => Ok(None),
+        }
+    }
+
+    /// An integer (a float with an integral value is accepted).
+    pub fn integer(&self, index: usize) -> mlua::Result<i64> {
+        match self.value(index) {
+            Value::Integer(n) => Ok(n),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 2f64.powi(63) => Ok(n as i64),
+            _ => Err(self.bad(index, "integer")),
+        }
+    }
+}
+
+/// Registers `name` in `table` as a function reading its arguments through [`Args`].
+pub fn add<R, F>(lua: &Lua, table: &Table, name: &'static str, f: F) -> mlua::Result<()>
+where
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, Args) -> mlua::Result<R> + 'static,
+{
+    let function =
+        lua.create_function(move |lua, values: MultiValue| f(lua, Args::new(lua, name, values)))?;
+    let key = name.strip_prefix("_PY.").unwrap_or(name);
+    table.set(key, function)
+}
+
+/// The Lua convention for failures that are not programming errors: `nil, message`.
+pub fn fail(lua: &Lua, message: impl std::fmt::Display) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string(message.to_string())?),
+    ]))
+}

@@ -1,0 +1,65 @@
+//! JSON in `_PY` through `serde_json` and mlua's serde bridge: `parse_json`, `to_json`,
+//! `pretty_print` (pretty JSON text) and `print_table` (prints it). Arrays decode to tables that
+//! re-encode as arrays (even when empty); `null` decodes to `nil`; keys are sorted when encoding
+//! so output is stable.
+
+use mlua::serde::{DeserializeOptions, SerializeOptions};
+use mlua::{Lua, LuaSerdeExt, Result, Table, Value};
+
+use super::args::{Args, add, fail};
+use super::output::write_stdout;
+
+fn encode_options() -> DeserializeOptions {
+    DeserializeOptions::new()
+        .deny_unsupported_types(false)
+        .sort_keys(true)
+        .detect_mixed_tables(true)
+}
+
+/// Encodes a Lua value as JSON text.
+pub fn encode(lua: &Lua, value: Value, pretty: bool) -> Result<String> {
+    let json: serde_json::Value = lua.from_value_with(value, encode_options())?;
+    let text = if pretty {
+        serde_json::to_string_pretty(&json)
+    } else {
+        serde_json::to_string(&json)
+    };
+    text.map_err(mlua::Error::external)
+}
+
+/// Decodes JSON text into a Lua value.
+pub fn decode(lua: &Lua, text: &[u8]) -> std::result::Result<Result<Value>, String> {
+    match serde_json::from_slice::<serde_json::Value>(text) {
+        Ok(json) => Ok(lua.to_value_with(
+            &json,
+            SerializeOptions::new()
+                .serialize_none_to_null(false)
+                .serialize_unit_to_null(false),
+        )),
+        Err(error) => Err(format!("invalid JSON: {error}")),
+    }
+}
+
+/// Adds the JSON functions to `_PY`.
+pub fn register(lua: &Lua, py: &Table) -> Result<()> {
+    add(lua, py, "_PY.parse_json", |lua, args: Args| {
+        let text = args.string(1)?;
+        match decode(lua, &text.as_bytes()) {
+            Ok(value) => Ok(mlua::MultiValue::from_vec(vec![value?])),
+            Err(message) => fail(lua, message),
+        }
+    })?;
+    add(lua, py, "_PY.to_json", |lua, args: Args| {
+        encode(lua, args.value(1), false).map_err(|error| args.error(error))
+    })?;
+    add(lua, py, "_PY.pretty_print", |lua, args: Args| {
+        encode(lua, args.value(1), true).map_err(|error| args.error(error))
+    })?;
+    add(lua, py, "_PY.print_table", |lua, args: Args| {
+        let mut text = encode(lua, args.value(1), true).map_err(|error| args.error(error))?;
+        text.push('\n');
+        write_stdout(text.as_bytes());
+        Ok(())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The command line: raw parsing with `lexopt` into [`Options`], the usage text, and the typed
+//! errors a bad command line produces (exit status 2).
+
+use std::ffi::OsString;
+
+use lexopt::prelude::*;
+
+/// Where the main script comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Script {
+    /// A file path, as given.
+    File(String),
+    /// Standard input (`-`, or piped input with no script and no `-e`).
+    Stdin,
+}
+
+/// `--run-for N`: how long the process lives regardless of what is alive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RunFor {
+    /// `0`: until Ctrl-C.
+    Forever,
+    /// `N > 0`: at least N seconds, then until idle.
+    AtLeast(f64),
+    /// `N < 0`: exactly abs(N) seconds.
+    Exactly(f64),
+}
+
+/// A validated command line for a run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-l NAME`, in order.
+    pub requires: Vec<String>,
+    /// `-e CODE`, in order.
+    pub chunks: Vec<String>,
+    /// `-i`.
+    pub interactive: bool,
+    /// `-d` / `--debug`.
+    pub debug: bool,
+    /// `--run-for`.
+    pub run_for: Option<RunFor>,
+    /// The script, if one was named.
+    pub script: Option<Script>,
+    /// Arguments after the script.
+    pub script_args: Vec<String>,
+    /// The whole command line (for the `arg` table) and the index of the script in it.
+    pub argv: Vec<String>,
+    pub script_index: usize,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Options),
+    Help,
+    Version,
+}
+
+/// A command line plua cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Parse(#[from] lexopt::Error),
+    #[error("option '{0}' is not yet supported")]
+    NotYetSupported(String),
+    #[error("invalid value '{value}' for '{option}': {reason}")]
+    BadValue {
+        option: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("argument is not valid UTF-8: {0:?}")]
+    NotUnicode(OsString),
+}
+
+/// Options of later milestones, recognised so they get a clear "not yet supported".
+const LATER_FLAGS: &[&str] = &["fibaro", "offline", "api", "no-api", "debugger"];
+const LATER_WITH_VALUE: &[&str] = &[
+    "port",
+    "api-port",
+    "host",
+    "api-host",
+    "debugger-port",
+    "debugger-host",
+    "task",
+];
+
+/// The usage text for `-h`.
+pub fn usage() -> String {
+    format!(
+        "plua {version} — Lua 5.4 on an event loop
+
+Usage: plua [options] [script.lua | -] [script args...]
+
+Options:
+  -e CODE          run CODE (repeatable, in order) before the script
+  -l NAME          NAME = require(\"NAME\") before -e and the script (repeatable)
+  -i               interactive REPL after -e/script
+  -                run the script from standard input
+  -d, --debug      runtime debug log on stderr (_PY.debug = true)
+  --run-for N      0: run until Ctrl-C; N>0: at least N s, then until idle;
+                   N<0: exactly abs(N) s
+  -v, --version    print the version and exit
+  -h, --help       print this help and exit
+
+With no script and no -e, plua starts the REPL when stdin is a terminal and runs
+stdin as a script otherwise.
+",
+        version = env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Parses the command line (including the program name in `args[0]`).
+pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
+    let argv: Vec<String> = args
+        .iter()
+        .map(|arg| arg.clone().into_string().map_err(CliError::NotUnicode))
+        .collect::<Result<_, _>>()?;
+    let mut options = Options {
+        argv: argv.clone(),
+        ..Options::default()
+    };
+    let mut parser = lexopt::Parser::from_iter(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('e') => options.chunks.push(string(parser.value()?)?),
+            Short('l') => options.requires.push(string(parser.value()?)?),
+            Short('i') => options.interactive = true,
+            Short('d') | Long("debug") => options.debug = true,
+            Short('v') | Long("version") => return Ok(Command::Version),
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Long("run-for") => options.run_for = Some(run_for(&string(parser.value()?)?)?),
+            Short('o') => return Err(CliError::NotYetSupported("-o".into())),
+            Short('t') => return Err(CliError::NotYetSupported("-t".into())),
+            Long(name) if LATER_FLAGS.contains(&name) || LATER_WITH_VALUE.contains(&name) => {
+                return Err(CliError::NotYetSupported(format!("--{name}")));
+            }
+            Value(script) => {
+                let script = string(script)?;
+                options.script_args = parser.raw_args()?.map(string).collect::<Result<_, _>>()?;
+                options.script_index = argv.len() - 1 - options.script_args.len();
+                options.script = Some(if script == "-" {
+                    Script::Stdin
+                } else {
+                    Script::File(script)
+                });
+                break;
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Run(options))
+}
+
+fn string(value: OsString) -> Result<String, CliError> {
+    value.into_string().map_err(CliError::NotUnicode)
+}
+
+fn run_for(value: &str) -> Result<RunFor, CliError> {
+    let seconds: f64 = value.trim().parse().map_err(|_| CliError::BadValue {
+        option: "--run-for",
+        value: value.to_owned(),
+        reason: "expected a number of seconds",
+    })?;
+    if !seconds.is_finite() {
+        return Err(CliError::BadValue {
+            option: "--run-for",
+            value: value.to_owned(),
+            reason: "expected a finite number of seconds",
+        });
+    }
+    Ok(if seconds == 0.0 {
+        RunFor::Forever
+    } else if seconds > 0.0 {
+        RunFor::AtLeast(seconds)
+    } else {
+        RunFor::Exactly(-seconds)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Options, CliError> {
+        let args = std::iter::once("plua")
+            .chain(args.iter().copied())
+            .map(OsString::from);
+        match parse(args.collect())? {
+            Command::Run(options) => Ok(options),
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn script_and_its_arguments() {
+        let options = run(&["-e", "x=1", "s.lua", "-e", "a"]).expect("parse");
+        assert_eq!(options.chunks, vec!["x=1"]);
+        assert_eq!(options.script, Some(Script::File("s.lua".into())));
+        assert_eq!(options.script_args, vec!["-e", "a"]);
+        assert_eq!(options.script_index, 3);
+    }
+
+    #[test]
+    fn run_for_modes_and_errors() {
+        assert_eq!(
+            run(&["--run-for", "0"]).expect("0").run_for,
+            Some(RunFor::Forever)
+        );
+        assert_eq!(
+            run(&["--run-for", "-2"]).expect("-2").run_for,
+            Some(RunFor::Exactly(2.0))
+        );
+        assert_eq!(
+            run(&["--run-for=3"]).expect("3").run_for,
+            Some(RunFor::AtLeast(3.0))
+        );
+        assert!(matches!(
+            run(&["--run-for", "x"]),
+            Err(CliError::BadValue { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_and_later_options() {
+        assert!(matches!(run(&["--bogus"]), Err(CliError::Parse(_))));
+        assert!(matches!(
+            run(&["--fibaro"]),
+            Err(CliError::NotYetSupported(_))
+        ));
+        assert_eq!(run(&["-"]).expect("stdin").script, Some(Script::Stdin));
+    }
+}

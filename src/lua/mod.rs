@@ -1,0 +1,6 @@
+//! Everything that touches the Lua state directly: creating it, the embedded library, and the
+//! task coroutines callbacks run in.
+
+pub mod state;
+pub mod stdlib;
+pub mod tasks;

@@ -1,0 +1,36 @@
+//! Creating the Lua state: the full standard library, the embedded-module searcher, `print`,
+//! `os.exit`, the `_PY` table and the prelude that defines the timer globals.
+
+use mlua::{Lua, Result, Table};
+
+use crate::api;
+use crate::lua::stdlib;
+use crate::reactor::SharedReactor;
+
+/// A ready Lua state and the prelude's hooks for the task runner.
+pub struct LuaSetup {
+    pub lua: Lua,
+    pub hooks: Table,
+}
+
+/// Builds the Lua state plua scripts run in.
+pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
+    // SAFETY: `Lua::new()` leaves out the `debug` library and C modules. plua needs both, like
+    // the standard `lua` program: tracebacks, the REPL's persistent locals and debuggers use
+    // `debug`, and scripts may `require` native Lua 5.4 modules. Scripts are the user's own.
+    let lua = unsafe { Lua::unsafe_new() };
+    stdlib::install_searcher(&lua)?;
+    api::output::register(&lua)?;
+    api::system::override_os_exit(&lua)?;
+
+    let py = api::build_py(&lua, reactor, debug)?;
+    lua.globals().set("_PY", &py)?;
+    lua.globals()
+        .set("_PLUA_VERSION", env!("CARGO_PKG_VERSION"))?;
+
+    let primitives = api::timers::primitives(&lua, reactor)?;
+    let prelude = stdlib::load(&lua, "plua.prelude")?
+        .ok_or_else(|| mlua::Error::runtime("embedded plua.prelude is missing"))?;
+    let hooks: Table = prelude.call((primitives, py))?;
+    Ok(LuaSetup { lua, hooks })
+}

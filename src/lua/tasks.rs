@@ -1,0 +1,121 @@
+//! Task coroutines: every callback the runtime invokes runs in its own coroutine. This module
+//! starts and resumes them and recycles finished ones (`Thread::reset` on a pooled coroutine is
+//! several times cheaper than creating one). It reports what happened as an [`Outcome`]; the
+//! runtime decides what an error means (exit for the main chunk, a log line for a callback).
+
+use mlua::thread::ThreadStatus;
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Result, Table, Thread};
+
+/// Finished coroutines kept for reuse; more than this are left to the garbage collector.
+const IDLE_LIMIT: usize = 256;
+
+/// How a resume ended.
+pub enum Outcome {
+    /// The coroutine returned these values.
+    Finished(MultiValue),
+    /// The coroutine yielded (to wait for an operation, or for user code to resume it).
+    Suspended,
+    /// The coroutine raised an error: message and traceback.
+    Failed(String),
+}
+
+/// The pool of task coroutines and the Lua hooks tasks run through.
+pub struct Tasks {
+    lua: Lua,
+    idle: Vec<Thread>,
+    run_timer: Function,
+    waiting: Table,
+}
+
+impl Tasks {
+    /// `hooks` is the table the prelude returned (`run_timer`, `waiting`).
+    pub fn new(lua: &Lua, hooks: &Table) -> Result<Tasks> {
+        Ok(Tasks {
+            lua: lua.clone(),
+            idle: Vec::with_capacity(IDLE_LIMIT),
+            run_timer: hooks.get("run_timer")?,
+            waiting: hooks.get("waiting")?,
+        })
+    }
+
+    /// Runs `func(args)` in a task coroutine.
+    pub fn start(&mut self, func: &Function, args: impl IntoLuaMulti) -> (Thread, Outcome) {
+        let thread = match self.thread_for(func) {
+            Ok(thread) => thread,
+            Err(error) => {
+                return (
+                    self.lua.current_thread(),
+                    Outcome::Failed(error.to_string()),
+                );
+            }
+        };
+        let outcome = self.resume(&thread, args);
+        (thread, outcome)
+    }
+
+    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine.
+    pub fn run_timer(&mut self, id: u64, finished: bool) -> (Thread, Outcome) {
+        let run_timer = self.run_timer.clone();
+        self.start(&run_timer, (id, finished))
+    }
+
+    /// Resumes the coroutine waiting on operation `id` with `(id, results...)`; `None` if no
+    /// coroutine waits on it.
+    pub fn resume_waiter(&mut self, id: u64, results: MultiValue) -> Option<(Thread, Outcome)> {
+        let thread: Thread = self.waiting.raw_get(id).ok()?;
+        let _ = self.waiting.raw_set(id, mlua::Nil);
+        let mut args = results;
+        args.push_front(mlua::Value::Integer(id as i64));
+        let outcome = self.resume(&thread, args);
+        Some((thread, outcome))
+    }
+
+    /// Resumes `thread` and recycles it if it finished.
+    pub fn resume(&mut self, thread: &Thread, args: impl IntoLuaMulti) -> Outcome {
+        match thread.resume::<MultiValue>(args) {
+            Ok(values) => {
+                if thread.status() == ThreadStatus::Finished {
+                    if self.idle.len() < IDLE_LIMIT {
+                        self.idle.push(thread.clone());
+                    }
+                    Outcome::Finished(values)
+                } else {
+                    Outcome::Suspended
+                }
+            }
+            Err(error) => Outcome::Failed(describe_error(&error)),
+        }
+    }
+
+    fn thread_for(&mut self, func: &Function) -> Result<Thread> {
+        while let Some(thread) = self.idle.pop() {
+            // A recycled thread may have been resumed by user code since; only a finished one
+            // can be reset cheaply and safely.
+            if thread.status() == ThreadStatus::Finished && thread.reset(func.clone()).is_ok() {
+                return Ok(thread);
+            }
+        }
+        self.lua.create_thread(func.clone())
+    }
+}
+
+/// The message and traceback of a Lua error, without mlua's wrapping.
+pub fn describe_error(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::CallbackError { traceback, cause } => {
+            let cause = describe_error(cause);
+            if cause.contains("stack traceback:") {
+                cause
+            } else {
+                format!("{cause}\n{traceback}")
+            }
+        }
+        mlua::Error::WithContext { context, cause } => {
+            format!("{context}: {}", describe_error(cause))
+        }
+        mlua::Error::RuntimeError(message) | mlua::Error::SyntaxError { message, .. } => {
+            message.clone()
+        }
+        other => other.to_string(),
+    }
+}

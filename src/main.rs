@@ -1,0 +1,43 @@
+//! `plua`: command line → runtime → exit status. Nothing else lives here.
+
+mod api;
+mod cli;
+mod lua;
+mod reactor;
+mod repl;
+mod runtime;
+
+use std::process::ExitCode;
+
+use cli::Command;
+
+fn main() -> ExitCode {
+    let code = match cli::parse(std::env::args_os().collect()) {
+        Ok(Command::Help) => {
+            print!("{}", cli::usage());
+            0
+        }
+        Ok(Command::Version) => {
+            println!("plua {} ({})", env!("CARGO_PKG_VERSION"), mlua_version());
+            0
+        }
+        Ok(Command::Run(options)) => match runtime::Runtime::new(options) {
+            Ok(mut runtime) => runtime.run(),
+            Err(error) => {
+                eprintln!("plua: {error}");
+                1
+            }
+        },
+        Err(error) => {
+            eprintln!("plua: {error}\nTry 'plua --help' for more information.");
+            2
+        }
+    };
+    api::output::flush_stdout();
+    repl::restore_stdin();
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn mlua_version() -> &'static str {
+    "Lua 5.4"
+}

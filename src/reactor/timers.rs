@@ -1,0 +1,224 @@
+//! Timers by id: one-shot timeouts, drift-free intervals and "resume this waiting coroutine"
+//! timers, on top of the [`Wheel`]. Owns the monotonic clock the reactor measures ticks with and
+//! the bookkeeping the process lifetime needs (how many referenced timers are alive).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::ids::IdHasher;
+use super::wheel::{EntryKey, MAX_DELAY_MS, Wheel};
+
+/// What the runtime does when a timer fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerAction {
+    /// Run the Lua callback stored under the timer's id in a fresh task coroutine.
+    Callback,
+    /// Resume the coroutine waiting under the timer's id (`_PY.sleep`).
+    Resume,
+}
+
+/// A fired timer handed to the runtime by [`Timers::claim`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fired {
+    pub id: u64,
+    pub action: TimerAction,
+    /// True for the last firing of a timer (every timeout); false for an interval tick.
+    pub finished: bool,
+}
+
+struct Timer {
+    /// `None` once a one-shot timer has fired and waits in a batch to be claimed.
+    key: Option<EntryKey>,
+    deadline: u64,
+    period: u64,
+    action: TimerAction,
+    referenced: bool,
+}
+
+/// All live timers of the process.
+pub struct Timers {
+    wheel: Wheel,
+    by_id: HashMap<u64, Timer, IdHasher>,
+    started: Instant,
+    referenced: usize,
+    intervals: usize,
+}
+
+impl Timers {
+    /// No timers; the clock starts now.
+    pub fn new() -> Self {
+        Timers {
+            wheel: Wheel::new(),
+            by_id: HashMap::default(),
+            started: Instant::now(),
+            referenced: 0,
+            intervals: 0,
+        }
+    }
+
+    /// Starts timer `id`, firing after `delay_ms`, then every `delay_ms` when `repeat` is set.
+    /// The Lua layer validates delays with clear messages; here NaN and negative delays count
+    /// as 0 and delays beyond [`MAX_DELAY_MS`] are clamped to it.
+    pub fn add(&mut self, id: u64, delay_ms: f64, repeat: bool, action: TimerAction) {
+        let delay_ms = if delay_ms.is_nan() {
+            0.0
+        } else {
+            delay_ms.clamp(0.0, MAX_DELAY_MS as f64)
+        };
+        let delay_ns = (delay_ms * 1e6) as u64;
+        let deadline = if delay_ns == 0 {
+            self.wheel.elapsed()
+        } else {
+            // Round up so a timer never fires early.
+            (self.now_ns() + delay_ns).div_ceil(1_000_000)
+        };
+        let period = if repeat {
+            (delay_ms.ceil() as u64).max(1)
+        } else {
+            0
+        };
+        let key = self.wheel.insert(deadline, id);
+        self.by_id.insert(
+            id,
+            Timer {
+                key: Some(key),
+                deadline,
+                period,
+                action,
+                referenced: true,
+            },
+        );
+        self.referenced += 1;
+        if repeat {
+            self.intervals += 1;
+        }
+    }
+
+    /// Cancels timer `id` if it runs `action`; true if it was pending (or fired and not yet
+    /// run). Scripts can only cancel callback timers, never another coroutine's sleep.
+    pub fn cancel(&mut self, id: u64, action: TimerAction) -> bool {
+        if self
+            .by_id
+            .get(&id)
+            .is_none_or(|timer| timer.action != action)
+        {
+            return false;
+        }
+        let Some(timer) = self.by_id.remove(&id) else {
+            return false;
+        };
+        if let Some(key) = timer.key {
+            self.wheel.remove(key);
+        }
+        self.forget(&timer);
+        true
+    }
+
+    /// Takes timer `id` into or out of the alive count; false if there is no such timer.
+    pub fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {
+        let Some(timer) = self.by_id.get_mut(&id) else {
+            return false;
+        };
+        if timer.referenced != referenced {
+            timer.referenced = referenced;
+            if referenced {
+                self.referenced += 1;
+            } else {
+                self.referenced -= 1;
+            }
+        }
+        true
+    }
+
+    /// Number of timers that keep the process alive.
+    pub fn referenced(&self) -> usize {
+        self.referenced
+    }
+
+    /// True if any timeout (not interval) is pending.
+    pub fn has_timeouts(&self) -> bool {
+        self.by_id.len() > self.intervals
+    }
+
+    /// True if any interval is active.
+    pub fn has_intervals(&self) -> bool {
+        self.intervals > 0
+    }
+
+    /// Nanoseconds since the clock started.
+    pub fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    /// How long the poller may sleep before the next timer is due (`None`: no timer).
+    pub fn time_to_next(&self) -> Option<Duration> {
+        let wakeup_ns = self.wheel.next_wakeup()?.saturating_mul(1_000_000);
+        Some(Duration::from_nanos(
+            wakeup_ns.saturating_sub(self.now_ns()),
+        ))
+    }
+
+    /// Collects the ids of all timers due now, in firing order. Intervals are rescheduled on
+    /// their grid at once (so `clearInterval` from the callback cancels the next tick).
+    pub fn expire(&mut self, out: &mut Vec<u64>) {
+        let now = self.now_ns() / 1_000_000;
+        let start = out.len();
+        self.wheel.expire(now, out);
+        for &id in &out[start..] {
+            let Some(timer) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            if timer.period == 0 {
+                timer.key = None;
+                continue;
+            }
+            let mut next = timer.deadline + timer.period;
+            if next <= now {
+                // Skip the ticks missed while the loop was busy instead of bursting them.
+                next += timer.period * ((now - next) / timer.period + 1);
+            }
+            timer.deadline = next;
+            timer.key = Some(self.wheel.insert(next, id));
+        }
+    }
+
+    /// Claims a timer returned by `expire` just before it runs; `None` if it was cancelled
+    /// meanwhile (by an earlier callback of the same batch).
+    pub fn claim(&mut self, id: u64) -> Option<Fired> {
+        let timer = self.by_id.get(&id)?;
+        let action = timer.action;
+        if timer.period != 0 {
+            return Some(Fired {
+                id,
+                action,
+                finished: false,
+            });
+        }
+        if timer.key.is_some() {
+            // Re-armed under the same id? Not possible for one-shots; be safe and skip.
+            return None;
+        }
+        let timer = self.by_id.remove(&id)?;
+        self.forget(&timer);
+        Some(Fired {
+            id,
+            action,
+            finished: true,
+        })
+    }
+
+    fn forget(&mut self, timer: &Timer) {
+        if timer.referenced {
+            self.referenced -= 1;
+        }
+        if timer.period != 0 {
+            self.intervals -= 1;
+        }
+    }
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self::new()
+    }
+}

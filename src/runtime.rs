@@ -1,0 +1,449 @@
+//! The runtime: owns the Lua state and the reactor, runs the main chunks (`-l`, `-e`, the
+//! script, then the REPL) one after another as the *foreground* task, dispatches reactor events
+//! to task coroutines, and decides when the process ends and with which exit status.
+//!
+//! The path of one event: the reactor reports a due timer or a ready source → the runtime claims
+//! it → [`Tasks`] resumes a coroutine → the outcome is settled here (an error in a callback is
+//! logged, an error in the foreground chunk ends the run with status 1).
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use mlua::thread::ThreadStatus;
+use mlua::{Function, Lua, MultiValue, Thread, Value};
+
+use crate::api::output::{flush_stdout, format_values, write_stdout};
+use crate::cli::{Options, RunFor, Script};
+use crate::lua::state::new_state;
+use crate::lua::tasks::{Outcome, Tasks, describe_error};
+use crate::reactor::timers::TimerAction;
+use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
+use crate::repl::{Repl, ReplStep};
+
+/// One step of the main program, in the order they run.
+enum MainStep {
+    Require(String),
+    Chunk(String),
+    Script(Script),
+    Repl,
+}
+
+/// What the foreground task is, for error handling.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ForegroundKind {
+    Main,
+    ReplLine,
+}
+
+struct Foreground {
+    thread: Thread,
+    kind: ForegroundKind,
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot set up the event loop: {0}")]
+    Reactor(#[from] std::io::Error),
+    #[error("cannot set up Lua: {0}")]
+    Lua(#[from] mlua::Error),
+}
+
+/// The process: Lua, reactor and the main program's progress.
+pub struct Runtime {
+    lua: Lua,
+    reactor: SharedReactor,
+    tasks: Tasks,
+    steps: VecDeque<MainStep>,
+    foreground: Option<Foreground>,
+    repl: Option<Repl>,
+    options: Options,
+    started: Instant,
+    exit: Option<i32>,
+    fired: Vec<u64>,
+    events: Vec<ReadyEvent>,
+}
+
+impl Runtime {
+    /// Sets up Lua and the reactor for `options`.
+    pub fn new(options: Options) -> Result<Runtime, StartError> {
+        let reactor = SharedReactor::new(Reactor::new()?.into());
+        let setup = new_state(&reactor, options.debug)?;
+        let tasks = Tasks::new(&setup.lua, &setup.hooks)?;
+        let mut runtime = Runtime {
+            lua: setup.lua,
+            reactor,
+            tasks,
+            steps: VecDeque::new(),
+            foreground: None,
+            repl: None,
+            options,
+            started: Instant::now(),
+            exit: None,
+            fired: Vec::new(),
+            events: Vec::new(),
+        };
+        runtime.plan_main_steps();
+        runtime.set_arg_table()?;
+        Ok(runtime)
+    }
+
+    fn plan_main_steps(&mut self) {
+        let options = &self.options;
+        let mut steps: VecDeque<MainStep> = options
+            .requires
+            .iter()
+            .cloned()
+            .map(MainStep::Require)
+            .collect();
+        steps.extend(options.chunks.iter().cloned().map(MainStep::Chunk));
+        let stdin_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let script = match &options.script {
+            Some(script) => Some(script.clone()),
+            None if options.chunks.is_empty() && !options.interactive && !stdin_is_terminal => {
+                Some(Script::Stdin)
+            }
+            None => None,
+        };
+        let nothing_to_run = script.is_none() && options.chunks.is_empty();
+        if let Some(script) = script {
+            steps.push_back(MainStep::Script(script));
+        }
+        if options.interactive || (nothing_to_run && stdin_is_terminal) {
+            steps.push_back(MainStep::Repl);
+        }
+        self.steps = steps;
+    }
+
+    /// The standard `arg` table: `arg[0]` the script, positive indices its arguments, negative
+    /// ones the interpreter and its options.
+    fn set_arg_table(&self) -> mlua::Result<()> {
+        let arg = self.lua.create_table()?;
+        let script_index = if self.options.script.is_some() {
+            self.options.script_index
+        } else {
+            0
+        };
+        for (index, value) in self.options.argv.iter().enumerate() {
+            arg.raw_set(index as i64 - script_index as i64, value.as_str())?;
+        }
+        self.lua.globals().set("arg", arg)
+    }
+
+    /// Runs until the program is done; returns the exit status.
+    pub fn run(&mut self) -> i32 {
+        loop {
+            self.advance_foreground();
+            if let Some(code) = self.exit {
+                return code;
+            }
+            self.run_due_timers();
+            self.check_foreground();
+            if let Some(code) = self.exit {
+                return code;
+            }
+            self.advance_foreground();
+            if let Some(code) = self.exit {
+                return code;
+            }
+            let Some(timeout) = self.sleep_budget() else {
+                return 0;
+            };
+            flush_stdout();
+            let mut events = std::mem::take(&mut self.events);
+            if let Err(error) = self.reactor.borrow_mut().wait(timeout, &mut events) {
+                eprintln!("plua: event loop failed: {error}");
+                return 1;
+            }
+            for event in events.drain(..) {
+                self.handle_event(event);
+            }
+            self.events = events;
+        }
+    }
+
+    /// How long the poller may sleep (`Some(None)`: until an event), or `None` when the
+    /// process should exit now.
+    fn sleep_budget(&self) -> Option<Option<Duration>> {
+        let reactor = self.reactor.borrow();
+        let next_timer = reactor.timers.time_to_next();
+        let main_busy = self.foreground.is_some() || !self.steps.is_empty() || self.repl.is_some();
+        let alive = main_busy || reactor.alive() > 0;
+        let lived = self.started.elapsed();
+        let until = |limit: f64| Duration::from_secs_f64(limit).saturating_sub(lived);
+        let earliest = |a: Option<Duration>, b: Duration| Some(a.map_or(b, |a| a.min(b)));
+        let repl_direct = self.repl.as_ref().is_some_and(Repl::reads_directly);
+        let next_timer = if repl_direct {
+            Some(Duration::ZERO)
+        } else {
+            next_timer
+        };
+        match self.options.run_for {
+            None if !alive => None,
+            None => Some(next_timer),
+            Some(RunFor::Forever) => Some(next_timer),
+            Some(RunFor::AtLeast(limit)) => {
+                let remaining = until(limit);
+                if remaining.is_zero() && !alive {
+                    None
+                } else if alive {
+                    Some(next_timer)
+                } else {
+                    Some(earliest(next_timer, remaining))
+                }
+            }
+            Some(RunFor::Exactly(limit)) => {
+                let remaining = until(limit);
+                if remaining.is_zero() {
+                    None
+                } else {
+                    Some(earliest(next_timer, remaining))
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: ReadyEvent) {
+        match event {
+            ReadyEvent::Signal(signal) => {
+                if self.options.debug {
+                    eprintln!("plua: debug: signal {signal}, shutting down");
+                }
+                self.exit = Some(128 + signal);
+            }
+            ReadyEvent::Stdin => {
+                if let Some(repl) = &mut self.repl {
+                    repl.read_available();
+                }
+            }
+            ReadyEvent::PoolResults => {
+                // Later issues route results to their submitters; nothing submits yet.
+                let _ = self.reactor.borrow_mut().take_pool_results();
+            }
+        }
+    }
+
+    fn run_due_timers(&mut self) {
+        let mut fired = std::mem::take(&mut self.fired);
+        self.reactor.borrow_mut().timers.expire(&mut fired);
+        for &id in &fired {
+            let claimed = self.reactor.borrow_mut().timers.claim(id);
+            let Some(timer) = claimed else {
+                continue;
+            };
+            match timer.action {
+                TimerAction::Callback => {
+                    let (thread, outcome) = self.tasks.run_timer(id, timer.finished);
+                    self.settle(&thread, outcome, "timer");
+                }
+                TimerAction::Resume => {
+                    if let Some((thread, outcome)) = self.tasks.resume_waiter(id, MultiValue::new())
+                    {
+                        self.settle(&thread, outcome, "timer");
+                    }
+                }
+            }
+            if self.exit.is_some() {
+                break;
+            }
+        }
+        fired.clear();
+        self.fired = fired;
+    }
+
+    /// Acts on how a task's resume ended.
+    fn settle(&mut self, thread: &Thread, outcome: Outcome, kind: &str) {
+        let is_foreground = self
+            .foreground
+            .as_ref()
+            .is_some_and(|fg| fg.thread == *thread);
+        if !is_foreground {
+            if let Outcome::Failed(message) = outcome {
+                eprintln!("Error in {kind} callback: {message}");
+            }
+            return;
+        }
+        match outcome {
+            Outcome::Suspended => {}
+            Outcome::Finished(values) => {
+                let finished = self.foreground.take();
+                if finished.is_some_and(|fg| fg.kind == ForegroundKind::ReplLine) {
+                    self.print_repl_values(&values);
+                }
+            }
+            Outcome::Failed(message) => {
+                let finished = self.foreground.take();
+                self.report_foreground_error(finished.map(|fg| fg.kind), &message);
+            }
+        }
+    }
+
+    fn report_foreground_error(&mut self, kind: Option<ForegroundKind>, message: &str) {
+        flush_stdout();
+        eprintln!("plua: {message}");
+        match kind {
+            Some(ForegroundKind::ReplLine) => {
+                if let Some(repl) = &self.repl {
+                    repl.prompt();
+                }
+            }
+            _ => self.exit = Some(1),
+        }
+    }
+
+    fn print_repl_values(&self, values: &MultiValue) {
+        if !values.is_empty() {
+            let mut line = Vec::new();
+            match format_values(values, &mut line) {
+                Ok(()) => {
+                    line.push(b'\n');
+                    write_stdout(&line);
+                }
+                Err(error) => eprintln!("plua: {}", describe_error(&error)),
+            }
+        }
+        if let Some(repl) = &self.repl {
+            repl.prompt();
+        }
+    }
+
+    /// A foreground coroutine resumed by user code (not by the runtime) may have ended.
+    fn check_foreground(&mut self) {
+        let ended = self.foreground.as_ref().is_some_and(|fg| {
+            matches!(
+                fg.thread.status(),
+                ThreadStatus::Finished | ThreadStatus::Error
+            )
+        });
+        if ended {
+            let finished = self.foreground.take();
+            if finished.is_some_and(|fg| fg.kind == ForegroundKind::ReplLine)
+                && let Some(repl) = &self.repl
+            {
+                repl.prompt();
+            }
+        }
+    }
+
+    /// Starts main steps (and REPL lines) while nothing runs in the foreground.
+    fn advance_foreground(&mut self) {
+        while self.foreground.is_none() && self.exit.is_none() {
+            if let Some(repl) = &mut self.repl {
+                if repl.reads_directly() {
+                    repl.read_available();
+                }
+                match repl.next_step() {
+                    ReplStep::Run(function) => self.start_foreground(
+                        &function,
+                        MultiValue::new(),
+                        ForegroundKind::ReplLine,
+                    ),
+                    ReplStep::Error(message) => {
+                        eprintln!("plua: {message}");
+                        repl.prompt();
+                    }
+                    ReplStep::Wait => return,
+                    ReplStep::Quit => {
+                        write_stdout(b"\n");
+                        repl.stop(&mut self.reactor.borrow_mut());
+                        self.exit = Some(0);
+                    }
+                }
+                continue;
+            }
+            let Some(step) = self.steps.pop_front() else {
+                return;
+            };
+            self.start_step(step);
+        }
+    }
+
+    fn start_step(&mut self, step: MainStep) {
+        let loaded = match step {
+            MainStep::Require(name) => self.require_step(&name),
+            MainStep::Chunk(code) => self
+                .lua
+                .load(code.as_str())
+                .set_name("=(command line)")
+                .into_function()
+                .map(|f| (f, Vec::new())),
+            MainStep::Script(script) => self.load_script(&script),
+            MainStep::Repl => {
+                match Repl::start(&self.lua, &mut self.reactor.borrow_mut()) {
+                    Ok(repl) => self.repl = Some(repl),
+                    Err(error) => {
+                        eprintln!("plua: cannot start the REPL: {}", describe_error(&error));
+                        self.exit = Some(1);
+                    }
+                }
+                return;
+            }
+        };
+        match loaded {
+            Ok((function, args)) => {
+                let args: Vec<Value> = args
+                    .into_iter()
+                    .filter_map(|a| self.lua.create_string(a).ok().map(Value::String))
+                    .collect();
+                self.start_foreground(&function, MultiValue::from_vec(args), ForegroundKind::Main);
+            }
+            Err(error) => {
+                self.report_foreground_error(Some(ForegroundKind::Main), &describe_error(&error));
+            }
+        }
+    }
+
+    fn start_foreground(&mut self, function: &Function, args: MultiValue, kind: ForegroundKind) {
+        let (thread, outcome) = self.tasks.start(function, args);
+        self.foreground = Some(Foreground {
+            thread: thread.clone(),
+            kind,
+        });
+        self.settle(&thread, outcome, "main");
+    }
+
+    /// `-l NAME`: a chunk that does `NAME = require("NAME")` (dotted names bind the last part).
+    fn require_step(&self, name: &str) -> mlua::Result<(Function, Vec<String>)> {
+        let global = name.rsplit('.').next().unwrap_or(name).to_owned();
+        let function = self
+            .lua
+            .load("local name, global = ...; _G[global] = require(name)")
+            .set_name("=(command line)")
+            .into_function()?;
+        Ok((function, vec![name.to_owned(), global]))
+    }
+
+    fn load_script(&self, script: &Script) -> mlua::Result<(Function, Vec<String>)> {
+        let (chunk_name, source) = match script {
+            Script::File(path) => {
+                let source = std::fs::read(path).map_err(|error| {
+                    mlua::Error::runtime(format!("cannot open {path}: {error}"))
+                })?;
+                (format!("@{path}"), source)
+            }
+            Script::Stdin => {
+                let mut source = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut source)
+                    .map_err(|error| mlua::Error::runtime(format!("cannot read stdin: {error}")))?;
+                ("=stdin".to_owned(), source)
+            }
+        };
+        let source = skip_shebang(source);
+        let function = self.lua.load(source).set_name(chunk_name).into_function()?;
+        Ok((function, self.options.script_args.clone()))
+    }
+}
+
+/// Blanks a first line starting with `#` (keeping the newline, so line numbers stay right).
+fn skip_shebang(mut source: Vec<u8>) -> Vec<u8> {
+    if source.first() == Some(&b'#') {
+        let end = source
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(source.len());
+        source.drain(..end);
+    }
+    source
+}
