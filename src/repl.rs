@@ -164,13 +164,19 @@ impl Repl {
                     self.chunk.clear();
                     return ReplStep::Run(function);
                 }
-                Ok((None, Some(message))) if message == "incomplete" && !self.eof => {
+                Ok((None, Some(message)))
+                    if message == "incomplete" && !(self.eof && self.lines.is_empty()) =>
+                {
                     write_stdout(CONTINUE_PROMPT.as_bytes());
                     flush_stdout();
                 }
                 Ok((None, message)) => {
                     self.chunk.clear();
-                    return ReplStep::Error(message.unwrap_or_else(|| "syntax error".into()));
+                    let message = match message.as_deref() {
+                        Some("incomplete") => "unfinished chunk at the end of input".to_owned(),
+                        _ => message.unwrap_or_else(|| "syntax error".into()),
+                    };
+                    return ReplStep::Error(message);
                 }
                 Err(error) => {
                     self.chunk.clear();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mlua::thread::ThreadStatus;
 use mlua::{Function, Lua, MultiValue, Thread, Value};
 
-use crate::api::output::{flush_stdout, format_values, write_stdout};
+use crate::api::output::{flush_stdout, write_stdout};
 use crate::cli::{Options, RunFor, Script};
 use crate::lua::state::new_state;
 use crate::lua::tasks::{Outcome, Tasks, describe_error};
@@ -55,6 +55,8 @@ pub struct Runtime {
     lua: Lua,
     reactor: SharedReactor,
     tasks: Tasks,
+    /// The prelude's `print`, for REPL results (the global may have been replaced).
+    print: Function,
     steps: VecDeque<MainStep>,
     foreground: Option<Foreground>,
     repl: Option<Repl>,
@@ -71,10 +73,12 @@ impl Runtime {
         let reactor = SharedReactor::new(Reactor::new()?.into());
         let setup = new_state(&reactor, options.debug)?;
         let tasks = Tasks::new(&setup.lua, &setup.hooks)?;
+        let print = setup.hooks.get("print")?;
         let mut runtime = Runtime {
             lua: setup.lua,
             reactor,
             tasks,
+            print,
             steps: VecDeque::new(),
             foreground: None,
             repl: None,
@@ -128,7 +132,12 @@ impl Runtime {
         for (index, value) in self.options.argv.iter().enumerate() {
             arg.raw_set(index as i64 - script_index as i64, value.as_str())?;
         }
-        self.lua.globals().set("arg", arg)
+        self.lua.globals().set("arg", arg)?;
+        if let Some(Script::File(path)) = &self.options.script {
+            let py: mlua::Table = self.lua.globals().get("_PY")?;
+            py.set("mainfile", path.as_str())?;
+        }
+        Ok(())
     }
 
     /// Runs until the program is done; returns the exit status.
@@ -227,11 +236,12 @@ impl Runtime {
     fn run_due_timers(&mut self) {
         let mut fired = std::mem::take(&mut self.fired);
         self.reactor.borrow_mut().timers.expire(&mut fired);
-        for &id in &fired {
-            let claimed = self.reactor.borrow_mut().timers.claim(id);
+        for &token in &fired {
+            let claimed = self.reactor.borrow_mut().timers.claim(token);
             let Some(timer) = claimed else {
                 continue;
             };
+            let id = timer.id;
             match timer.action {
                 TimerAction::Callback => {
                     let (thread, outcome) = self.tasks.run_timer(id, timer.finished);
@@ -269,7 +279,7 @@ impl Runtime {
             Outcome::Finished(values) => {
                 let finished = self.foreground.take();
                 if finished.is_some_and(|fg| fg.kind == ForegroundKind::ReplLine) {
-                    self.print_repl_values(&values);
+                    self.print_repl_values(values);
                 }
             }
             Outcome::Failed(message) => {
@@ -292,16 +302,11 @@ impl Runtime {
         }
     }
 
-    fn print_repl_values(&self, values: &MultiValue) {
-        if !values.is_empty() {
-            let mut line = Vec::new();
-            match format_values(values, &mut line) {
-                Ok(()) => {
-                    line.push(b'\n');
-                    write_stdout(&line);
-                }
-                Err(error) => eprintln!("plua: {}", describe_error(&error)),
-            }
+    fn print_repl_values(&self, values: MultiValue) {
+        if !values.is_empty()
+            && let Err(error) = self.print.call::<()>(values)
+        {
+            eprintln!("plua: {}", describe_error(&error));
         }
         if let Some(repl) = &self.repl {
             repl.prompt();

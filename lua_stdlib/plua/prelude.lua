@@ -11,12 +11,22 @@ local core, PY = ...
 local type, select, error, tostring = type, select, error, tostring
 local unpack, pack = table.unpack, table.pack
 local isyieldable, running, yield = coroutine.isyieldable, coroutine.running, coroutine.yield
-local timer_add, timer_cancel = core.timer_add, core.timer_cancel
+local timeout_add, interval_add, timer_cancel = core.timeout_add, core.interval_add, core.timer_cancel
 local MAX_DELAY = core.MAX_DELAY
 
 local callbacks = {} -- timer id -> function
 local arguments = {} -- timer id -> packed extra arguments (only when there are some)
 local waiting = {} -- operation id -> coroutine suspended until the runtime resumes it
+
+-- The runtime recycles finished task coroutines (much cheaper than creating new ones). A task
+-- whose coroutine handle was handed out by `coroutine.running()` is never recycled, so a handle
+-- kept by user code always stays the coroutine it was: "dead" once it finished.
+local escaped = setmetatable({}, { __mode = "k" })
+coroutine.running = function()
+  local co, is_main = running()
+  escaped[co] = true
+  return co, is_main
+end
 
 local function caller_position(level)
   local info = debug and debug.getinfo(level + 1, "Sl")
@@ -51,21 +61,6 @@ local function bad_callback(name, fn)
   error(("%s: bad argument #1 (function expected, got %s)"):format(name, type(fn)), 3)
 end
 
-local function add_timer(name, fn, ms, repeating, ...)
-  if type(fn) ~= "function" then
-    bad_callback(name, fn)
-  end
-  if type(ms) ~= "number" or ms < 0 or ms > MAX_DELAY or ms ~= ms then
-    ms = checked_delay(name, ms, 2)
-  end
-  local id = timer_add(ms, repeating, false)
-  callbacks[id] = fn
-  if select("#", ...) > 0 then
-    arguments[id] = pack(...)
-  end
-  return id
-end
-
 local function clear_timer(name, id)
   if id == nil then
     return false
@@ -81,12 +76,36 @@ local function clear_timer(name, id)
   return false
 end
 
+-- setTimeout and setInterval are written out rather than sharing a helper: forwarding `...`
+-- through one more call costs more than the rest of the fast path.
 local function setTimeout(fn, ms, ...)
-  return add_timer("setTimeout", fn, ms, false, ...)
+  if type(fn) ~= "function" then
+    bad_callback("setTimeout", fn)
+  end
+  if type(ms) ~= "number" or ms < 0 or ms > MAX_DELAY or ms ~= ms then
+    ms = checked_delay("setTimeout", ms, 2)
+  end
+  local id = timeout_add(ms)
+  callbacks[id] = fn
+  if select("#", ...) > 0 then
+    arguments[id] = pack(...)
+  end
+  return id
 end
 
 local function setInterval(fn, ms, ...)
-  return add_timer("setInterval", fn, ms, true, ...)
+  if type(fn) ~= "function" then
+    bad_callback("setInterval", fn)
+  end
+  if type(ms) ~= "number" or ms < 0 or ms > MAX_DELAY or ms ~= ms then
+    ms = checked_delay("setInterval", ms, 2)
+  end
+  local id = interval_add(ms)
+  callbacks[id] = fn
+  if select("#", ...) > 0 then
+    arguments[id] = pack(...)
+  end
+  return id
 end
 
 local function clearTimeout(id)
@@ -97,7 +116,9 @@ local function clearInterval(id)
   return clear_timer("clearInterval", id)
 end
 
--- Body of the task coroutine the runtime starts for a fired timer.
+-- Body of the task coroutine the runtime starts for a fired timer. Returns `true` when the
+-- coroutine may be recycled (no handle to it escaped); returns nothing otherwise, so a user who
+-- resumed a yielded callback to its end sees no extra value.
 local function run_timer(id, finished)
   local fn, args = callbacks[id], arguments[id]
   if finished then
@@ -105,9 +126,13 @@ local function run_timer(id, finished)
     arguments[id] = nil
   end
   if args then
-    return fn(unpack(args, 1, args.n))
+    fn(unpack(args, 1, args.n))
+  else
+    fn()
   end
-  return fn()
+  if not escaped[running()] then
+    return true
+  end
 end
 
 -- Suspends the running coroutine until the runtime resumes it with `id` (and results).
@@ -136,7 +161,7 @@ local function sleep(seconds)
     -- Nowhere to yield to (a C boundary or the main Lua thread): block for the time instead.
     return core.block_sleep(ms)
   end
-  return wait_for(timer_add(ms, false, true))
+  return wait_for(core.wakeup_add(ms))
 end
 
 _G.setTimeout, _G.setInterval = setTimeout, setInterval
@@ -153,7 +178,24 @@ PY.ref = function(id)
   return core.set_referenced(id, true)
 end
 
+-- print as standard Lua's: `tostring` on each argument (the original, even if the global is
+-- replaced), tab-separated; the line goes through the runtime's stdout with HC3 markup rendered.
+local write_line, concat = core.write_line, table.concat
+local function print(...)
+  local n = select("#", ...)
+  if n == 1 then
+    return write_line(tostring((...)))
+  end
+  local parts = { ... }
+  for i = 1, n do
+    parts[i] = tostring(parts[i])
+  end
+  return write_line(concat(parts, "\t", 1, n))
+end
+_G.print = print
+
 return {
+  print = print,
   run_timer = run_timer,
   waiting = waiting,
   wait_for = wait_for,

@@ -1,52 +1,28 @@
 //! HC3-style HTML in log text: `<font color=...>`, `<br>` and a few entities, rendered as ANSI
-//! colour for a terminal or stripped for pipes and files. Backs `print`, `_PY.html2console` and
-//! `_PY.get_available_colors`.
+//! colour for a terminal or stripped for pipes and files. Backs `print`, `_PY.html2console` (which,
+//! like the original, always produces ANSI colour) and `_PY.get_available_colors`.
 
 use std::borrow::Cow;
 
 use mlua::{Lua, Result, Table};
 
-/// Named colours understood in `<font color=NAME>`, with their RGB values.
-pub const COLORS: &[(&str, (u8, u8, u8))] = &[
-    ("black", (0, 0, 0)),
-    ("white", (255, 255, 255)),
-    ("red", (255, 0, 0)),
-    ("green", (0, 128, 0)),
-    ("lime", (0, 255, 0)),
-    ("blue", (0, 0, 255)),
-    ("yellow", (255, 255, 0)),
-    ("cyan", (0, 255, 255)),
-    ("aqua", (0, 255, 255)),
-    ("magenta", (255, 0, 255)),
-    ("fuchsia", (255, 0, 255)),
-    ("purple", (128, 0, 128)),
-    ("orange", (255, 165, 0)),
-    ("pink", (255, 192, 203)),
-    ("brown", (165, 42, 42)),
-    ("gray", (128, 128, 128)),
-    ("grey", (128, 128, 128)),
-    ("silver", (192, 192, 192)),
-    ("navy", (0, 0, 128)),
-    ("teal", (0, 128, 128)),
-    ("olive", (128, 128, 0)),
-    ("maroon", (128, 0, 0)),
-    ("gold", (255, 215, 0)),
-    ("violet", (238, 130, 238)),
-    ("indigo", (75, 0, 130)),
-    ("lightblue", (173, 216, 230)),
-    ("lightgreen", (144, 238, 144)),
-    ("darkgreen", (0, 100, 0)),
-    ("darkred", (139, 0, 0)),
-    ("darkblue", (0, 0, 139)),
-    ("lightgray", (211, 211, 211)),
-    ("darkgray", (169, 169, 169)),
-    ("tomato", (255, 99, 71)),
-    ("coral", (255, 127, 80)),
-    ("salmon", (250, 128, 114)),
-    ("khaki", (240, 230, 140)),
-    ("turquoise", (64, 224, 208)),
-    ("skyblue", (135, 206, 235)),
-];
+use super::colors::COLORS;
+
+/// A colour from `<font color=...>`: a palette entry or a 24-bit value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Palette(u8),
+    Rgb(u8, u8, u8),
+}
+
+impl Color {
+    fn ansi(self) -> String {
+        match self {
+            Color::Palette(index) => format!("\x1b[38;5;{index}m"),
+            Color::Rgb(r, g, b) => format!("\x1b[38;2;{r};{g};{b}m"),
+        }
+    }
+}
 
 const RESET: &str = "\x1b[0m";
 
@@ -109,15 +85,15 @@ fn render_tag(tag: &[u8], color: bool, open_fonts: &mut Vec<bool>) -> Option<Str
     if !attributes.is_empty() && !attributes.starts_with(char::is_whitespace) {
         return None;
     }
-    let rgb = font_color(attributes);
-    open_fonts.push(rgb.is_some());
-    match (color, rgb) {
-        (true, Some((r, g, b))) => Some(format!("\x1b[38;2;{r};{g};{b}m")),
+    let font = font_color(attributes);
+    open_fonts.push(font.is_some());
+    match (color, font) {
+        (true, Some(font)) => Some(font.ansi()),
         _ => Some(String::new()),
     }
 }
 
-fn font_color(attributes: &str) -> Option<(u8, u8, u8)> {
+fn font_color(attributes: &str) -> Option<Color> {
     let at = attributes.find("color")?;
     let value = attributes[at + 5..]
         .trim_start()
@@ -131,22 +107,22 @@ fn font_color(attributes: &str) -> Option<(u8, u8, u8)> {
 }
 
 /// `#rrggbb`, `#rgb` or a name from [`COLORS`].
-pub fn parse_color(value: &str) -> Option<(u8, u8, u8)> {
+pub fn parse_color(value: &str) -> Option<Color> {
     if let Some(hex) = value.strip_prefix('#') {
         let digits: Vec<u8> = hex
             .chars()
             .map(|c| c.to_digit(16).map(|d| d as u8))
             .collect::<Option<_>>()?;
         return match digits.as_slice() {
-            [r, g, b] => Some((r * 17, g * 17, b * 17)),
-            [r1, r2, g1, g2, b1, b2] => Some((r1 * 16 + r2, g1 * 16 + g2, b1 * 16 + b2)),
+            [r, g, b] => Some(Color::Rgb(r * 17, g * 17, b * 17)),
+            [r1, r2, g1, g2, b1, b2] => Some(Color::Rgb(r1 * 16 + r2, g1 * 16 + g2, b1 * 16 + b2)),
             _ => None,
         };
     }
     COLORS
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(value))
-        .map(|&(_, rgb)| rgb)
+        .map(|&(_, index)| Color::Palette(index))
 }
 
 fn entity(text: &[u8]) -> Option<(&'static str, usize)> {
@@ -203,8 +179,9 @@ mod tests {
     fn colours_become_ansi() {
         let out = render(b"<font color='#ff8000'>hot</font>", true);
         assert_eq!(out.as_ref(), b"\x1b[38;2;255;128;0mhot\x1b[0m");
-        assert_eq!(parse_color("Red"), Some((255, 0, 0)));
-        assert_eq!(parse_color("#0f0"), Some((0, 255, 0)));
+        assert_eq!(parse_color("Red"), Some(Color::Palette(9)));
+        assert_eq!(parse_color("light_blue"), Some(Color::Palette(39)));
+        assert_eq!(parse_color("#0f0"), Some(Color::Rgb(0, 255, 0)));
         assert_eq!(parse_color("nope"), None);
     }
 }

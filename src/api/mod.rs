@@ -1,6 +1,7 @@
 //! The Lua-facing API, one area per file; [`build_py`] assembles the `_PY` table from them.
 
 pub mod args;
+pub mod colors;
 pub mod env;
 pub mod fs;
 pub mod html;

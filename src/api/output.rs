@@ -6,7 +6,7 @@
 
 use std::io::IsTerminal;
 
-use mlua::{Lua, MultiValue, Result, Value};
+use mlua::{Lua, LuaString, Result, Table};
 
 use super::html;
 
@@ -40,29 +40,17 @@ pub fn colour_enabled() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Formats values the way Lua's `print` does: `tostring` on each, separated by tabs.
-pub fn format_values(values: &MultiValue, line: &mut Vec<u8>) -> Result<()> {
-    for (index, value) in values.iter().enumerate() {
-        if index > 0 {
-            line.push(b'\t');
-        }
-        match value {
-            Value::String(text) => line.extend_from_slice(&text.as_bytes()),
-            other => line.extend_from_slice(other.to_string()?.as_bytes()),
-        }
-    }
-    Ok(())
-}
-
-/// Replaces the global `print`.
-pub fn register(lua: &Lua) -> Result<()> {
+/// Adds `core.write_line(text)`: writes one printed line, rendering markup. The prelude builds
+/// `print` on it with Lua's own `tostring`, so numbers, `__tostring`, `__name` and errors behave
+/// exactly as in standard Lua.
+pub fn register(lua: &Lua, core: &Table) -> Result<()> {
     let colour = colour_enabled();
-    let print = lua.create_function(move |_, values: MultiValue| {
-        let mut line = Vec::with_capacity(64);
-        format_values(&values, &mut line)?;
+    let write_line = lua.create_function(move |_, text: LuaString| {
+        let mut line = Vec::with_capacity(text.as_bytes().len() + 1);
+        line.extend_from_slice(&text.as_bytes());
         line.push(b'\n');
         write_stdout(&html::render(&line, colour));
         Ok(())
     })?;
-    lua.globals().set("print", print)
+    core.set("write_line", write_line)
 }

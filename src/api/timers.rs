@@ -15,21 +15,20 @@ pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {
     let core = lua.create_table()?;
     core.set("MAX_DELAY", MAX_DELAY_MS as f64)?;
 
-    let r = reactor.clone();
-    core.set(
-        "timer_add",
-        lua.create_function(move |_, (ms, repeat, resume): (f64, bool, bool)| {
+    for (name, repeat, action) in [
+        ("timeout_add", false, TimerAction::Callback),
+        ("interval_add", true, TimerAction::Callback),
+        ("wakeup_add", false, TimerAction::Resume),
+    ] {
+        let r = reactor.clone();
+        let add = lua.create_function(move |_, ms: f64| {
             let mut reactor = r.borrow_mut();
             let id = reactor.ids.next_id();
-            let action = if resume {
-                TimerAction::Resume
-            } else {
-                TimerAction::Callback
-            };
             reactor.timers.add(id, ms, repeat, action);
             Ok(id)
-        })?,
-    )?;
+        })?;
+        core.set(name, add)?;
+    }
 
     let r = reactor.clone();
     core.set(

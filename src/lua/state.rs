@@ -20,7 +20,6 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     // `debug`, and scripts may `require` native Lua 5.4 modules. Scripts are the user's own.
     let lua = unsafe { Lua::unsafe_new() };
     stdlib::install_searcher(&lua)?;
-    api::output::register(&lua)?;
     api::system::override_os_exit(&lua)?;
 
     let py = api::build_py(&lua, reactor, debug)?;
@@ -29,6 +28,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
         .set("_PLUA_VERSION", env!("CARGO_PKG_VERSION"))?;
 
     let primitives = api::timers::primitives(&lua, reactor)?;
+    api::output::register(&lua, &primitives)?;
     let prelude = stdlib::load(&lua, "plua.prelude")?
         .ok_or_else(|| mlua::Error::runtime("embedded plua.prelude is missing"))?;
     let hooks: Table = prelude.call((primitives, py))?;

@@ -38,25 +38,53 @@ impl Tasks {
         })
     }
 
-    /// Runs `func(args)` in a task coroutine.
+    /// Runs `func(args)` in a new task coroutine (main chunks, REPL lines, event handlers).
     pub fn start(&mut self, func: &Function, args: impl IntoLuaMulti) -> (Thread, Outcome) {
-        let thread = match self.thread_for(func) {
-            Ok(thread) => thread,
-            Err(error) => {
-                return (
-                    self.lua.current_thread(),
-                    Outcome::Failed(error.to_string()),
-                );
+        match self.lua.create_thread(func.clone()) {
+            Ok(thread) => {
+                let outcome = resume(&thread, args);
+                (thread, outcome)
             }
-        };
-        let outcome = self.resume(&thread, args);
-        (thread, outcome)
+            Err(error) => (
+                self.lua.current_thread(),
+                Outcome::Failed(describe_error(&error)),
+            ),
+        }
     }
 
-    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine.
+    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine,
+    /// reusing a finished one when there is one.
     pub fn run_timer(&mut self, id: u64, finished: bool) -> (Thread, Outcome) {
-        let run_timer = self.run_timer.clone();
-        self.start(&run_timer, (id, finished))
+        let thread = match self.idle.pop() {
+            Some(thread) => thread,
+            None => match self.lua.create_thread(self.run_timer.clone()) {
+                Ok(thread) => thread,
+                Err(error) => {
+                    return (
+                        self.lua.current_thread(),
+                        Outcome::Failed(describe_error(&error)),
+                    );
+                }
+            },
+        };
+        let outcome = match thread.resume::<Option<bool>>((id, finished)) {
+            Ok(recyclable) => {
+                if thread.status() != ThreadStatus::Finished {
+                    Outcome::Suspended
+                } else {
+                    // `run_timer` says whether a handle to the coroutine escaped to user code.
+                    if recyclable == Some(true)
+                        && self.idle.len() < IDLE_LIMIT
+                        && thread.reset(self.run_timer.clone()).is_ok()
+                    {
+                        self.idle.push(thread.clone());
+                    }
+                    Outcome::Finished(MultiValue::new())
+                }
+            }
+            Err(error) => Outcome::Failed(describe_error(&error)),
+        };
+        (thread, outcome)
     }
 
     /// Resumes the coroutine waiting on operation `id` with `(id, results...)`; `None` if no
@@ -66,36 +94,17 @@ impl Tasks {
         let _ = self.waiting.raw_set(id, mlua::Nil);
         let mut args = results;
         args.push_front(mlua::Value::Integer(id as i64));
-        let outcome = self.resume(&thread, args);
+        let outcome = resume(&thread, args);
         Some((thread, outcome))
     }
+}
 
-    /// Resumes `thread` and recycles it if it finished.
-    pub fn resume(&mut self, thread: &Thread, args: impl IntoLuaMulti) -> Outcome {
-        match thread.resume::<MultiValue>(args) {
-            Ok(values) => {
-                if thread.status() == ThreadStatus::Finished {
-                    if self.idle.len() < IDLE_LIMIT {
-                        self.idle.push(thread.clone());
-                    }
-                    Outcome::Finished(values)
-                } else {
-                    Outcome::Suspended
-                }
-            }
-            Err(error) => Outcome::Failed(describe_error(&error)),
-        }
-    }
-
-    fn thread_for(&mut self, func: &Function) -> Result<Thread> {
-        while let Some(thread) = self.idle.pop() {
-            // A recycled thread may have been resumed by user code since; only a finished one
-            // can be reset cheaply and safely.
-            if thread.status() == ThreadStatus::Finished && thread.reset(func.clone()).is_ok() {
-                return Ok(thread);
-            }
-        }
-        self.lua.create_thread(func.clone())
+/// Resumes `thread` once and classifies the result.
+fn resume(thread: &Thread, args: impl IntoLuaMulti) -> Outcome {
+    match thread.resume::<MultiValue>(args) {
+        Ok(values) if thread.status() == ThreadStatus::Finished => Outcome::Finished(values),
+        Ok(_) => Outcome::Suspended,
+        Err(error) => Outcome::Failed(describe_error(&error)),
     }
 }
 

@@ -17,8 +17,9 @@ impl IdCounter {
     }
 }
 
-/// A multiplicative hasher for `u64` ids: ids are sequential, so one multiply spreads them well
-/// and costs a fraction of SipHash.
+/// A hasher for sequential `u64` ids. The low bits stay the id itself, so ids made one after
+/// another land in neighbouring buckets (cache-friendly when a million timers are live); the top
+/// bits, which hashbrown uses as a per-bucket tag, get a multiplicative mix so tags differ.
 #[derive(Default)]
 pub struct IdHashState(u64);
 
@@ -35,7 +36,8 @@ impl Hasher for IdHashState {
     }
 
     fn write_u64(&mut self, value: u64) {
-        self.0 = value.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        const TAG_BITS: u64 = 0xfe00_0000_0000_0000;
+        self.0 = value ^ (value.wrapping_mul(0x9e37_79b9_7f4a_7c15) & TAG_BITS);
     }
 }
 

@@ -26,9 +26,13 @@ pub struct Fired {
     pub finished: bool,
 }
 
+/// Marks an interval in the value stored in the wheel (ids stay below 2^53), so expiring a
+/// one-shot timer needs no map lookup at all.
+const INTERVAL_BIT: u64 = 1 << 63;
+
 struct Timer {
-    /// `None` once a one-shot timer has fired and waits in a batch to be claimed.
-    key: Option<EntryKey>,
+    /// The wheel entry; stale (already expired) while a fired timer waits to be claimed.
+    key: EntryKey,
     deadline: u64,
     period: u64,
     action: TimerAction,
@@ -77,11 +81,12 @@ impl Timers {
         } else {
             0
         };
-        let key = self.wheel.insert(deadline, id);
+        let value = if repeat { id | INTERVAL_BIT } else { id };
+        let key = self.wheel.insert(deadline, value);
         self.by_id.insert(
             id,
             Timer {
-                key: Some(key),
+                key,
                 deadline,
                 period,
                 action,
@@ -107,9 +112,8 @@ impl Timers {
         let Some(timer) = self.by_id.remove(&id) else {
             return false;
         };
-        if let Some(key) = timer.key {
-            self.wheel.remove(key);
-        }
+        // A fired, unclaimed timer's key is stale; removing it is a no-op.
+        self.wheel.remove(timer.key);
         self.forget(&timer);
         true
     }
@@ -158,51 +162,49 @@ impl Timers {
         ))
     }
 
-    /// Collects the ids of all timers due now, in firing order. Intervals are rescheduled on
-    /// their grid at once (so `clearInterval` from the callback cancels the next tick).
+    /// Collects the timers due now, in firing order, as tokens for [`Timers::claim`].
+    /// Intervals are rescheduled on their grid at once (so `clearInterval` from the callback
+    /// cancels the next tick).
     pub fn expire(&mut self, out: &mut Vec<u64>) {
         let now = self.now_ns() / 1_000_000;
         let start = out.len();
         self.wheel.expire(now, out);
-        for &id in &out[start..] {
+        for index in start..out.len() {
+            let value = out[index];
+            if value & INTERVAL_BIT == 0 {
+                continue;
+            }
+            let id = value & !INTERVAL_BIT;
             let Some(timer) = self.by_id.get_mut(&id) else {
                 continue;
             };
-            if timer.period == 0 {
-                timer.key = None;
-                continue;
-            }
             let mut next = timer.deadline + timer.period;
             if next <= now {
                 // Skip the ticks missed while the loop was busy instead of bursting them.
                 next += timer.period * ((now - next) / timer.period + 1);
             }
             timer.deadline = next;
-            timer.key = Some(self.wheel.insert(next, id));
+            timer.key = self.wheel.insert(next, value);
         }
     }
 
     /// Claims a timer returned by `expire` just before it runs; `None` if it was cancelled
     /// meanwhile (by an earlier callback of the same batch).
-    pub fn claim(&mut self, id: u64) -> Option<Fired> {
-        let timer = self.by_id.get(&id)?;
-        let action = timer.action;
-        if timer.period != 0 {
+    pub fn claim(&mut self, token: u64) -> Option<Fired> {
+        let id = token & !INTERVAL_BIT;
+        if token & INTERVAL_BIT != 0 {
+            let timer = self.by_id.get(&id)?;
             return Some(Fired {
                 id,
-                action,
+                action: timer.action,
                 finished: false,
             });
-        }
-        if timer.key.is_some() {
-            // Re-armed under the same id? Not possible for one-shots; be safe and skip.
-            return None;
         }
         let timer = self.by_id.remove(&id)?;
         self.forget(&timer);
         Some(Fired {
             id,
-            action,
+            action: timer.action,
             finished: true,
         })
     }

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — plua performance figures next to an anchor (lua5.4 or Node.js).
+#
+# Prints each figure as it is measured, then a Markdown table (what | plua | anchor | target)
+# to paste into the README:
+#   1. start-up + exit of `plua -e ''` vs `lua5.4 -e ''` (hyperfine mean)   target <= 2x lua5.4
+#   2. peak RSS of `plua -e ''` vs `lua5.4 -e ''` (/usr/bin/time %M)        target <= 4 MB
+#   3. setTimeout(fn, 0) callback throughput, 1,000,000 callbacks vs node    target >= 2,000,000/s
+#   4. 100,000 timers with random 0..1000 ms deadlines: drain time and overhead past the
+#      largest deadline, vs node                                             lower is better
+#   5. CPU (user+sys) of a process idling 3 s on one 100 ms interval, vs node   target ~ 0 ms
+#
+# Usage: scripts/bench.sh
+# Environment:
+#   PLUA_BIN=path     use this binary instead of `cargo build --release` + target/release/plua
+#   BENCH_REPEAT=n    runs per timer figure, the median is reported (default 5)
+#   NODE_BIN=path     Node.js for the anchors (default: `node` on PATH; figures skipped if none)
+# Needs lua5.4, hyperfine, python3, /usr/bin/time; missing ones are installed with apt-get.
+# Takes well under 3 minutes once the binary is built.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/scripts/bench"
+REPEAT="${BENCH_REPEAT:-5}"
+RUN_TIMEOUT=60                       # seconds, for any single benchmark process
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+PLUA=""
+NODE=""
+LUA="lua5.4"
+ROWS=()                              # Markdown table rows, filled by each figure
+
+say()  { printf '%s\n' "$*"; }
+warn() { printf 'bench: %s\n' "$*" >&2; }
+calc() { awk "BEGIN { print $* }"; }                   # float arithmetic: calc '1/3'
+# fmt FORMAT VALUE: printf-format a number (FORMAT may carry the unit: "%.2f ms");
+# "n/a" when VALUE is empty
+fmt()  { if [[ -z "${2:-}" ]]; then printf 'n/a'; else awk -v f="$1" -v v="$2" 'BEGIN { printf f, v }'; fi; }
+# mega VALUE: VALUE / 1e6, empty when VALUE is empty
+mega() { if [[ -n "${1:-}" ]]; then calc "$1 / 1e6"; fi; }
+median() { python3 "$BENCH/util.py" median "$@"; }
+# kv KEY: the value of the last `KEY=value` line on stdin (empty if none)
+kv()   { sed -n "s/^$1=//p" | tail -n 1; }
+# verdict COND: ✅ if the awk condition holds, ❌ if not, "n/a" when a value is missing
+verdict() { if [[ "$1" == *"BAD"* ]]; then echo "n/a"; elif awk "BEGIN { exit !($1) }"; then echo "✅"; else echo "❌"; fi; }
+# or_bad VALUE: VALUE, or the token BAD when it is empty (so verdict says n/a)
+or_bad() { if [[ -n "$1" ]]; then echo "$1"; else echo "BAD"; fi; }
+
+# run_kv OUTFILE CMD...: run CMD (timeout, stdin closed), stdout to OUTFILE; 0 on success
+run_kv() {
+  local out="$1"; shift
+  local rc=0
+  timeout "$RUN_TIMEOUT" "$@" >"$out" 2>"$out.err" </dev/null || rc=$?
+  if ((rc)); then
+    warn "failed (exit $rc): $*; stderr: $(head -c 400 "$out.err")"
+    return 1
+  fi
+}
+
+# repeat_key KEY CMD...: run CMD $REPEAT times, print the median of KEY (empty if none)
+repeat_key() {
+  local key="$1"; shift
+  local vals=() i v
+  for ((i = 1; i <= REPEAT; i++)); do
+    if run_kv "$TMP/run.out" "$@"; then
+      v="$(kv "$key" <"$TMP/run.out")"
+      if [[ -n "$v" ]]; then vals+=("$v"); else warn "no '$key=' in output of: $*"; break; fi
+    else
+      break                            # a failing run is not retried $REPEAT times
+    fi
+  done
+  if ((${#vals[@]})); then median "${vals[@]}"; fi
+}
+
+ensure_tools() {
+  local missing=()
+  command -v lua5.4    >/dev/null || missing+=(lua5.4)
+  command -v hyperfine >/dev/null || missing+=(hyperfine)
+  command -v python3   >/dev/null || missing+=(python3)
+  [[ -x /usr/bin/time ]]          || missing+=(time)
+  command -v timeout   >/dev/null || missing+=(coreutils)
+  if ((${#missing[@]})); then
+    local sudo=""
+    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+    warn "installing: ${missing[*]}"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+  fi
+  NODE="${NODE_BIN:-$(command -v node || true)}"
+  [[ -n "$NODE" ]] || warn "node not found: Node.js anchors are skipped"
+}
+
+build_plua() {
+  if [[ -n "${PLUA_BIN:-}" ]]; then
+    PLUA="$PLUA_BIN"
+  else
+    say "building: cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet) >&2
+    PLUA="$ROOT/target/release/plua"
+  fi
+  [[ -x "$PLUA" ]] || { warn "no executable plua at $PLUA"; exit 1; }
+  if ! "$PLUA" -e '' </dev/null >/dev/null 2>&1; then
+    warn "'$PLUA -e \"\"' fails; figures will show n/a"
+  fi
+}
+
+# 1. Start-up + exit: hyperfine mean of `plua -e ''` and `lua5.4 -e ''`, no shell in between.
+bench_startup() {
+  local json="$TMP/startup.json" plua_ms="" lua_ms="" means
+  if hyperfine -N --warmup 20 --style none --export-json "$json" \
+       "$(printf '%q' "$PLUA") -e ''" "$LUA -e ''" >"$TMP/hyperfine.log" 2>&1; then
+    means="$(python3 "$BENCH/util.py" hyperfine-means "$json")"
+    plua_ms="$(sed -n 1p <<<"$means" | cut -d' ' -f1)"
+    lua_ms="$(sed -n 2p <<<"$means" | cut -d' ' -f1)"
+  else
+    warn "hyperfine failed: $(tail -n 5 "$TMP/hyperfine.log")"
+  fi
+  local ratio="" ok
+  [[ -n "$plua_ms" && -n "$lua_ms" ]] && ratio="$(calc "$plua_ms / $lua_ms")"
+  ok="$(verdict "$(or_bad "$ratio") <= 2")"
+  say "[1] start-up + exit  plua $(fmt "%.2f ms" "$plua_ms") | lua5.4 $(fmt "%.2f ms" "$lua_ms")" \
+      "| ratio $(fmt "%.2fx" "$ratio") (target <= 2x) $ok"
+  ROWS+=("| start-up + exit, \`-e ''\` (hyperfine mean) | $(fmt "%.2f ms" "$plua_ms") | $(fmt "%.2f ms" "$lua_ms") (lua5.4) | ≤ 2× lua5.4: $(fmt "%.2f×" "$ratio") $ok |")
+}
+
+# peak_rss_kb CMD...: median over 5 runs of /usr/bin/time's max resident set size (KiB)
+peak_rss_kb() {
+  local vals=() i
+  for ((i = 0; i < 5; i++)); do
+    if /usr/bin/time -f %M -o "$TMP/rss" "$@" </dev/null >/dev/null 2>&1; then
+      vals+=("$(tail -n 1 "$TMP/rss")")
+    fi
+  done
+  if ((${#vals[@]})); then median "${vals[@]}"; fi
+}
+
+# 2. Peak RSS of an empty run (`-e ''`), plua vs lua5.4, in MB (1 MB = 1024 KiB).
+bench_rss() {
+  local plua_kb lua_kb plua_mb="" lua_mb="" ok
+  plua_kb="$(peak_rss_kb "$PLUA" -e '')"
+  lua_kb="$(peak_rss_kb "$LUA" -e '')"
+  [[ -n "$plua_kb" ]] && plua_mb="$(calc "$plua_kb / 1024")"
+  [[ -n "$lua_kb" ]] && lua_mb="$(calc "$lua_kb / 1024")"
+  ok="$(verdict "$(or_bad "$plua_mb") <= 4")"
+  say "[2] peak RSS         plua $(fmt "%.2f MB" "$plua_mb") | lua5.4 $(fmt "%.2f MB" "$lua_mb") (target <= 4 MB) $ok"
+  ROWS+=("| peak RSS, \`-e ''\` | $(fmt "%.2f MB" "$plua_mb") | $(fmt "%.2f MB" "$lua_mb") (lua5.4) | ≤ 4 MB $ok |")
+}
+
+# 3. Throughput of 1,000,000 setTimeout(fn, 0) callbacks (median of $REPEAT runs).
+bench_throughput() {
+  local plua_cps node_cps="" ok
+  plua_cps="$(repeat_key callbacks_per_sec "$PLUA" "$BENCH/timers_throughput.lua")"
+  [[ -n "$NODE" ]] && node_cps="$(repeat_key callbacks_per_sec "$NODE" "$BENCH/timers_throughput.js")"
+  ok="$(verdict "$(or_bad "$plua_cps") >= 2000000")"
+  say "[3] setTimeout(fn,0) plua $(fmt "%.0f /s" "$plua_cps") | node $(fmt "%.0f /s" "$node_cps") (target >= 2,000,000/s) $ok"
+  ROWS+=("| \`setTimeout(fn, 0)\` throughput, 1M callbacks | $(fmt "%.2f M/s" "$(mega "$plua_cps")") | $(fmt "%.2f M/s" "$(mega "$node_cps")") (node) | ≥ 2 M/s $ok |")
+}
+
+# concurrent_run CMD...: median drain over $REPEAT runs; prints "drain_s max_deadline_ms"
+concurrent_run() {
+  local drains=() i d m=""
+  for ((i = 1; i <= REPEAT; i++)); do
+    if run_kv "$TMP/conc.out" "$@"; then
+      d="$(kv drain_seconds <"$TMP/conc.out")"
+      m="$(kv max_deadline_ms <"$TMP/conc.out")"
+      if [[ -n "$d" ]]; then drains+=("$d"); else warn "no 'drain_seconds=' in output of: $*"; break; fi
+    else
+      break
+    fi
+  done
+  if ((${#drains[@]})); then echo "$(median "${drains[@]}") $m"; fi
+}
+
+# 4. 100,000 concurrent timers, random deadlines 0..1000 ms (fixed seed): drain time and
+#    overhead = drain - largest deadline.
+bench_concurrent() {
+  local p n p_drain="" p_max="" p_over="" n_drain="" n_max="" n_over=""
+  p="$(concurrent_run "$PLUA" "$BENCH/timers_concurrent.lua")"
+  [[ -n "$NODE" ]] && n="$(concurrent_run "$NODE" "$BENCH/timers_concurrent.js")" || n=""
+  if [[ -n "$p" ]]; then read -r p_drain p_max <<<"$p"; p_over="$(calc "$p_drain * 1000 - $p_max")"; fi
+  if [[ -n "$n" ]]; then read -r n_drain n_max <<<"$n"; n_over="$(calc "$n_drain * 1000 - $n_max")"; fi
+  say "[4] 100k timers      plua drain $(fmt "%.3f s" "$p_drain"), overhead $(fmt "%.1f ms" "$p_over")" \
+      "| node drain $(fmt "%.3f s" "$n_drain"), overhead $(fmt "%.1f ms" "$n_over") (max deadline ${p_max:-?} ms)"
+  ROWS+=("| 100k timers, random 0–1000 ms: drain (overhead past last deadline) | $(fmt "%.3f s" "$p_drain") $(fmt "(+%.0f ms)" "$p_over") | $(fmt "%.3f s" "$n_drain") $(fmt "(+%.0f ms)" "$n_over") (node) | lower is better |")
+}
+
+# idle_cpu CMD...: prints "cpu_ms wall_ms" of one run, or nothing if it failed
+idle_cpu() {
+  local out="$TMP/cpu.out"
+  python3 "$BENCH/util.py" cpu "$RUN_TIMEOUT" "$@" >"$out" || return 0
+  if [[ "$(kv exit <"$out")" != 0 ]]; then warn "exit $(kv exit <"$out"): $*"; return 0; fi
+  echo "$(kv cpu_ms <"$out") $(kv wall_ms <"$out")"
+}
+
+# 5. CPU (user+sys) of a process that idles ~3 s on one 100 ms interval (30 ticks).
+#    Includes start-up; wall time is shown to confirm it really ran ~3 s.
+bench_idle() {
+  local lua_code='local n=0; local id; id=setInterval(function() n=n+1 if n>=30 then clearInterval(id) end end, 100)'
+  local js_code='let n=0; const id=setInterval(()=>{ n++; if (n>=30) clearInterval(id); }, 100)'
+  local p n="" p_cpu="" p_wall="" n_cpu="" n_wall="" ok
+  p="$(idle_cpu "$PLUA" -e "$lua_code")"
+  [[ -n "$NODE" ]] && n="$(idle_cpu "$NODE" -e "$js_code")"
+  [[ -n "$p" ]] && read -r p_cpu p_wall <<<"$p"
+  [[ -n "$n" ]] && read -r n_cpu n_wall <<<"$n"
+  if [[ -n "$p_wall" ]] && awk "BEGIN { exit !($p_wall < 2900) }"; then
+    warn "plua idle run took only $p_wall ms of wall time (expected ~3000): interval broken?"
+    p_cpu=""
+  fi
+  ok="$(verdict "$(or_bad "$p_cpu") < 10")"
+  say "[5] idle 3 s CPU     plua $(fmt "%.1f ms" "$p_cpu") (wall $(fmt "%.0f ms" "$p_wall"))" \
+      "| node $(fmt "%.1f ms" "$n_cpu") (wall $(fmt "%.0f ms" "$n_wall")) (target ~ 0) $ok"
+  ROWS+=("| CPU (user+sys) idling 3 s on a 100 ms interval, incl. start-up | $(fmt "%.1f ms" "$p_cpu") | $(fmt "%.1f ms" "$n_cpu") (node) | ≈ 0 (< 10 ms) $ok |")
+}
+
+print_table() {
+  local cpu node_v="" plua_v
+  cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+  plua_v="$("$PLUA" --version 2>/dev/null | head -n 1 || true)"
+  [[ -n "$NODE" ]] && node_v="$("$NODE" --version 2>/dev/null || true)"
+  say ""
+  say "| what | plua | anchor | target |"
+  say "|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  say ""
+  say "Measured $(date -u +%Y-%m-%d) with scripts/bench.sh on ${cpu:-unknown CPU}, $(nproc) cores;" \
+      "${plua_v:-plua}, $("$LUA" -v 2>&1 | cut -d' ' -f1-2), node ${node_v:-n/a}; timer figures are" \
+      "medians of $REPEAT runs."
+}
+
+main() {
+  ensure_tools
+  build_plua
+  say "plua: $PLUA"
+  local start=$SECONDS
+  bench_startup
+  bench_rss
+  bench_throughput
+  bench_concurrent
+  bench_idle
+  warn "measuring took $((SECONDS - start)) s (build excluded)"
+  print_table
+}
+
+main "$@"
