@@ -169,8 +169,7 @@ impl Timers {
         let now = self.now_ns() / 1_000_000;
         let start = out.len();
         self.wheel.expire(now, out);
-        for index in start..out.len() {
-            let value = out[index];
+        for &value in &out[start..] {
             if value & INTERVAL_BIT == 0 {
                 continue;
             }
