@@ -23,10 +23,25 @@ use crate::repl::{Repl, ReplStep};
 
 /// One step of the main program, in the order they run.
 enum MainStep {
+    /// `LUA_INIT_5_4` / `LUA_INIT`, as the standard `lua` runs it first.
+    Init(String),
     Require(String),
     Chunk(String),
     Script(Script),
     Repl,
+}
+
+impl MainStep {
+    fn describe(&self) -> String {
+        match self {
+            MainStep::Init(_) => "LUA_INIT".into(),
+            MainStep::Require(name) => format!("-l {name}"),
+            MainStep::Chunk(_) => "-e chunk".into(),
+            MainStep::Script(Script::File(path)) => format!("script {path}"),
+            MainStep::Script(Script::Stdin) => "script from stdin".into(),
+            MainStep::Repl => "REPL".into(),
+        }
+    }
 }
 
 /// What the foreground task is, for error handling.
@@ -95,12 +110,11 @@ impl Runtime {
 
     fn plan_main_steps(&mut self) {
         let options = &self.options;
-        let mut steps: VecDeque<MainStep> = options
-            .requires
+        let init = ["LUA_INIT_5_4", "LUA_INIT"]
             .iter()
-            .cloned()
-            .map(MainStep::Require)
-            .collect();
+            .find_map(|name| std::env::var(name).ok());
+        let mut steps: VecDeque<MainStep> = init.into_iter().map(MainStep::Init).collect();
+        steps.extend(options.requires.iter().cloned().map(MainStep::Require));
         steps.extend(options.chunks.iter().cloned().map(MainStep::Chunk));
         let stdin_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
         let script = match &options.script {
@@ -157,6 +171,10 @@ impl Runtime {
                 return code;
             }
             let Some(timeout) = self.sleep_budget() else {
+                self.debug_log(format_args!(
+                    "nothing alive after {:.3} s, exiting",
+                    self.started.elapsed().as_secs_f64()
+                ));
                 return 0;
             };
             flush_stdout();
@@ -216,9 +234,7 @@ impl Runtime {
     fn handle_event(&mut self, event: ReadyEvent) {
         match event {
             ReadyEvent::Signal(signal) => {
-                if self.options.debug {
-                    eprintln!("plua: debug: signal {signal}, shutting down");
-                }
+                self.debug_log(format_args!("signal {signal}, shutting down"));
                 self.exit = Some(128 + signal);
             }
             ReadyEvent::Stdin => {
@@ -364,8 +380,27 @@ impl Runtime {
         }
     }
 
+    /// One line of the `-d` runtime log on stderr.
+    fn debug_log(&self, message: std::fmt::Arguments) {
+        if self.options.debug {
+            eprintln!("plua: debug: {message}");
+        }
+    }
+
     fn start_step(&mut self, step: MainStep) {
+        self.debug_log(format_args!("starting {}", step.describe()));
         let loaded = match step {
+            MainStep::Init(code) => match code.strip_prefix('@') {
+                Some(path) => self
+                    .load_script(&Script::File(path.to_owned()))
+                    .map(|(f, _)| (f, Vec::new())),
+                None => self
+                    .lua
+                    .load(code.as_str())
+                    .set_name("=LUA_INIT")
+                    .into_function()
+                    .map(|f| (f, Vec::new())),
+            },
             MainStep::Require(name) => self.require_step(&name),
             MainStep::Chunk(code) => self
                 .lua

@@ -223,3 +223,34 @@ fn version_globals_and_mainfile_are_set() {
     assert_eq!(lines[0], "string\tLua 5.4");
     assert!(lines[1].ends_with("main_file.lua"), "{lines:?}");
 }
+
+#[test]
+fn debug_flag_logs_the_runtime_on_stderr() {
+    let mut cmd = plua();
+    cmd.args(["-d", "-e", "setTimeout(function() end, 5)"]);
+    let out = run(cmd);
+    out.assert_code(0)
+        .assert_no_panic()
+        .assert_stderr_contains("plua: debug: starting -e chunk")
+        .assert_stderr_contains("nothing alive");
+}
+
+#[test]
+fn lua_init_runs_before_everything_like_lua() {
+    let dir = TempDir::new();
+    let init = dir.write("init.lua", "print('init file')\n");
+    let mut cmd = plua();
+    cmd.env("LUA_INIT", format!("@{}", init.display()))
+        .args(["-e", "print('chunk')"]);
+    run(cmd)
+        .assert_code(0)
+        .assert_lines(&["init file", "chunk"]);
+
+    let mut cmd = plua();
+    cmd.env("LUA_INIT_5_4", "print('versioned')")
+        .env("LUA_INIT", "print('plain')")
+        .args(["-e", "print('chunk')"]);
+    run(cmd)
+        .assert_code(0)
+        .assert_lines(&["versioned", "chunk"]);
+}

@@ -19,6 +19,13 @@ pub fn build_py(lua: &Lua, _reactor: &SharedReactor, debug: bool) -> Result<Tabl
     let py = lua.create_table()?;
     py.set("debug", debug)?;
     py.set("version", env!("CARGO_PKG_VERSION"))?;
+    // `_PY.args` as the original has it; `port`/`host` are the API server's defaults (used by
+    // the HC3 emulator of a later milestone).
+    let args = lua.create_table()?;
+    args.set("debug", debug)?;
+    args.set("port", 8000)?;
+    args.set("host", "127.0.0.1")?;
+    py.set("args", args)?;
     fs::register(lua, &py)?;
     json::register(lua, &py)?;
     env::register(lua, &py)?;
