@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod lua;
+mod net;
 mod reactor;
 mod repl;
 mod runtime;

@@ -17,6 +17,8 @@ use crate::api::output::{flush_stdout, write_stdout};
 use crate::cli::{Options, RunFor, Script};
 use crate::lua::state::new_state;
 use crate::lua::tasks::{Outcome, Tasks, describe_error};
+use crate::lua::values::to_lua_multi;
+use crate::net::NetEvent;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
 use crate::repl::{Repl, ReplStep};
@@ -162,6 +164,7 @@ impl Runtime {
                 return code;
             }
             self.run_due_timers();
+            self.dispatch_net_events();
             self.check_foreground();
             if let Some(code) = self.exit {
                 return code;
@@ -187,6 +190,7 @@ impl Runtime {
                 self.handle_event(event);
             }
             self.events = events;
+            self.dispatch_net_events();
         }
     }
 
@@ -242,10 +246,6 @@ impl Runtime {
                     repl.read_available();
                 }
             }
-            ReadyEvent::PoolResults => {
-                // Later issues route results to their submitters; nothing submits yet.
-                let _ = self.reactor.borrow_mut().take_pool_results();
-            }
         }
     }
 
@@ -269,6 +269,7 @@ impl Runtime {
                         self.settle(&thread, outcome, "timer");
                     }
                 }
+                TimerAction::Net => self.reactor.borrow_mut().net_timer(id),
             }
             if self.exit.is_some() {
                 break;
@@ -276,6 +277,46 @@ impl Runtime {
         }
         fired.clear();
         self.fired = fired;
+    }
+
+    /// Hands finished socket operations and socket events to Lua: the ones queued now, not
+    /// those their callbacks queue (they wait for the next turn, so I/O is never starved).
+    fn dispatch_net_events(&mut self) {
+        let pending = self.reactor.borrow().net.events.len();
+        for _ in 0..pending {
+            let event = self.reactor.borrow_mut().net.events.pop_front();
+            let Some(event) = event else {
+                break;
+            };
+            match event {
+                NetEvent::Complete { op, values } => {
+                    let values = match to_lua_multi(&self.lua, values) {
+                        Ok(values) => values,
+                        Err(error) => {
+                            eprintln!("plua: {}", describe_error(&error));
+                            continue;
+                        }
+                    };
+                    if let Some((thread, outcome)) = self.tasks.complete(op, values) {
+                        self.settle(&thread, outcome, "network");
+                    }
+                }
+                NetEvent::Emit { owner, event, args } => {
+                    let args = match to_lua_multi(&self.lua, args) {
+                        Ok(args) => args,
+                        Err(error) => {
+                            eprintln!("plua: {}", describe_error(&error));
+                            continue;
+                        }
+                    };
+                    let (thread, outcome) = self.tasks.emit(owner, event, args);
+                    self.settle(&thread, outcome, event);
+                }
+            }
+            if self.exit.is_some() {
+                break;
+            }
+        }
     }
 
     /// Acts on how a task's resume ended.

@@ -135,6 +135,33 @@ local function run_timer(id, finished)
   end
 end
 
+-- Body of the task coroutine for a finished network operation: runs its callback, if any.
+local function run_completion(op, ...)
+  local fn = callbacks[op]
+  if fn then
+    callbacks[op] = nil
+    fn(...)
+  end
+  if not escaped[running()] then
+    return true
+  end
+end
+
+-- Listeners of servers and sockets: listeners[owner][event] = fn.
+local listeners = {}
+
+-- Body of the task coroutine for an event of a server or socket.
+local function run_event(owner, event, ...)
+  local of_owner = listeners[owner]
+  local fn = of_owner and of_owner[event]
+  if fn then
+    fn(...)
+  end
+  if not escaped[running()] then
+    return true
+  end
+end
+
 -- Suspends the running coroutine until the runtime resumes it with `id` (and results).
 -- A resume by anyone else (user code) does not end the wait.
 local function wakeup(id, got, ...)
@@ -194,8 +221,28 @@ local function print(...)
 end
 _G.print = print
 
+-- Waits for operation `op` to finish and returns its results: suspends the calling coroutine,
+-- or, where yielding is impossible, blocks the thread (sockets still progress) up to
+-- `timeout` seconds.
+local function await(op, timeout)
+  if isyieldable() then
+    return wait_for(op)
+  end
+  return core.block_on(op, timeout)
+end
+
+local sockets = require("plua.sockets")
+sockets.install(core, PY, {
+  callbacks = callbacks,
+  listeners = listeners,
+  await = await,
+})
+
 return {
   print = print,
+  callbacks = callbacks,
+  run_completion = run_completion,
+  run_event = run_event,
   run_timer = run_timer,
   waiting = waiting,
   wait_for = wait_for,

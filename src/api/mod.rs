@@ -6,6 +6,8 @@ pub mod env;
 pub mod fs;
 pub mod html;
 pub mod json;
+pub mod net;
+pub mod luasocket;
 pub mod output;
 pub mod system;
 pub mod timers;

@@ -4,3 +4,4 @@
 pub mod state;
 pub mod stdlib;
 pub mod tasks;
+pub mod values;

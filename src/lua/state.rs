@@ -20,6 +20,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     // `debug`, and scripts may `require` native Lua 5.4 modules. Scripts are the user's own.
     let lua = unsafe { Lua::unsafe_new() };
     stdlib::install_searcher(&lua)?;
+    api::luasocket::register(&lua)?;
     api::system::override_os_exit(&lua)?;
 
     let py = api::build_py(&lua, reactor, debug)?;
@@ -29,6 +30,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
 
     let primitives = api::timers::primitives(&lua, reactor)?;
     api::output::register(&lua, &primitives)?;
+    api::net::register(&lua, &primitives, reactor)?;
     let prelude = stdlib::load(&lua, "plua.prelude")?
         .ok_or_else(|| mlua::Error::runtime("embedded plua.prelude is missing"))?;
     let hooks: Table = prelude.call((primitives, py))?;

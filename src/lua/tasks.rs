@@ -4,7 +4,7 @@
 //! runtime decides what an error means (exit for the main chunk, a log line for a callback).
 
 use mlua::thread::ThreadStatus;
-use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Result, Table, Thread};
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Result, Table, Thread, Value};
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
@@ -24,6 +24,9 @@ pub struct Tasks {
     lua: Lua,
     idle: Vec<Thread>,
     run_timer: Function,
+    run_completion: Function,
+    run_event: Function,
+    callbacks: Table,
     waiting: Table,
 }
 
@@ -34,6 +37,9 @@ impl Tasks {
             lua: lua.clone(),
             idle: Vec::with_capacity(IDLE_LIMIT),
             run_timer: hooks.get("run_timer")?,
+            run_completion: hooks.get("run_completion")?,
+            run_event: hooks.get("run_event")?,
+            callbacks: hooks.get("callbacks")?,
             waiting: hooks.get("waiting")?,
         })
     }
@@ -52,12 +58,45 @@ impl Tasks {
         }
     }
 
-    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine,
-    /// reusing a finished one when there is one.
+    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine.
     pub fn run_timer(&mut self, id: u64, finished: bool) -> (Thread, Outcome) {
+        let body = self.run_timer.clone();
+        self.run_pooled(&body, (id, finished))
+    }
+
+    /// Operation `op` finished: resumes the coroutine waiting on it, or runs its callback in a
+    /// task coroutine. `None` if nobody cares about the result.
+    pub fn complete(&mut self, op: u64, values: MultiValue) -> Option<(Thread, Outcome)> {
+        if self.waiting.contains_key(op).unwrap_or(false) {
+            return self.resume_waiter(op, values);
+        }
+        if !self.callbacks.contains_key(op).unwrap_or(false) {
+            return None;
+        }
+        let body = self.run_completion.clone();
+        let mut args = values;
+        args.push_front(Value::Integer(op as i64));
+        Some(self.run_pooled(&body, args))
+    }
+
+    /// Runs the `event` listener of `owner` (a server or socket) in a task coroutine.
+    pub fn emit(&mut self, owner: u64, event: &str, values: MultiValue) -> (Thread, Outcome) {
+        let body = self.run_event.clone();
+        let mut args = values;
+        match self.lua.create_string(event) {
+            Ok(name) => args.push_front(Value::String(name)),
+            Err(error) => return (self.lua.current_thread(), Outcome::Failed(describe_error(&error))),
+        }
+        args.push_front(Value::Integer(owner as i64));
+        self.run_pooled(&body, args)
+    }
+
+    /// Runs `body(args)` in a recycled task coroutine. Bodies return `true` when the coroutine
+    /// may be reused (no handle to it escaped to user code).
+    fn run_pooled(&mut self, body: &Function, args: impl IntoLuaMulti) -> (Thread, Outcome) {
         let thread = match self.idle.pop() {
-            Some(thread) => thread,
-            None => match self.lua.create_thread(self.run_timer.clone()) {
+            Some(thread) if thread.reset(body.clone()).is_ok() => thread,
+            _ => match self.lua.create_thread(body.clone()) {
                 Ok(thread) => thread,
                 Err(error) => {
                     return (
@@ -67,16 +106,12 @@ impl Tasks {
                 }
             },
         };
-        let outcome = match thread.resume::<Option<bool>>((id, finished)) {
+        let outcome = match thread.resume::<Option<bool>>(args) {
             Ok(recyclable) => {
                 if thread.status() != ThreadStatus::Finished {
                     Outcome::Suspended
                 } else {
-                    // `run_timer` says whether a handle to the coroutine escaped to user code.
-                    if recyclable == Some(true)
-                        && self.idle.len() < IDLE_LIMIT
-                        && thread.reset(self.run_timer.clone()).is_ok()
-                    {
+                    if recyclable == Some(true) && self.idle.len() < IDLE_LIMIT {
                         self.idle.push(thread.clone());
                     }
                     Outcome::Finished(MultiValue::new())

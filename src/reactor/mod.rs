@@ -17,6 +17,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::net::registry::{Net, NetContext, id_of};
 use ids::IdCounter;
 use pool::WorkerPool;
 use signals::SignalPipe;
@@ -27,9 +28,7 @@ const SIGNALS: Token = Token(1);
 const STDIN: Token = Token(2);
 
 /// Default worker-pool size and queue bound.
-#[allow(dead_code)] // used from the HTTP issue on
 const POOL_THREADS: usize = 4;
-#[allow(dead_code)]
 const POOL_QUEUE: usize = 64;
 
 /// Something the poller reported, in terms the runtime understands.
@@ -37,8 +36,6 @@ const POOL_QUEUE: usize = 64;
 pub enum ReadyEvent {
     /// SIGINT or SIGTERM arrived.
     Signal(i32),
-    /// A worker finished a job (collect with [`Reactor::take_pool_results`]).
-    PoolResults,
     /// Standard input has data or reached end-of-file.
     Stdin,
 }
@@ -48,14 +45,17 @@ pub enum ReadyEvent {
 pub struct Reactor {
     poll: Poll,
     events: Events,
-    #[allow(dead_code)] // handed to the worker pool, which starts on first use
-    waker: Arc<Waker>,
     signals: SignalPipe,
-    pool: Option<WorkerPool>,
+    /// Threads start on the first submitted job.
+    pool: WorkerPool,
     /// Every timer of the process.
     pub timers: Timers,
     /// The id counter shared by all handles.
     pub ids: IdCounter,
+    /// Every socket of the process.
+    pub net: Net,
+    /// Events seen while a blocking call polled on its own, for the main loop.
+    deferred: Vec<ReadyEvent>,
 }
 
 /// The reactor as the runtime and the Lua bindings hold it.
@@ -70,38 +70,50 @@ impl Reactor {
         Ok(Reactor {
             poll,
             events: Events::with_capacity(256),
-            waker,
             signals,
-            pool: None,
+            pool: WorkerPool::new(POOL_THREADS, POOL_QUEUE, waker),
             timers: Timers::new(),
             ids: IdCounter::default(),
+            net: Net::default(),
+            deferred: Vec::new(),
         })
     }
 
-    /// Handles that keep the process alive: referenced timers and pending pool jobs.
+    /// Handles that keep the process alive: referenced timers, sockets and servers, pending
+    /// pool jobs, and finished operations not yet handed to Lua.
     pub fn alive(&self) -> usize {
-        self.timers.referenced() + self.pool.as_ref().map_or(0, WorkerPool::in_flight)
+        self.timers.referenced() + self.net.alive() + self.pool.in_flight() + self.net.events.len()
     }
 
     /// Takes handle `id` out of (`referenced = false`) or back into the alive count.
     pub fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {
-        self.timers.set_referenced(id, referenced)
+        self.timers.set_referenced(id, referenced) || self.net.set_referenced(id, referenced)
     }
 
-    /// The worker pool, started lazily on first use.
-    #[allow(dead_code)] // the HTTP issue submits the first jobs
-    pub fn pool(&mut self) -> &mut WorkerPool {
-        let waker = &self.waker;
-        self.pool
-            .get_or_insert_with(|| WorkerPool::new(POOL_THREADS, POOL_QUEUE, Arc::clone(waker)))
+    /// The socket registry together with the reactor parts its operations need.
+    pub fn net(&mut self) -> (&mut Net, NetContext<'_>) {
+        let context = NetContext {
+            registry: self.poll.registry(),
+            ids: &mut self.ids,
+            timers: &mut self.timers,
+            pool: &mut self.pool,
+        };
+        (&mut self.net, context)
     }
 
-    /// Results of finished pool jobs.
-    pub fn take_pool_results(&mut self) -> Vec<(u64, pool::JobOutput)> {
-        self.pool
-            .as_mut()
-            .map(WorkerPool::take_results)
-            .unwrap_or_default()
+    /// A network deadline timer fired.
+    pub fn net_timer(&mut self, timer: u64) {
+        let (net, mut ctx) = self.net();
+        net.on_timer(&mut ctx, timer);
+    }
+
+    /// Collects finished pool jobs: name lookups continue their connects here.
+    fn collect_pool_results(&mut self) {
+        let results = self.pool.take_results();
+        let (net, mut ctx) = self.net();
+        for (job, output) in results {
+            net.on_job_done(&mut ctx, job, output);
+        }
     }
 
     /// Registers standard input (a pipe, terminal or socket) for readability.
@@ -116,25 +128,83 @@ impl Reactor {
         let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
     }
 
-    /// Sleeps until an event arrives or `timeout` passes; appends what happened to `out`.
+    /// Sleeps until an event arrives or `timeout` passes. Socket readiness is handled here
+    /// (finished operations land in `net.events`); what concerns the runtime is appended to
+    /// `out`.
     pub fn wait(&mut self, timeout: Option<Duration>, out: &mut Vec<ReadyEvent>) -> io::Result<()> {
+        out.append(&mut self.deferred);
+        let timeout = if out.is_empty() && self.net.events.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(error) => return Err(error),
         }
+        let mut sockets = Vec::new();
         for event in self.events.iter() {
             match event.token() {
-                WAKER => out.push(ReadyEvent::PoolResults),
+                WAKER => {}
                 SIGNALS => {
                     if let Some(signal) = self.signals.take() {
                         out.push(ReadyEvent::Signal(signal));
                     }
                 }
                 STDIN => out.push(ReadyEvent::Stdin),
-                _ => {}
+                token => {
+                    if let Some(id) = id_of(token) {
+                        let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                        let writable = event.is_writable() || event.is_write_closed() || event.is_error();
+                        sockets.push((id, readable, writable));
+                    }
+                }
             }
         }
+        self.collect_pool_results();
+        let (net, mut ctx) = self.net();
+        for (id, readable, writable) in sockets {
+            net.on_ready(&mut ctx, id, readable, writable);
+        }
         Ok(())
+    }
+
+    /// Polls until operation `op` finishes or `timeout` passes, for waiting functions called
+    /// where the coroutine cannot yield. Only sockets make progress meanwhile (no Lua runs);
+    /// other events are kept for the main loop. `None` on timeout.
+    pub fn block_on(&mut self, op: u64, timeout: Option<Duration>) -> Option<crate::net::NetEvent> {
+        let deadline = timeout.map(|limit| std::time::Instant::now() + limit);
+        let mut others = Vec::new();
+        loop {
+            if let Some(index) = self.net.events.iter().position(|event| {
+                matches!(event, crate::net::NetEvent::Complete { op: done, .. } if *done == op)
+            }) {
+                self.deferred.append(&mut others);
+                return self.net.events.remove(index);
+            }
+            let remaining = match deadline {
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        self.deferred.append(&mut others);
+                        return None;
+                    }
+                    Some(deadline - now)
+                }
+                None => None,
+            };
+            let mut seen = Vec::new();
+            if self.wait(remaining, &mut seen).is_err() {
+                self.deferred.append(&mut others);
+                return None;
+            }
+            let interrupted = seen.iter().any(|event| matches!(event, ReadyEvent::Signal(_)));
+            others.extend(seen);
+            if interrupted {
+                self.deferred.append(&mut others);
+                return None;
+            }
+        }
     }
 }

@@ -15,6 +15,8 @@ pub enum TimerAction {
     Callback,
     /// Resume the coroutine waiting under the timer's id (`_PY.sleep`).
     Resume,
+    /// A network deadline (connect, read, accept timeout), handled by the network layer.
+    Net,
 }
 
 /// A fired timer handed to the runtime by [`Timers::claim`].

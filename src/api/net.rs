@@ -1,0 +1,310 @@
+//! The Rust primitives behind the socket functions. `lua_stdlib/plua/sockets.lua` builds the
+//! `_PY` TCP/UDP/server families on them (argument checks, callbacks, waiting); here each
+//! primitive starts an operation on the reactor and returns its operation id, or answers at once
+//! for the few that need no I/O. Results come back as completions through the runtime.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
+
+use crate::lua::values::to_lua_multi;
+use crate::net::registry::{ConnectOptions, TlsOptions};
+use crate::net::resolve;
+use crate::net::server::ServerMode;
+use crate::net::tcp::{DEFAULT_READ_MAX, ReadKind};
+use crate::net::{NetEvent, tls};
+use crate::reactor::SharedReactor;
+
+fn port_of(port: i64) -> Result<u16> {
+    u16::try_from(port).map_err(|_| mlua::Error::runtime(format!("port {port} is out of range (0-65535)")))
+}
+
+fn seconds(value: Option<f64>) -> Option<f64> {
+    value.filter(|s| s.is_finite() && *s >= 0.0)
+}
+
+/// An address for UDP: literal IPs at once, names through a (blocking) lookup.
+fn udp_address(host: &str, port: u16) -> std::result::Result<SocketAddr, String> {
+    resolve::literal(host, port).map_or_else(|| resolve::lookup(host, port), Ok)
+}
+
+/// Adds the socket primitives to `core`.
+pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> {
+    let r = reactor.clone();
+    core.set(
+        "tcp_connect",
+        lua.create_function(move |_, (host, port, opts): (String, i64, Option<Table>)| {
+            let port = port_of(port)?;
+            let mut options = ConnectOptions::default();
+            if let Some(opts) = opts {
+                options.timeout = seconds(opts.get("timeout")?);
+                if opts.get::<Option<bool>>("tls")?.unwrap_or(false) {
+                    options.tls = Some(TlsOptions {
+                        verify: opts.get::<Option<bool>>("verify")?.unwrap_or(true),
+                        server_name: opts.get("servername")?,
+                        ca_file: opts.get("cafile")?,
+                    });
+                }
+            }
+            let mut reactor = r.borrow_mut();
+            let op = reactor.ids.next_id();
+            let (net, mut ctx) = reactor.net();
+            net.connect(&mut ctx, &host, port, options, op);
+            Ok(op)
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "tcp_write",
+        lua.create_function(move |_, (id, data): (u64, LuaString)| {
+            let mut reactor = r.borrow_mut();
+            let op = reactor.ids.next_id();
+            let (net, mut ctx) = reactor.net();
+            net.write(&mut ctx, id, data.as_bytes().to_vec(), op);
+            Ok(op)
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "tcp_read",
+        lua.create_function(
+            move |_, (id, kind, n, delimiter, timeout): (u64, String, Option<i64>, Option<LuaString>, Option<f64>)| {
+                let size = n.map(|n| n.max(0) as usize);
+                let kind = match kind.as_str() {
+                    "line" => ReadKind::Line,
+                    "all" => ReadKind::All,
+                    "exact" => ReadKind::Exact(size.unwrap_or(0)),
+                    "until" => ReadKind::Until {
+                        delimiter: delimiter.map(|d| d.as_bytes().to_vec()).unwrap_or_default(),
+                        max: size.unwrap_or(DEFAULT_READ_MAX),
+                    },
+                    _ => ReadKind::Max(size.unwrap_or(DEFAULT_READ_MAX)),
+                };
+                let mut reactor = r.borrow_mut();
+                let op = reactor.ids.next_id();
+                let (net, mut ctx) = reactor.net();
+                net.read(&mut ctx, id, kind, seconds(timeout), op);
+                Ok(op)
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "tcp_close",
+        lua.create_function(move |_, id: u64| {
+            let mut reactor = r.borrow_mut();
+            let op = reactor.ids.next_id();
+            let (net, mut ctx) = reactor.net();
+            net.close(&mut ctx, id, Some(op));
+            Ok(op)
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "set_timeout",
+        lua.create_function(move |_, (id, timeout): (u64, Option<f64>)| {
+            Ok(r.borrow_mut().net.set_timeout(id, seconds(timeout)))
+        })?,
+    )?;
+    let r = reactor.clone();
+    core.set(
+        "get_timeout",
+        lua.create_function(move |_, id: u64| {
+            Ok(match r.borrow().net.timeout(id) {
+                Some(timeout) => (true, timeout),
+                None => (false, None),
+            })
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "server_create",
+        lua.create_function(move |_, queue: bool| {
+            let mode = if queue { ServerMode::Queue } else { ServerMode::Events };
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.server_create(&mut ctx, mode))
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "server_start",
+        lua.create_function(
+            move |lua, (id, host, port, cert, key): (u64, String, i64, Option<String>, Option<String>)| {
+                let port = port_of(port)?;
+                let tls = match (cert, key) {
+                    (Some(cert), Some(key)) => {
+                        match tls::server_config(std::path::Path::new(&cert), std::path::Path::new(&key)) {
+                            Ok(config) => Some(config),
+                            Err(error) => return fail(lua, error.to_string()),
+                        }
+                    }
+                    _ => None,
+                };
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                match net.server_start(&mut ctx, id, &host, port, tls) {
+                    Ok(address) => Ok(MultiValue::from_vec(vec![
+                        Value::Boolean(true),
+                        Value::String(lua.create_string(format!("Listening on {address}"))?),
+                        Value::Integer(i64::from(address.port())),
+                    ])),
+                    Err(message) => fail(lua, message),
+                }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "server_emit_data",
+        lua.create_function(move |_, id: u64| {
+            r.borrow_mut().net.server_emit_data(id);
+            Ok(())
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "server_close",
+        lua.create_function(move |_, id: u64| {
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.server_close(&mut ctx, id))
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "server_accept",
+        lua.create_function(move |_, (id, timeout): (u64, Option<f64>)| {
+            let mut reactor = r.borrow_mut();
+            let op = reactor.ids.next_id();
+            let (net, mut ctx) = reactor.net();
+            net.accept(&mut ctx, id, seconds(timeout), op);
+            Ok(op)
+        })?,
+    )?;
+
+    register_udp(lua, core, reactor)?;
+
+    let r = reactor.clone();
+    core.set(
+        "block_on",
+        lua.create_function(move |lua, (op, timeout): (u64, Option<f64>)| {
+            crate::api::output::flush_stdout();
+            let limit = seconds(timeout).map(Duration::from_secs_f64);
+            let finished = r.borrow_mut().block_on(op, limit);
+            match finished {
+                Some(NetEvent::Complete { values, .. }) => to_lua_multi(lua, values),
+                _ => {
+                    r.borrow_mut().net.cancel(op);
+                    fail(lua, "timeout".into())
+                }
+            }
+        })?,
+    )?;
+    Ok(())
+}
+
+fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> {
+    let r = reactor.clone();
+    core.set(
+        "udp_open",
+        lua.create_function(
+            move |lua,
+                  (bind_host, bind_port, peer_host, peer_port, broadcast, timeout): (
+                Option<String>,
+                Option<i64>,
+                Option<String>,
+                Option<i64>,
+                bool,
+                Option<f64>,
+            )| {
+                let peer = match (peer_host, peer_port) {
+                    (Some(host), Some(port)) => match udp_address(&host, port_of(port)?) {
+                        Ok(address) => Some(address),
+                        Err(message) => return fail(lua, message),
+                    },
+                    _ => None,
+                };
+                let default_bind = if peer.is_some_and(|p| p.is_ipv6()) { "::" } else { "0.0.0.0" };
+                let bind_host = bind_host.unwrap_or_else(|| default_bind.into());
+                let bind = match udp_address(&bind_host, port_of(bind_port.unwrap_or(0))?) {
+                    Ok(address) => address,
+                    Err(message) => return fail(lua, message),
+                };
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                match net.udp_open(&mut ctx, bind, peer, broadcast, seconds(timeout)) {
+                    Ok((id, local)) => Ok(MultiValue::from_vec(vec![
+                        Value::Integer(id as i64),
+                        Value::String(lua.create_string(local.ip().to_string())?),
+                        Value::Integer(i64::from(local.port())),
+                    ])),
+                    Err(message) => fail(lua, message),
+                }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "udp_send",
+        lua.create_function(
+            move |lua, (id, data, host, port): (u64, LuaString, Option<String>, Option<i64>)| {
+                let to = match (host, port) {
+                    (Some(host), Some(port)) => match udp_address(&host, port_of(port)?) {
+                        Ok(address) => Some(address),
+                        Err(message) => return fail(lua, message),
+                    },
+                    _ => None,
+                };
+                let mut reactor = r.borrow_mut();
+                let op = reactor.ids.next_id();
+                let (net, mut ctx) = reactor.net();
+                net.udp_send(&mut ctx, id, data.as_bytes().to_vec(), to, op);
+                Ok(MultiValue::from_vec(vec![Value::Integer(op as i64)]))
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "udp_receive",
+        lua.create_function(move |_, (id, max): (u64, Option<i64>)| {
+            let mut reactor = r.borrow_mut();
+            let op = reactor.ids.next_id();
+            let (net, mut ctx) = reactor.net();
+            let max = max.map_or(65_536, |m| m.max(1) as usize);
+            net.udp_receive(&mut ctx, id, max, op);
+            Ok(op)
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "udp_close",
+        lua.create_function(move |_, id: u64| {
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.udp_close(&mut ctx, id))
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `nil, message` as a multi-value.
+fn fail(lua: &Lua, message: String) -> Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string(message)?),
+    ]))
+}

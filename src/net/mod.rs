@@ -1,0 +1,98 @@
+//! Sockets on the reactor: TCP connections (plain or TLS), TCP servers and UDP sockets, kept in
+//! maps keyed by handle id (the mio token is the id plus [`TOKEN_OFFSET`]). Nothing here touches
+//! Lua: operations finish as [`NetEvent`]s in a queue that the runtime turns into callback or
+//! coroutine resumptions, so the same state machines also serve the blocking fallback of the
+//! waiting functions.
+
+pub mod registry;
+pub mod resolve;
+pub mod server;
+pub mod tcp;
+pub mod tls;
+pub mod transport;
+pub mod udp;
+
+use std::collections::VecDeque;
+
+/// Tokens below this are the reactor's own (waker, signals, stdin).
+pub const TOKEN_OFFSET: usize = 16;
+
+/// A value handed to Lua, built without touching the Lua state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    /// Binary-safe bytes (socket data).
+    Bytes(Vec<u8>),
+    /// Text (messages, addresses).
+    Text(String),
+    /// A table with string keys (the blocking-style server family's results).
+    Record(Vec<(&'static str, Val)>),
+}
+
+impl From<&str> for Val {
+    fn from(text: &str) -> Self {
+        Val::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Val {
+    fn from(text: String) -> Self {
+        Val::Text(text)
+    }
+}
+
+/// Something that happened on a socket, for the runtime to hand to Lua.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetEvent {
+    /// Operation `op` finished with these values (`ok, value|nil, message` by convention).
+    Complete { op: u64, values: Vec<Val> },
+    /// A server or socket `owner` emits `event` to its listeners.
+    Emit {
+        owner: u64,
+        event: &'static str,
+        args: Vec<Val>,
+    },
+}
+
+impl NetEvent {
+    /// `ok = true` with a value and a message.
+    pub fn success(op: u64, value: Val, message: impl Into<String>) -> NetEvent {
+        NetEvent::Complete {
+            op,
+            values: vec![Val::Bool(true), value, Val::Text(message.into())],
+        }
+    }
+
+    /// `ok = false, nil, message`.
+    pub fn failure(op: u64, message: impl Into<String>) -> NetEvent {
+        NetEvent::Complete {
+            op,
+            values: vec![Val::Bool(false), Val::Nil, Val::Text(message.into())],
+        }
+    }
+}
+
+/// Finished operations waiting to reach Lua, in order.
+pub type EventQueue = VecDeque<NetEvent>;
+
+/// A short, clear description of an I/O error for Lua ("connection refused", "timeout").
+pub fn describe_io_error(error: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match error.kind() {
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset by peer".into(),
+        ConnectionAborted => "connection aborted".into(),
+        BrokenPipe => "closed".into(),
+        TimedOut => "timeout".into(),
+        AddrInUse => "address already in use".into(),
+        AddrNotAvailable => "address not available".into(),
+        PermissionDenied => "permission denied".into(),
+        _ => match error.raw_os_error() {
+            Some(libc::EHOSTUNREACH) => "host unreachable".into(),
+            Some(libc::ENETUNREACH) => "network unreachable".into(),
+            _ => error.to_string(),
+        },
+    }
+}

@@ -1,0 +1,547 @@
+//! One TCP connection (client or accepted), plain or TLS: the connect/handshake progress, the
+//! receive buffer with its queue of read requests (max bytes, until a delimiter, a line, exactly
+//! n bytes, everything until EOF), the send queue whose entries complete when the transport has
+//! taken their last byte, and flow control: reading from the kernel pauses while nobody wants the
+//! data (so a peer that floods us is held back by TCP itself) and while our own send queue is
+//! full (so an echoing handler cannot grow memory without bound).
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+
+use super::transport::Transport;
+use super::{EventQueue, NetEvent, Val, describe_io_error};
+
+/// Receive buffer size beyond which we stop reading while no read request waits.
+const READ_AHEAD: usize = 256 * 1024;
+/// Send-queue size beyond which an event-mode connection stops reading.
+const SEND_HIGH_WATER: usize = 1024 * 1024;
+/// Hard limit of queued outgoing bytes; a write beyond it fails.
+pub const SEND_LIMIT: usize = 64 * 1024 * 1024;
+/// Default `max` for reads that do not name one.
+pub const DEFAULT_READ_MAX: usize = 64 * 1024;
+
+/// What a read request waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadKind {
+    /// Whatever is there, up to n bytes (at least one).
+    Max(usize),
+    /// Up to and including the delimiter (as the original plua did), or `max` bytes if no
+    /// delimiter comes first.
+    Until { delimiter: Vec<u8>, max: usize },
+    /// LuaSocket `*l`: a line without its `\n` (and a trailing `\r`).
+    Line,
+    /// LuaSocket `*a`: everything until the peer closes.
+    All,
+    /// LuaSocket `n`: exactly n bytes.
+    Exact(usize),
+}
+
+/// A read request waiting for data.
+#[derive(Debug)]
+pub struct ReadRequest {
+    pub op: u64,
+    pub kind: ReadKind,
+    /// The timer that ends this read with "timeout", if the connection has a read timeout.
+    pub timer: Option<u64>,
+}
+
+struct WriteEntry {
+    data: Vec<u8>,
+    offset: usize,
+    op: Option<u64>,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// TCP connect in progress (client side).
+    Connecting,
+    /// TCP up, TLS handshake in progress.
+    Handshaking,
+    /// Carrying data.
+    Open,
+    /// Closed by us or failed; kept only until the owner forgets it.
+    Closed,
+}
+
+/// A TCP connection and its buffers.
+pub struct TcpConn {
+    pub id: u64,
+    pub transport: Box<dyn Transport>,
+    pub phase: Phase,
+    /// The peer, as `ip:port`.
+    pub peer: String,
+    /// The connect operation to complete when the connection is ready.
+    pub connect_op: Option<u64>,
+    /// The timer limiting the connect, if any.
+    pub connect_timer: Option<u64>,
+    /// Read timeout in seconds (`None`: wait for ever).
+    pub timeout: Option<f64>,
+    /// The server that accepted it (its listeners hear `client_connected`/`_disconnected`).
+    pub server: Option<u64>,
+    /// Incoming data goes to the server's `data_received` listeners instead of read requests.
+    pub emit_data: bool,
+    /// Counted in the alive set.
+    pub referenced: bool,
+    received: Vec<u8>,
+    reads: VecDeque<ReadRequest>,
+    writes: VecDeque<WriteEntry>,
+    queued_bytes: usize,
+    /// The peer sent EOF.
+    pub eof: bool,
+    /// Data may be waiting in the kernel that we chose not to read yet.
+    unread: bool,
+    /// `close()` was called: finish sending, then close.
+    closing: bool,
+}
+
+impl TcpConn {
+    /// A connection over `transport` in `phase`.
+    pub fn new(id: u64, transport: Box<dyn Transport>, phase: Phase, peer: String) -> TcpConn {
+        TcpConn {
+            id,
+            transport,
+            phase,
+            peer,
+            connect_op: None,
+            connect_timer: None,
+            timeout: None,
+            server: None,
+            emit_data: false,
+            referenced: true,
+            received: Vec::new(),
+            reads: VecDeque::new(),
+            writes: VecDeque::new(),
+            queued_bytes: 0,
+            eof: false,
+            unread: true,
+            closing: false,
+        }
+    }
+
+    /// True while the connection keeps the process alive.
+    pub fn is_alive(&self) -> bool {
+        self.referenced && self.phase != Phase::Closed && (!self.eof || !self.writes.is_empty())
+    }
+
+    /// True once the connection is closed and nothing is left to read: it can be dropped.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Closed && self.received.is_empty()
+    }
+
+    /// Bytes queued for sending.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Handles a readiness event.
+    pub fn on_ready(&mut self, readable: bool, writable: bool, events: &mut EventQueue) {
+        if self.phase == Phase::Connecting {
+            if !writable && !readable {
+                return;
+            }
+            match self.check_connected() {
+                Ok(true) => self.on_connected(events),
+                Ok(false) => return,
+                Err(error) => {
+                    let message = describe_io_error(&error);
+                    self.fail(&message, events);
+                    return;
+                }
+            }
+        }
+        if writable || self.phase == Phase::Handshaking {
+            self.flush(events);
+        }
+        if readable || self.unread {
+            self.pump_reads(events);
+        }
+        if self.phase == Phase::Handshaking && self.transport.is_established() {
+            self.on_established(events);
+        }
+    }
+
+    fn check_connected(&mut self) -> io::Result<bool> {
+        let socket = self.transport.socket();
+        if let Some(error) = socket.take_error()? {
+            return Err(error);
+        }
+        match socket.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn on_connected(&mut self, events: &mut EventQueue) {
+        let _ = self.transport.socket().set_nodelay(true);
+        self.phase = Phase::Handshaking;
+        if self.transport.is_established() {
+            self.on_established(events);
+        }
+    }
+
+    fn on_established(&mut self, events: &mut EventQueue) {
+        self.phase = Phase::Open;
+        if let Some(op) = self.connect_op.take() {
+            let message = format!("Connected to {}", self.peer);
+            events.push_back(NetEvent::success(op, Val::Int(self.id as i64), message));
+        } else if let Some(server) = self.server {
+            events.push_back(NetEvent::Emit {
+                owner: server,
+                event: "client_connected",
+                args: vec![Val::Int(self.id as i64), Val::Text(self.peer.clone())],
+            });
+        }
+        self.flush(events);
+        self.pump_reads(events);
+    }
+
+    /// Starts an accepted connection (the server side of a plain or TLS connection).
+    pub fn start_accepted(&mut self, events: &mut EventQueue) {
+        self.on_connected(events);
+    }
+
+    /// Queues `data`; `op` completes when the transport has taken all of it.
+    pub fn write(&mut self, data: Vec<u8>, op: Option<u64>, events: &mut EventQueue) {
+        if self.phase == Phase::Closed || self.closing {
+            if let Some(op) = op {
+                events.push_back(NetEvent::failure(op, "closed"));
+            }
+            return;
+        }
+        if self.queued_bytes + data.len() > SEND_LIMIT {
+            if let Some(op) = op {
+                events.push_back(NetEvent::failure(
+                    op,
+                    format!("send buffer full ({} MiB queued)", SEND_LIMIT >> 20),
+                ));
+            }
+            return;
+        }
+        self.queued_bytes += data.len();
+        self.writes.push_back(WriteEntry {
+            data,
+            offset: 0,
+            op,
+        });
+        if self.phase == Phase::Open {
+            self.flush(events);
+        }
+    }
+
+    /// Sends queued data until the transport stops taking it.
+    fn flush(&mut self, events: &mut EventQueue) {
+        if let Err(error) = self.transport.flush_pending() {
+            self.fail(&describe_io_error(&error), events);
+            return;
+        }
+        if self.phase != Phase::Open {
+            return;
+        }
+        while let Some(entry) = self.writes.front_mut() {
+            let remaining = &entry.data[entry.offset..];
+            let taken = match self.transport.write_some(remaining) {
+                Ok(taken) => taken,
+                Err(error) => {
+                    self.fail(&describe_io_error(&error), events);
+                    return;
+                }
+            };
+            entry.offset += taken;
+            self.queued_bytes -= taken;
+            if entry.offset < entry.data.len() {
+                break;
+            }
+            let sent = entry.data.len();
+            if let Some(op) = entry.op {
+                events.push_back(NetEvent::success(
+                    op,
+                    Val::Int(sent as i64),
+                    format!("Sent {sent} bytes"),
+                ));
+            }
+            self.writes.pop_front();
+        }
+        if self.writes.is_empty() && self.closing {
+            self.finish_close(events);
+        } else if self.emit_data && self.unread && self.queued_bytes < SEND_HIGH_WATER / 4
+        {
+            // The send queue drained: resume reading what the echoing handler paused.
+            self.pump_reads(events);
+        }
+    }
+
+    /// Queues a read request and serves it at once if the buffer allows.
+    pub fn read(&mut self, request: ReadRequest, events: &mut EventQueue) {
+        if self.phase == Phase::Closed {
+            // Closed, but bytes received before the close can still be read.
+            events.push_back(match take_for(&request.kind, &mut self.received, true) {
+                Some(data) => {
+                    let message = format!("Received {} bytes", data.len());
+                    NetEvent::success(request.op, Val::Bytes(data), message)
+                }
+                None => NetEvent::failure(request.op, "closed"),
+            });
+            return;
+        }
+        self.reads.push_back(request);
+        if self.phase == Phase::Open {
+            self.pump_reads(events);
+        }
+    }
+
+    /// Ends a read request with "timeout"; already received bytes stay buffered.
+    pub fn time_out_read(&mut self, op: u64, events: &mut EventQueue) {
+        if let Some(index) = self.reads.iter().position(|read| read.op == op) {
+            self.reads.remove(index);
+            events.push_back(NetEvent::failure(op, "timeout"));
+        }
+    }
+
+    fn wants_data(&self) -> bool {
+        if self.emit_data {
+            return self.queued_bytes < SEND_HIGH_WATER;
+        }
+        !self.reads.is_empty() || self.received.len() < READ_AHEAD
+    }
+
+    /// Reads from the transport as far as someone wants the data, then serves requests.
+    fn pump_reads(&mut self, events: &mut EventQueue) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        loop {
+            if self.eof || !self.wants_data() {
+                break;
+            }
+            let before = self.received.len();
+            match self.transport.read_into(&mut self.received, READ_AHEAD) {
+                Ok(status) => {
+                    self.unread = status.bytes == READ_AHEAD && !status.eof;
+                    if status.eof {
+                        self.eof = true;
+                    }
+                    if self.received.len() == before && !status.eof {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    self.fail(&describe_io_error(&error), events);
+                    return;
+                }
+            }
+            if self.emit_data && self.phase == Phase::Open {
+                self.emit_received(events);
+            } else {
+                self.serve_reads(events);
+            }
+            if !self.unread {
+                break;
+            }
+        }
+        if !self.wants_data() && !self.eof {
+            // We stopped before WouldBlock: the next request must read again.
+            self.unread = true;
+        }
+        if !self.emit_data {
+            self.serve_reads(events);
+        }
+        if self.eof {
+            self.on_eof(events);
+        }
+    }
+
+    fn emit_received(&mut self, events: &mut EventQueue) {
+        if let Some(server) = self.server
+            && !self.received.is_empty()
+        {
+            let data = std::mem::take(&mut self.received);
+            events.push_back(NetEvent::Emit {
+                owner: server,
+                event: "data_received",
+                args: vec![Val::Int(self.id as i64), Val::Bytes(data)],
+            });
+        }
+    }
+
+    /// Answers waiting read requests from the buffer, in order.
+    fn serve_reads(&mut self, events: &mut EventQueue) {
+        while let Some(request) = self.reads.front() {
+            match take_for(&request.kind, &mut self.received, self.eof) {
+                Some(data) => {
+                    let op = request.op;
+                    self.reads.pop_front();
+                    let message = format!("Received {} bytes", data.len());
+                    events.push_back(NetEvent::success(op, Val::Bytes(data), message));
+                }
+                None if self.eof => {
+                    let op = request.op;
+                    self.reads.pop_front();
+                    events.push_back(NetEvent::failure(op, "closed"));
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// The peer closed its side: like Node.js without `allowHalfOpen`, we finish sending and
+    /// close ours. Buffered data stays readable until taken.
+    fn on_eof(&mut self, events: &mut EventQueue) {
+        if self.phase == Phase::Closed || self.closing {
+            return;
+        }
+        self.closing = true;
+        if self.writes.is_empty() {
+            self.finish_close(events);
+        }
+    }
+
+    fn emit_disconnected(&self, events: &mut EventQueue) {
+        if let Some(server) = self.server {
+            events.push_back(NetEvent::Emit {
+                owner: server,
+                event: "client_disconnected",
+                args: vec![Val::Int(self.id as i64), Val::Text(self.peer.clone())],
+            });
+        }
+    }
+
+    /// Timer ids of pending reads, to cancel when the connection goes away.
+    pub fn read_timers(&self) -> impl Iterator<Item = u64> + '_ {
+        self.reads.iter().filter_map(|read| read.timer)
+    }
+
+    /// Closes: pending reads fail with "closed", queued data is still sent, then the socket
+    /// closes.
+    pub fn close(&mut self, events: &mut EventQueue) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        for read in self.reads.drain(..) {
+            events.push_back(NetEvent::failure(read.op, "closed"));
+        }
+        if let Some(op) = self.connect_op.take() {
+            events.push_back(NetEvent::failure(op, "closed"));
+        }
+        self.closing = true;
+        if self.writes.is_empty() || self.phase != Phase::Open {
+            self.finish_close(events);
+        }
+    }
+
+    fn finish_close(&mut self, events: &mut EventQueue) {
+        for entry in self.writes.drain(..) {
+            if let Some(op) = entry.op {
+                events.push_back(NetEvent::failure(op, "closed"));
+            }
+        }
+        self.queued_bytes = 0;
+        if self.phase != Phase::Closed {
+            self.transport.shutdown();
+            self.phase = Phase::Closed;
+            self.emit_disconnected(events);
+        }
+    }
+
+    /// Fails everything pending with `message` and closes.
+    pub fn fail(&mut self, message: &str, events: &mut EventQueue) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some(op) = self.connect_op.take() {
+            events.push_back(NetEvent::failure(op, message));
+        }
+        for read in self.reads.drain(..) {
+            events.push_back(NetEvent::failure(read.op, message));
+        }
+        for entry in self.writes.drain(..) {
+            if let Some(op) = entry.op {
+                events.push_back(NetEvent::failure(op, message));
+            }
+        }
+        self.queued_bytes = 0;
+        self.phase = Phase::Closed;
+        self.emit_disconnected(events);
+    }
+
+    /// The local address, if the socket has one.
+    pub fn local_addr(&mut self) -> Option<SocketAddr> {
+        self.transport.socket().local_addr().ok()
+    }
+}
+
+/// Takes what `kind` asks for from `buffer`, if it is there.
+fn take_for(kind: &ReadKind, buffer: &mut Vec<u8>, eof: bool) -> Option<Vec<u8>> {
+    match kind {
+        ReadKind::Max(max) => {
+            if buffer.is_empty() {
+                return None;
+            }
+            let n = (*max).max(1).min(buffer.len());
+            Some(buffer.drain(..n).collect())
+        }
+        ReadKind::Until { delimiter, max } => {
+            if let Some(at) = find(buffer, delimiter)
+                && at <= *max
+            {
+                return Some(buffer.drain(..at + delimiter.len()).collect());
+            }
+            if buffer.len() >= *max && *max > 0 {
+                return Some(buffer.drain(..*max).collect());
+            }
+            None
+        }
+        ReadKind::Line => {
+            let at = buffer.iter().position(|&b| b == b'\n')?;
+            let mut line: Vec<u8> = buffer.drain(..=at).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            Some(line)
+        }
+        ReadKind::All => eof.then(|| std::mem::take(buffer)),
+        ReadKind::Exact(n) => (buffer.len() >= *n).then(|| buffer.drain(..*n).collect()),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_kinds_take_what_they_ask_for() {
+        let mut buffer = b"hello\r\nworld|rest".to_vec();
+        assert_eq!(take_for(&ReadKind::Line, &mut buffer, false), Some(b"hello".to_vec()));
+        let until = ReadKind::Until {
+            delimiter: b"|".to_vec(),
+            max: 100,
+        };
+        assert_eq!(take_for(&until, &mut buffer, false), Some(b"world|".to_vec()));
+        assert_eq!(take_for(&ReadKind::Exact(5), &mut buffer, false), None);
+        assert_eq!(take_for(&ReadKind::All, &mut buffer, false), None);
+        assert_eq!(take_for(&ReadKind::Max(2), &mut buffer, false), Some(b"re".to_vec()));
+        assert_eq!(take_for(&ReadKind::All, &mut buffer, true), Some(b"st".to_vec()));
+        assert_eq!(take_for(&ReadKind::Max(2), &mut buffer, true), None);
+    }
+
+    #[test]
+    fn until_without_delimiter_stops_at_max() {
+        let mut buffer = b"abcdef".to_vec();
+        let until = ReadKind::Until {
+            delimiter: b"\n".to_vec(),
+            max: 4,
+        };
+        assert_eq!(take_for(&until, &mut buffer, false), Some(b"abcd".to_vec()));
+        assert_eq!(buffer, b"ef");
+    }
+}
