@@ -174,6 +174,9 @@ impl Runtime {
                 return code;
             }
             let Some(timeout) = self.sleep_budget() else {
+                if let Some(signal) = self.reactor.borrow_mut().pending_signal() {
+                    return 128 + signal;
+                }
                 self.debug_log(format_args!(
                     "nothing alive after {:.3} s, exiting",
                     self.started.elapsed().as_secs_f64()

@@ -15,8 +15,8 @@ use mio::net::TcpStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
-    RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, Connection,
+    DigitallySignedStruct, RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
 };
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -44,6 +44,9 @@ pub enum TlsError {
         /// `" (it is valid for a, b)"` when the certificate's names are known, else empty.
         detail: String,
     },
+    /// The peer refused our certificate (a server whose client gave up on it).
+    #[error("certificate rejected by the peer (alert {0})")]
+    RejectedByPeer(String),
     /// A certificate file is missing, unreadable or not PEM.
     #[error("cannot read certificate file {path}: {reason}")]
     CertificateFile { path: PathBuf, reason: String },
@@ -72,6 +75,14 @@ impl TlsError {
             rustls::Error::NoCertificatesPresented => {
                 return TlsError::Certificate("the peer sent no certificate".into());
             }
+            rustls::Error::AlertReceived(
+                alert @ (AlertDescription::BadCertificate
+                | AlertDescription::UnsupportedCertificate
+                | AlertDescription::CertificateRevoked
+                | AlertDescription::CertificateExpired
+                | AlertDescription::CertificateUnknown
+                | AlertDescription::UnknownCA),
+            ) => return TlsError::RejectedByPeer(format!("{alert:?}")),
             other => return TlsError::Rustls(other),
         };
         let reason = match certificate {
@@ -88,7 +99,8 @@ impl TlsError {
                 let detail = if presented.is_empty() {
                     " (it names no host)".to_owned()
                 } else {
-                    format!(" (it is valid for {})", presented.join(", "))
+                    let names: Vec<&str> = presented.iter().map(|name| bare_name(name)).collect();
+                    format!(" (it is valid for {})", names.join(", "))
                 };
                 return TlsError::NameMismatch {
                     host: host.map_or_else(|| expected.to_str().into_owned(), str::to_owned),
@@ -114,6 +126,20 @@ impl TlsError {
         };
         TlsError::Certificate(reason)
     }
+}
+
+/// `localhost` from webpki's `DnsName("localhost")`, `127.0.0.1` from `IpAddress(127.0.0.1)`;
+/// anything else unchanged.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|rest| rest.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
 }
 
 impl From<rustls::Error> for TlsError {
@@ -178,21 +204,9 @@ fn accepting_config() -> Result<ClientConfig, TlsError> {
         .with_no_client_auth())
 }
 
-/// The roots a verifying client trusts; unparsable entries of the system files are skipped.
+/// The roots a verifying client trusts: the shared [`system_roots`] plus `extra_ca_file`.
 fn trust_roots(extra_ca_file: Option<&Path>) -> Result<RootCertStore, TlsError> {
-    let mut roots: RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-    let mut system_files: Vec<PathBuf> = Vec::new();
-    if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
-        system_files.push(file.into());
-    }
-    if !system_files.iter().any(|file| file == Path::new(SYSTEM_BUNDLE)) {
-        system_files.push(SYSTEM_BUNDLE.into());
-    }
-    for file in &system_files {
-        if let Ok(certificates) = CertificateDer::pem_file_iter(file) {
-            roots.add_parsable_certificates(certificates.filter_map(Result::ok));
-        }
-    }
+    let mut roots = system_roots().clone();
     if let Some(file) = extra_ca_file {
         let (added, _ignored) = roots.add_parsable_certificates(load_certificates(file)?);
         if added == 0 {
@@ -200,6 +214,28 @@ fn trust_roots(extra_ca_file: Option<&Path>) -> Result<RootCertStore, TlsError> 
         }
     }
     Ok(roots)
+}
+
+/// `webpki-roots`, the `SSL_CERT_FILE` file and the system bundle (unparsable entries skipped),
+/// read once: parsing a few hundred certificates costs milliseconds.
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots: RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+            files.push(file.into());
+        }
+        if !files.iter().any(|file| file == Path::new(SYSTEM_BUNDLE)) {
+            files.push(SYSTEM_BUNDLE.into());
+        }
+        for file in &files {
+            if let Ok(certificates) = CertificateDer::pem_file_iter(file) {
+                roots.add_parsable_certificates(certificates.filter_map(Result::ok));
+            }
+        }
+        roots
+    })
 }
 
 /// All certificates of a PEM file, in order; an error when there is none.
@@ -320,7 +356,11 @@ impl TlsTransport {
         let name = ServerName::try_from(bare.to_owned())
             .map_err(|_| TlsError::InvalidServerName(server_name.to_owned()))?;
         let conn = ClientConnection::new(config, name)?;
-        Ok(Self::over(Connection::Client(conn), stream, Some(bare.to_owned())))
+        Ok(Self::over(
+            Connection::Client(conn),
+            stream,
+            Some(bare.to_owned()),
+        ))
     }
 
     /// The server side of an accepted stream.
@@ -505,36 +545,31 @@ mod tests {
             ));
             std::fs::create_dir_all(&dir).expect("temp dir");
             let pki = Pki { dir };
-            pki.openssl(&[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                "-subj", "/CN=plua test CA",
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            ]);
-            pki.openssl(&[
-                "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-out", "server.key",
-            ]);
-            pki.openssl(&[
-                "req", "-new", "-key", "server.key", "-subj", "/CN=localhost", "-out", "server.csr",
-            ]);
+            pki.openssl(
+                "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+                 -keyout ca.key -out ca.pem -subj /CN=plua-test-CA \
+                 -addext basicConstraints=critical,CA:TRUE \
+                 -addext keyUsage=critical,keyCertSign,cRLSign",
+            );
+            pki.openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key");
+            pki.openssl("req -new -key server.key -subj /CN=localhost -out server.csr");
             std::fs::write(
                 pki.path("server.ext"),
                 "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
                  keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
             )
             .expect("write server.ext");
-            pki.openssl(&[
-                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
-            ]);
+            pki.openssl(
+                "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+                 -extfile server.ext -out server.pem",
+            );
             pki
         }
 
-        fn openssl(&self, args: &[&str]) {
+        /// Runs `openssl` with these space-separated arguments in the PKI's directory.
+        fn openssl(&self, args: &str) {
             let output = Command::new("openssl")
-                .args(args)
+                .args(args.split_whitespace())
                 .current_dir(&self.dir)
                 .output()
                 .expect("the openssl CLI is needed for the TLS tests");
@@ -554,7 +589,8 @@ mod tests {
         }
 
         fn server_config(&self) -> Arc<ServerConfig> {
-            server_config(&self.path("server.pem"), &self.path("server.key")).expect("server config")
+            server_config(&self.path("server.pem"), &self.path("server.key"))
+                .expect("server config")
         }
     }
 
@@ -642,6 +678,16 @@ mod tests {
         }
     }
 
+    /// A non-blocking `mio` stream registered with `poll` under `token`.
+    fn registered(stream: std::net::TcpStream, poll: &Poll, token: Token) -> TcpStream {
+        stream.set_nonblocking(true).expect("non-blocking");
+        let mut stream = TcpStream::from_std(stream);
+        poll.registry()
+            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            .expect("register");
+        stream
+    }
+
     /// A connected pair over 127.0.0.1: a client for `server_name` and a server.
     fn connect(
         client_config: Arc<ClientConfig>,
@@ -653,59 +699,64 @@ mod tests {
         let client_stream = std::net::TcpStream::connect(address).expect("connect");
         let (server_stream, _) = listener.accept().expect("accept");
         let poll = Poll::new().expect("poll");
-        let mut ends = [(client_stream, Token(1)), (server_stream, Token(2))].map(|(s, token)| {
-            s.set_nonblocking(true).expect("non-blocking");
-            let mut stream = TcpStream::from_std(s);
-            poll.registry()
-                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                .expect("register");
-            (stream, token)
-        });
-        let [(client_stream, client_token), (server_stream, server_token)] = &mut ends;
-        let client_stream = std::mem::replace(client_stream, placeholder_stream());
-        let server_stream = std::mem::replace(server_stream, placeholder_stream());
+        let client_stream = registered(client_stream, &poll, Token(1));
+        let server_stream = registered(server_stream, &poll, Token(2));
         let client = TlsTransport::client(client_stream, client_config, server_name)
             .expect("client transport");
         let server = TlsTransport::server(server_stream, server_config).expect("server transport");
-        (
-            poll,
-            End::new(client, *client_token),
-            End::new(server, *server_token),
-        )
+        (poll, End::new(client, Token(1)), End::new(server, Token(2)))
     }
 
-    fn placeholder_stream() -> TcpStream {
+    /// A connected stream nobody will use (for constructor checks).
+    fn idle_stream() -> TcpStream {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let stream =
-            std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-        TcpStream::from_std(stream)
+        let address = listener.local_addr().expect("local address");
+        TcpStream::from_std(std::net::TcpStream::connect(address).expect("connect"))
     }
 
-    /// Runs both ends on readiness events until `done`, failing the test after [`GUARD`].
-    fn drive(poll: &mut Poll, client: &mut End, server: &mut End, done: impl Fn(&End, &End) -> bool) {
+    /// Runs `ends` on readiness events until `done`, failing the test after [`GUARD`].
+    fn run_until(poll: &mut Poll, ends: &mut [&mut End], done: impl Fn(&[&mut End]) -> bool) {
         let deadline = Instant::now() + GUARD;
         let mut events = Events::with_capacity(16);
         loop {
-            client.pump();
-            server.pump();
-            if done(client, server) {
+            for end in ends.iter_mut() {
+                end.pump();
+            }
+            if done(ends) {
                 return;
             }
-            client.register(poll);
-            server.register(poll);
+            for end in ends.iter_mut() {
+                end.register(poll);
+            }
             let now = Instant::now();
-            assert!(
-                now < deadline,
-                "stuck: client got {} bytes (eof {}, error {:?}), server got {} (eof {}, error {:?})",
-                client.received.len(),
-                client.eof,
-                client.error,
-                server.received.len(),
-                server.eof,
-                server.error
-            );
+            if now >= deadline {
+                let states: Vec<String> = ends
+                    .iter()
+                    .map(|end| {
+                        format!(
+                            "got {} bytes, eof {}, error {:?}",
+                            end.received.len(),
+                            end.eof,
+                            end.error
+                        )
+                    })
+                    .collect();
+                panic!("stuck: {states:?}");
+            }
             poll.poll(&mut events, Some(deadline - now)).expect("poll");
         }
+    }
+
+    /// [`run_until`] for a client and a server.
+    fn drive(
+        poll: &mut Poll,
+        client: &mut End,
+        server: &mut End,
+        done: impl Fn(&End, &End) -> bool,
+    ) {
+        run_until(poll, &mut [client, server], |ends| {
+            done(&*ends[0], &*ends[1])
+        });
     }
 
     fn failed(end: &End) -> bool {
@@ -765,7 +816,10 @@ mod tests {
         assert!(!client.transport.is_established());
         assert!(taken > 0 && taken <= BUFFER_LIMIT, "took {taken}");
         // A full buffer takes nothing more, without an error.
-        let more = client.transport.write_some(&data[taken..]).expect("write_some");
+        let more = client
+            .transport
+            .write_some(&data[taken..])
+            .expect("write_some");
         assert!(more == 0, "took {more} more");
         // And the whole lot still goes through once the handshake is done.
         echo_round_trip(3 * BUFFER_LIMIT);
@@ -797,7 +851,10 @@ mod tests {
         let message = client.error.unwrap_or_default();
         assert!(message.contains("certificate verify failed"), "{message}");
         assert!(message.contains("unknown issuer"), "{message}");
-        assert!(server.received.is_empty(), "plaintext leaked before verification");
+        assert!(
+            server.received.is_empty(),
+            "plaintext leaked before verification"
+        );
     }
 
     #[test]
@@ -806,13 +863,18 @@ mod tests {
         let config = client_config(true, Some(&pki.ca())).expect("client config");
         let (mut poll, mut client, mut server) =
             connect(config, "wrong.example", pki.server_config());
-        drive(&mut poll, &mut client, &mut server, |client, _| failed(client));
+        drive(&mut poll, &mut client, &mut server, |client, _| {
+            failed(client)
+        });
         let message = client.error.unwrap_or_default();
         assert!(
             message.contains("certificate is not valid for host 'wrong.example'"),
             "{message}"
         );
-        assert!(message.contains("localhost"), "{message}");
+        assert!(
+            message.ends_with("(it is valid for localhost, 127.0.0.1)"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -852,13 +914,17 @@ mod tests {
         // close_notify alone, TCP stays open: the server must still see the end.
         client.transport.conn.send_close_notify();
         assert!(client.transport.flush_pending().expect("flush"));
-        drive(&mut poll, &mut client, &mut server, |_, server| failed(server) || server.eof);
+        drive(&mut poll, &mut client, &mut server, |_, server| {
+            failed(server) || server.eof
+        });
         assert_eq!(server.error, None);
         assert_eq!(server.received, b"last words");
         // The server answers and shuts down properly: the client sees data, then the end.
         server.outgoing = b"goodbye".to_vec();
         server.close_after_sending = true;
-        drive(&mut poll, &mut client, &mut server, |client, _| failed(client) || client.eof);
+        drive(&mut poll, &mut client, &mut server, |client, _| {
+            failed(client) || client.eof
+        });
         assert_eq!(client.error, None);
         assert_eq!(client.received, b"goodbye");
         assert!(server.transport.write_some(b"more").is_err());
@@ -873,8 +939,14 @@ mod tests {
         drive(&mut poll, &mut client, &mut server, |_, server| {
             failed(server) || server.received.len() >= 6
         });
-        client.transport.socket().shutdown(Shutdown::Write).expect("shutdown");
-        drive(&mut poll, &mut client, &mut server, |_, server| failed(server) || server.eof);
+        client
+            .transport
+            .socket()
+            .shutdown(Shutdown::Write)
+            .expect("shutdown");
+        drive(&mut poll, &mut client, &mut server, |_, server| {
+            failed(server) || server.eof
+        });
         assert_eq!(server.error, None);
         assert_eq!(server.received, b"abrupt");
     }
@@ -882,18 +954,17 @@ mod tests {
     #[test]
     fn rsa_and_sec1_keys_load_and_serve() {
         let pki = Pki::new();
-        pki.openssl(&["ec", "-in", "server.key", "-out", "sec1.key"]);
+        pki.openssl("ec -in server.key -out sec1.key");
         let sec1 = std::fs::read_to_string(pki.path("sec1.key")).expect("sec1 key");
         assert!(sec1.starts_with("-----BEGIN EC PRIVATE KEY-----"));
         server_config(&pki.path("server.pem"), &pki.path("sec1.key")).expect("SEC1 key");
 
-        pki.openssl(&["genrsa", "-traditional", "-out", "rsa.key", "2048"]);
-        pki.openssl(&[
-            "req", "-x509", "-key", "rsa.key", "-subj", "/CN=rsa", "-days", "2", "-out", "rsa.pem",
-        ]);
+        pki.openssl("genrsa -traditional -out rsa.key 2048");
+        pki.openssl("req -x509 -key rsa.key -subj /CN=rsa -days 2 -out rsa.pem");
         let rsa = std::fs::read_to_string(pki.path("rsa.key")).expect("rsa key");
         assert!(rsa.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-        let rsa_server = server_config(&pki.path("rsa.pem"), &pki.path("rsa.key")).expect("RSA key");
+        let rsa_server =
+            server_config(&pki.path("rsa.pem"), &pki.path("rsa.key")).expect("RSA key");
         // verify = false still checks the (RSA-PSS) handshake signature against the key.
         let config = client_config(false, None).expect("client config");
         let (mut poll, mut client, mut server) = connect(config, "rsa", rsa_server);
@@ -912,24 +983,40 @@ mod tests {
         let missing = pki.path("missing.pem");
         let error = client_config(true, Some(&missing)).expect_err("missing CA file");
         assert!(
-            error.to_string().starts_with(&format!("cannot read certificate file {}: ", missing.display())),
+            error.to_string().starts_with(&format!(
+                "cannot read certificate file {}: ",
+                missing.display()
+            )),
             "{error}"
         );
         let error = client_config(false, Some(&pki.path("server.key"))).expect_err("no cert");
-        assert_eq!(error.to_string(), format!("no certificate in {}", pki.path("server.key").display()));
-        let error = server_config(&pki.path("server.pem"), &pki.path("ca.pem")).expect_err("no key");
-        assert_eq!(error.to_string(), format!("no private key in {}", pki.path("ca.pem").display()));
+        assert_eq!(
+            error.to_string(),
+            format!("no certificate in {}", pki.path("server.key").display())
+        );
+        let error =
+            server_config(&pki.path("server.pem"), &pki.path("ca.pem")).expect_err("no key");
+        assert_eq!(
+            error.to_string(),
+            format!("no private key in {}", pki.path("ca.pem").display())
+        );
         let error = server_config(&pki.path("server.pem"), &missing).expect_err("missing key");
-        assert!(error.to_string().starts_with("cannot read private key file"), "{error}");
-        let error = server_config(&pki.path("server.pem"), &pki.path("ca.key")).expect_err("mismatch");
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read private key file"),
+            "{error}"
+        );
+        let error =
+            server_config(&pki.path("server.pem"), &pki.path("ca.key")).expect_err("mismatch");
         assert!(error.to_string().starts_with("tls: "), "{error}");
 
         let config = client_config(false, None).expect("client config");
-        let error = TlsTransport::client(placeholder_stream(), config.clone(), "bad name!")
+        let error = TlsTransport::client(idle_stream(), config.clone(), "bad name!")
             .err()
             .expect("invalid name");
         assert_eq!(error.to_string(), "invalid server name 'bad name!'");
-        TlsTransport::client(placeholder_stream(), config, "[::1]").expect("bracketed IPv6");
+        TlsTransport::client(idle_stream(), config, "[::1]").expect("bracketed IPv6");
     }
 
     /// A child process killed when the test ends, however it ends.
@@ -967,8 +1054,16 @@ mod tests {
         let port = free_port();
         let accept = format!("127.0.0.1:{port}");
         let mut args = vec![
-            "s_server", "-accept", &accept, "-naccept", "1", "-www", "-cert", "server.pem",
-            "-key", "server.key",
+            "s_server",
+            "-accept",
+            &accept,
+            "-naccept",
+            "1",
+            "-www",
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
         ];
         args.extend_from_slice(extra_args);
         let mut child = Reaped(
@@ -981,33 +1076,16 @@ mod tests {
                 .spawn()
                 .expect("openssl s_server"),
         );
-        let t0 = Instant::now();
         let stream = connect_when_listening(port, &mut child);
-        eprintln!("DBG connected after {:?}", t0.elapsed());
-        stream.set_nonblocking(true).expect("non-blocking");
-        let mut stream = TcpStream::from_std(stream);
         let mut poll = Poll::new().expect("poll");
-        poll.registry()
-            .register(&mut stream, Token(1), Interest::READABLE | Interest::WRITABLE)
-            .expect("register");
+        let stream = registered(stream, &poll, Token(1));
         let config = client_config(true, Some(&pki.ca())).expect("client config");
-        let mut client = End::new(
-            TlsTransport::client(stream, config, "localhost").expect("client"),
-            Token(1),
-        );
+        let transport = TlsTransport::client(stream, config, "localhost").expect("client");
+        let mut client = End::new(transport, Token(1));
         client.outgoing = b"GET / HTTP/1.0\r\n\r\n".to_vec();
-        // The second End is a dummy that never has anything to do; reuse the client's poll.
-        let deadline = Instant::now() + GUARD;
-        let mut events = Events::with_capacity(8);
-        while !client.eof && client.error.is_none() {
-            client.pump();
-            eprintln!("DBG {:?} got {} eof {} err {:?} est {}", t0.elapsed(), client.received.len(), client.eof, client.error, client.transport.is_established());
-            client.register(&poll);
-            let now = Instant::now();
-            assert!(now < deadline, "stuck, got {:?}", String::from_utf8_lossy(&client.received));
-            poll.poll(&mut events, Some(deadline - now)).expect("poll");
-        }
-        eprintln!("DBG done after {:?}", t0.elapsed());
+        run_until(&mut poll, &mut [&mut client], |ends| {
+            ends[0].eof || ends[0].error.is_some()
+        });
         assert_eq!(client.error, None);
         String::from_utf8_lossy(&client.received).into_owned()
     }

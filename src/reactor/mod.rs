@@ -116,6 +116,11 @@ impl Reactor {
         }
     }
 
+    /// A signal that arrived while no one polled (e.g. during a blocking call), if any.
+    pub fn pending_signal(&mut self) -> Option<i32> {
+        self.signals.take()
+    }
+
     /// Registers standard input (a pipe, terminal or socket) for readability.
     pub fn register_stdin(&mut self, fd: i32) -> io::Result<()> {
         self.poll

@@ -1,0 +1,92 @@
+-- net.UDPSocket (HC3), on top of _PY's UDP family. The socket is bound to an ephemeral port on
+-- first use (or where `:bind` says), so replies to `sendTo` arrive at `receive`.
+--
+--   local sock = net.UDPSocket({ broadcast = true, timeout = 2000 })   -- timeout in ms
+--   sock:sendTo(data, ip, port, { success = function() end, error = function(message) end })
+--   sock:receive({ success = function(data, ip, port) end, error = function(message) end })
+--   sock:close()
+
+local PY = _PY
+
+return function(net)
+  local UDPSocket = {}
+  UDPSocket.__index = UDPSocket
+
+  function net.UDPSocket(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error(("net.UDPSocket: bad argument #1 (table expected, got %s)"):format(type(opts)), 2)
+    end
+    return setmetatable({ opts = opts or {}, id = nil, closed = false }, UDPSocket)
+  end
+
+  function UDPSocket:__tostring()
+    return ("UDPSocket object: %s"):format(self.id and tostring(self.id) or "unbound")
+  end
+
+  local function fail(callbacks, message)
+    if callbacks and callbacks.error then
+      setTimeout(callbacks.error, 0, message)
+    end
+  end
+
+  -- The socket id, binding it first if needed; nil and a message on failure.
+  local function ensure(self, host, port)
+    if self.closed then
+      return nil, "closed"
+    end
+    if self.id then
+      return self.id
+    end
+    local ms = self.opts.timeout
+    local id, message = PY.udp_bind(host or "0.0.0.0", port or 0, nil, {
+      broadcast = self.opts.broadcast and true or false,
+      timeout = type(ms) == "number" and ms / 1000 or nil,
+    })
+    self.id = id
+    return id, message
+  end
+
+  --- Binds to a local address before use (optional).
+  function UDPSocket:bind(host, port)
+    return ensure(self, host, port)
+  end
+
+  function UDPSocket:sendTo(data, ip, port, callbacks)
+    local id, message = ensure(self)
+    if not id then
+      return fail(callbacks, message)
+    end
+    PY.udp_write(id, data, ip, port, function(ok, _, err)
+      if ok then
+        if callbacks and callbacks.success then
+          callbacks.success()
+        end
+      elseif callbacks and callbacks.error then
+        callbacks.error(err)
+      end
+    end)
+  end
+
+  function UDPSocket:receive(callbacks)
+    local id, message = ensure(self)
+    if not id then
+      return fail(callbacks, message)
+    end
+    PY.udp_read(id, 65536, function(ok, data, err, ip, port)
+      if ok then
+        if callbacks and callbacks.success then
+          callbacks.success(data, ip, port)
+        end
+      elseif callbacks and callbacks.error then
+        callbacks.error(err)
+      end
+    end)
+  end
+
+  function UDPSocket:close()
+    if self.id then
+      PY.udp_close(self.id)
+    end
+    self.id, self.closed = nil, true
+  end
+end
