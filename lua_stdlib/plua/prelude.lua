@@ -231,11 +231,31 @@ local function await(op, timeout)
   return core.block_on(op, timeout)
 end
 
-local sockets = require("plua.sockets")
-sockets.install(core, PY, {
-  callbacks = callbacks,
-  listeners = listeners,
-  await = await,
+-- The socket families load on first use (`_PY.tcp_*`, `_PY.udp_*`, or `require("net")`), so
+-- a script that never touches the network does not pay for them at start-up.
+local sockets_loaded = false
+local function load_sockets()
+  if not sockets_loaded then
+    sockets_loaded = true
+    core.load_net()
+    require("plua.sockets").install(core, PY, {
+      callbacks = callbacks,
+      listeners = listeners,
+      await = await,
+    })
+  end
+end
+
+setmetatable(PY, {
+  __index = function(_, key)
+    if type(key) == "string" then
+      local prefix = key:sub(1, 4)
+      if prefix == "tcp_" or prefix == "udp_" then
+        load_sockets()
+        return rawget(PY, key)
+      end
+    end
+  end,
 })
 
 return {

@@ -17,7 +17,8 @@ use crate::net::{NetEvent, tls};
 use crate::reactor::SharedReactor;
 
 fn port_of(port: i64) -> Result<u16> {
-    u16::try_from(port).map_err(|_| mlua::Error::runtime(format!("port {port} is out of range (0-65535)")))
+    u16::try_from(port)
+        .map_err(|_| mlua::Error::runtime(format!("port {port} is out of range (0-65535)")))
 }
 
 fn seconds(value: Option<f64>) -> Option<f64> {
@@ -71,7 +72,14 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "tcp_read",
         lua.create_function(
-            move |_, (id, kind, n, delimiter, timeout): (u64, String, Option<i64>, Option<LuaString>, Option<f64>)| {
+            move |_,
+                  (id, kind, n, delimiter, timeout): (
+                u64,
+                String,
+                Option<i64>,
+                Option<LuaString>,
+                Option<f64>,
+            )| {
                 let size = n.map(|n| n.max(0) as usize);
                 let kind = match kind.as_str() {
                     "line" => ReadKind::Line,
@@ -126,7 +134,11 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "server_create",
         lua.create_function(move |_, queue: bool| {
-            let mode = if queue { ServerMode::Queue } else { ServerMode::Events };
+            let mode = if queue {
+                ServerMode::Queue
+            } else {
+                ServerMode::Events
+            };
             let mut reactor = r.borrow_mut();
             let (net, mut ctx) = reactor.net();
             Ok(net.server_create(&mut ctx, mode))
@@ -137,11 +149,21 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "server_start",
         lua.create_function(
-            move |lua, (id, host, port, cert, key): (u64, String, i64, Option<String>, Option<String>)| {
+            move |lua,
+                  (id, host, port, cert, key): (
+                u64,
+                String,
+                i64,
+                Option<String>,
+                Option<String>,
+            )| {
                 let port = port_of(port)?;
                 let tls = match (cert, key) {
                     (Some(cert), Some(key)) => {
-                        match tls::server_config(std::path::Path::new(&cert), std::path::Path::new(&key)) {
+                        match tls::server_config(
+                            std::path::Path::new(&cert),
+                            std::path::Path::new(&key),
+                        ) {
                             Ok(config) => Some(config),
                             Err(error) => return fail(lua, error.to_string()),
                         }
@@ -214,20 +236,22 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     Ok(())
 }
 
+/// `udp_open(bind_host, bind_port, peer_host, peer_port, broadcast, timeout)`.
+type UdpOpenArgs = (
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    bool,
+    Option<f64>,
+);
+
 fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> {
     let r = reactor.clone();
     core.set(
         "udp_open",
         lua.create_function(
-            move |lua,
-                  (bind_host, bind_port, peer_host, peer_port, broadcast, timeout): (
-                Option<String>,
-                Option<i64>,
-                Option<String>,
-                Option<i64>,
-                bool,
-                Option<f64>,
-            )| {
+            move |lua, (bind_host, bind_port, peer_host, peer_port, broadcast, timeout): UdpOpenArgs| {
                 let peer = match (peer_host, peer_port) {
                     (Some(host), Some(port)) => match udp_address(&host, port_of(port)?) {
                         Ok(address) => Some(address),

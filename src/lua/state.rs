@@ -30,7 +30,12 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
 
     let primitives = api::timers::primitives(&lua, reactor)?;
     api::output::register(&lua, &primitives)?;
-    api::net::register(&lua, &primitives, reactor)?;
+    // The socket primitives are created on first use (see `load_sockets` in the prelude): each
+    // Rust function created at start-up touches its own code pages.
+    let (net_core, net_reactor) = (primitives.clone(), reactor.clone());
+    let load_net =
+        lua.create_function(move |lua, ()| api::net::register(lua, &net_core, &net_reactor))?;
+    primitives.set("load_net", load_net)?;
     let prelude = stdlib::load(&lua, "plua.prelude")?
         .ok_or_else(|| mlua::Error::runtime("embedded plua.prelude is missing"))?;
     let hooks: Table = prelude.call((primitives, py))?;

@@ -85,7 +85,12 @@ impl Tasks {
         let mut args = values;
         match self.lua.create_string(event) {
             Ok(name) => args.push_front(Value::String(name)),
-            Err(error) => return (self.lua.current_thread(), Outcome::Failed(describe_error(&error))),
+            Err(error) => {
+                return (
+                    self.lua.current_thread(),
+                    Outcome::Failed(describe_error(&error)),
+                );
+            }
         }
         args.push_front(Value::Integer(owner as i64));
         self.run_pooled(&body, args)

@@ -90,7 +90,11 @@ impl Net {
     /// Sockets that keep the process alive (plus lookups in flight).
     pub fn alive(&self) -> usize {
         self.conns.values().filter(|conn| conn.is_alive()).count()
-            + self.servers.values().filter(|server| server.is_alive()).count()
+            + self
+                .servers
+                .values()
+                .filter(|server| server.is_alive())
+                .count()
             + self.udp.values().filter(|socket| socket.is_alive()).count()
             + self.resolving.len()
     }
@@ -156,9 +160,9 @@ impl Net {
             Some(address) => self.open_connection(ctx, id, host, address, options, op),
             None => {
                 let lookup_host = host.to_owned();
-                let job = ctx
-                    .pool
-                    .submit(id, move || Box::new(resolve::lookup(&lookup_host, port)) as JobOutput);
+                let job = ctx.pool.submit(id, move || {
+                    Box::new(resolve::lookup(&lookup_host, port)) as JobOutput
+                });
                 match job {
                     Ok(()) => {
                         let pending = PendingConnect {
@@ -168,7 +172,9 @@ impl Net {
                         };
                         self.resolving.insert(id, pending);
                     }
-                    Err(error) => self.events.push_back(NetEvent::failure(op, error.to_string())),
+                    Err(error) => self
+                        .events
+                        .push_back(NetEvent::failure(op, error.to_string())),
                 }
             }
         }
@@ -182,14 +188,22 @@ impl Net {
         };
         match output.downcast::<Result<SocketAddr, String>>() {
             Ok(result) => match *result {
-                Ok(address) => {
-                    self.open_connection(ctx, job, &pending.host, address, pending.options, pending.op)
-                }
-                Err(message) => self.events.push_back(NetEvent::failure(pending.op, message)),
+                Ok(address) => self.open_connection(
+                    ctx,
+                    job,
+                    &pending.host,
+                    address,
+                    pending.options,
+                    pending.op,
+                ),
+                Err(message) => self
+                    .events
+                    .push_back(NetEvent::failure(pending.op, message)),
             },
-            Err(_) => self
-                .events
-                .push_back(NetEvent::failure(pending.op, "internal error: bad lookup result")),
+            Err(_) => self.events.push_back(NetEvent::failure(
+                pending.op,
+                "internal error: bad lookup result",
+            )),
         }
         true
     }
@@ -206,26 +220,31 @@ impl Net {
         let stream = match TcpStream::connect(address) {
             Ok(stream) => stream,
             Err(error) => {
-                self.events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+                self.events
+                    .push_back(NetEvent::failure(op, describe_io_error(&error)));
                 return;
             }
         };
         let transport: Box<dyn Transport> = match &options.tls {
             None => Box::new(PlainTcp::new(stream)),
             Some(tls_options) => {
-                let config =
-                    match tls::client_config(tls_options.verify, tls_options.ca_file.as_deref().map(std::path::Path::new)) {
-                        Ok(config) => config,
-                        Err(error) => {
-                            self.events.push_back(NetEvent::failure(op, error.to_string()));
-                            return;
-                        }
-                    };
+                let config = match tls::client_config(
+                    tls_options.verify,
+                    tls_options.ca_file.as_deref().map(std::path::Path::new),
+                ) {
+                    Ok(config) => config,
+                    Err(error) => {
+                        self.events
+                            .push_back(NetEvent::failure(op, error.to_string()));
+                        return;
+                    }
+                };
                 let name = tls_options.server_name.as_deref().unwrap_or(host);
                 match TlsTransport::client(stream, config, name) {
                     Ok(transport) => Box::new(transport),
                     Err(error) => {
-                        self.events.push_back(NetEvent::failure(op, error.to_string()));
+                        self.events
+                            .push_back(NetEvent::failure(op, error.to_string()));
                         return;
                     }
                 }
@@ -235,14 +254,21 @@ impl Net {
         self.finish_open(ctx, conn, options, op);
     }
 
-    fn finish_open(&mut self, ctx: &mut NetContext, mut conn: TcpConn, options: ConnectOptions, op: u64) {
+    fn finish_open(
+        &mut self,
+        ctx: &mut NetContext,
+        mut conn: TcpConn,
+        options: ConnectOptions,
+        op: u64,
+    ) {
         let id = conn.id;
         if let Err(error) = ctx.registry.register(
             conn.transport.socket(),
             token(id),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            self.events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+            self.events
+                .push_back(NetEvent::failure(op, describe_io_error(&error)));
             return;
         }
         conn.connect_op = Some(op);
@@ -266,7 +292,14 @@ impl Net {
 
     /// Asks connection `id` for data; `op` completes with `(true, data, msg)` or a failure
     /// such as "timeout" or "closed". `timeout` overrides the connection's read timeout.
-    pub fn read(&mut self, ctx: &mut NetContext, id: u64, kind: ReadKind, timeout: Option<f64>, op: u64) {
+    pub fn read(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        kind: ReadKind,
+        timeout: Option<f64>,
+        op: u64,
+    ) {
         let Some(conn) = self.conns.get(&id) else {
             let message = self.missing(id, "connection");
             self.events.push_back(NetEvent::failure(op, message));
@@ -292,7 +325,8 @@ impl Net {
             .deadlines
             .iter()
             .filter(|(timer, deadline)| {
-                matches!(deadline, Deadline::Read { conn, .. } if *conn == id) && !pending.contains(timer)
+                matches!(deadline, Deadline::Read { conn, .. } if *conn == id)
+                    && !pending.contains(timer)
             })
             .map(|(timer, _)| *timer)
             .collect();
@@ -373,8 +407,12 @@ impl Net {
         let address = resolve::literal(host, port)
             .or_else(|| resolve::lookup(host, port).ok())
             .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
-        let mut listener = TcpListener::bind(address)
-            .map_err(|error| format!("cannot listen on {host}:{port}: {}", describe_io_error(&error)))?;
+        let mut listener = TcpListener::bind(address).map_err(|error| {
+            format!(
+                "cannot listen on {host}:{port}: {}",
+                describe_io_error(&error)
+            )
+        })?;
         ctx.registry
             .register(&mut listener, token(id), Interest::READABLE)
             .map_err(|error| error.to_string())?;
@@ -432,7 +470,8 @@ impl Net {
             });
             return;
         }
-        let timer = timeout.map(|seconds| self.arm(ctx, seconds, Deadline::Accept { server: id, op }));
+        let timer =
+            timeout.map(|seconds| self.arm(ctx, seconds, Deadline::Accept { server: id, op }));
         if let Some(server) = self.servers.get_mut(&id) {
             server.accepts.push_back((op, timer));
         }
@@ -446,7 +485,12 @@ impl Net {
         let before: Vec<Option<u64>> = server.accepts.iter().map(|(_, timer)| *timer).collect();
         let conns = &self.conns;
         server.serve_accepts(
-            |client| conns.get(&client).map(|conn| conn.peer.clone()).unwrap_or_default(),
+            |client| {
+                conns
+                    .get(&client)
+                    .map(|conn| conn.peer.clone())
+                    .unwrap_or_default()
+            },
             &mut self.events,
         );
         let after: HashSet<Option<u64>> = server.accepts.iter().map(|(_, timer)| *timer).collect();
@@ -468,7 +512,10 @@ impl Net {
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(error) => {
-                    server.emit_error(format!("accept failed: {}", describe_io_error(&error)), &mut self.events);
+                    server.emit_error(
+                        format!("accept failed: {}", describe_io_error(&error)),
+                        &mut self.events,
+                    );
                     break;
                 }
             };
@@ -486,10 +533,11 @@ impl Net {
             };
             let mut conn = TcpConn::new(client, transport, Phase::Connecting, peer.to_string());
             conn.server = Some(id);
-            if let Err(error) =
-                ctx.registry
-                    .register(conn.transport.socket(), token(client), Interest::READABLE | Interest::WRITABLE)
-            {
+            if let Err(error) = ctx.registry.register(
+                conn.transport.socket(),
+                token(client),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
                 server.emit_error(format!("accept failed: {error}"), &mut self.events);
                 continue;
             }
@@ -513,9 +561,11 @@ impl Net {
         if self.servers.contains_key(&id) {
             self.on_acceptable(ctx, id);
         } else if let Some(conn) = self.conns.get_mut(&id) {
-            let was_connecting = conn.phase == Phase::Connecting || conn.phase == Phase::Handshaking;
+            let was_connecting =
+                conn.phase == Phase::Connecting || conn.phase == Phase::Handshaking;
             conn.on_ready(readable, writable, &mut self.events);
-            if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking {
+            if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking
+            {
                 let timer = conn.connect_timer.take();
                 self.disarm(ctx, timer);
             }
@@ -605,10 +655,14 @@ impl Net {
         timeout: Option<f64>,
     ) -> Result<(u64, SocketAddr), String> {
         let id = ctx.ids.next_id();
-        let mut socket = UdpSock::open(id, bind, peer, broadcast)?;
+        let mut socket = UdpSock::open(bind, peer, broadcast)?;
         socket.timeout = timeout;
         ctx.registry
-            .register(&mut socket.socket, token(id), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut socket.socket,
+                token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .map_err(|error| error.to_string())?;
         let local = socket.local_addr();
         self.udp.insert(id, socket);
@@ -616,7 +670,14 @@ impl Net {
     }
 
     /// Sends one datagram (to the connected peer when `to` is `None`).
-    pub fn udp_send(&mut self, ctx: &mut NetContext, id: u64, data: Vec<u8>, to: Option<SocketAddr>, op: u64) {
+    pub fn udp_send(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        data: Vec<u8>,
+        to: Option<SocketAddr>,
+        op: u64,
+    ) {
         match self.udp.get_mut(&id) {
             Some(socket) => socket.send(data, to, op, &mut self.events),
             None => {
@@ -653,7 +714,8 @@ impl Net {
             .deadlines
             .iter()
             .filter(|(timer, deadline)| {
-                matches!(deadline, Deadline::UdpRead { socket, .. } if *socket == id) && !pending.contains(timer)
+                matches!(deadline, Deadline::UdpRead { socket, .. } if *socket == id)
+                    && !pending.contains(timer)
             })
             .map(|(timer, _)| *timer)
             .collect();
@@ -686,11 +748,6 @@ impl Net {
         }
         self.events
             .retain(|event| !matches!(event, NetEvent::Complete { op: done, .. } if *done == op));
-    }
-
-    /// True if `id` names a TCP connection.
-    pub fn is_connection(&self, id: u64) -> bool {
-        self.conns.contains_key(&id)
     }
 }
 

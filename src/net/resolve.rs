@@ -10,7 +10,10 @@ pub fn literal(host: &str, port: u16) -> Option<SocketAddr> {
         return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
     let trimmed = host.trim_start_matches('[').trim_end_matches(']');
-    trimmed.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, port))
+    trimmed
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
 }
 
 /// Looks `host:port` up (blocking; run it on the worker pool). IPv4 answers come first.
@@ -32,15 +35,27 @@ mod tests {
 
     #[test]
     fn literals_need_no_lookup() {
-        assert_eq!(literal("127.0.0.1", 80), Some("127.0.0.1:80".parse().expect("addr")));
-        assert_eq!(literal("[::1]", 81), Some("[::1]:81".parse().expect("addr")));
-        assert_eq!(literal("LOCALHOST", 82), Some("127.0.0.1:82".parse().expect("addr")));
+        assert_eq!(
+            literal("127.0.0.1", 80),
+            Some("127.0.0.1:80".parse().expect("addr"))
+        );
+        assert_eq!(
+            literal("[::1]", 81),
+            Some("[::1]:81".parse().expect("addr"))
+        );
+        assert_eq!(
+            literal("LOCALHOST", 82),
+            Some("127.0.0.1:82".parse().expect("addr"))
+        );
         assert_eq!(literal("example.invalid", 83), None);
     }
 
     #[test]
     fn lookup_reports_unknown_hosts_clearly() {
         let error = lookup("no-such-host.invalid", 80).expect_err("must fail");
-        assert!(error.contains("cannot resolve host 'no-such-host.invalid'"), "{error}");
+        assert!(
+            error.contains("cannot resolve host 'no-such-host.invalid'"),
+            "{error}"
+        );
     }
 }

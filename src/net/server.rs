@@ -63,7 +63,8 @@ impl TcpServer {
     /// Hands queued connections to waiting `accept` operations.
     pub fn serve_accepts(&mut self, peers: impl Fn(u64) -> String, events: &mut EventQueue) {
         while !self.backlog.is_empty() && !self.accepts.is_empty() {
-            let (Some(client), Some((op, _))) = (self.backlog.pop_front(), self.accepts.pop_front())
+            let (Some(client), Some((op, _))) =
+                (self.backlog.pop_front(), self.accepts.pop_front())
             else {
                 break;
             };
@@ -72,7 +73,10 @@ impl TcpServer {
                 values: vec![Val::Record(vec![
                     ("success", Val::Bool(true)),
                     ("client_id", Val::Int(client as i64)),
-                    ("message", Val::Text(format!("Accepted from {}", peers(client)))),
+                    (
+                        "message",
+                        Val::Text(format!("Accepted from {}", peers(client))),
+                    ),
                 ])],
             });
         }

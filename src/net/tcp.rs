@@ -7,7 +7,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 
 use super::transport::Transport;
 use super::{EventQueue, NetEvent, Val, describe_io_error};
@@ -128,11 +127,6 @@ impl TcpConn {
     /// True once the connection is closed and nothing is left to read: it can be dropped.
     pub fn is_finished(&self) -> bool {
         self.phase == Phase::Closed && self.received.is_empty()
-    }
-
-    /// Bytes queued for sending.
-    pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
     }
 
     /// Handles a readiness event.
@@ -266,8 +260,7 @@ impl TcpConn {
         }
         if self.writes.is_empty() && self.closing {
             self.finish_close(events);
-        } else if self.emit_data && self.unread && self.queued_bytes < SEND_HIGH_WATER / 4
-        {
+        } else if self.emit_data && self.unread && self.queued_bytes < SEND_HIGH_WATER / 4 {
             // The send queue drained: resume reading what the echoing handler paused.
             self.pump_reads(events);
         }
@@ -465,11 +458,6 @@ impl TcpConn {
         self.phase = Phase::Closed;
         self.emit_disconnected(events);
     }
-
-    /// The local address, if the socket has one.
-    pub fn local_addr(&mut self) -> Option<SocketAddr> {
-        self.transport.socket().local_addr().ok()
-    }
 }
 
 /// Takes what `kind` asks for from `buffer`, if it is there.
@@ -511,7 +499,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return Some(0);
     }
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -521,16 +511,28 @@ mod tests {
     #[test]
     fn read_kinds_take_what_they_ask_for() {
         let mut buffer = b"hello\r\nworld|rest".to_vec();
-        assert_eq!(take_for(&ReadKind::Line, &mut buffer, false), Some(b"hello".to_vec()));
+        assert_eq!(
+            take_for(&ReadKind::Line, &mut buffer, false),
+            Some(b"hello".to_vec())
+        );
         let until = ReadKind::Until {
             delimiter: b"|".to_vec(),
             max: 100,
         };
-        assert_eq!(take_for(&until, &mut buffer, false), Some(b"world|".to_vec()));
+        assert_eq!(
+            take_for(&until, &mut buffer, false),
+            Some(b"world|".to_vec())
+        );
         assert_eq!(take_for(&ReadKind::Exact(5), &mut buffer, false), None);
         assert_eq!(take_for(&ReadKind::All, &mut buffer, false), None);
-        assert_eq!(take_for(&ReadKind::Max(2), &mut buffer, false), Some(b"re".to_vec()));
-        assert_eq!(take_for(&ReadKind::All, &mut buffer, true), Some(b"st".to_vec()));
+        assert_eq!(
+            take_for(&ReadKind::Max(2), &mut buffer, false),
+            Some(b"re".to_vec())
+        );
+        assert_eq!(
+            take_for(&ReadKind::All, &mut buffer, true),
+            Some(b"st".to_vec())
+        );
         assert_eq!(take_for(&ReadKind::Max(2), &mut buffer, true), None);
     }
 

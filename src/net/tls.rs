@@ -10,7 +10,6 @@ use std::net::Shutdown;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use mio::Interest;
 use mio::net::TcpStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -340,6 +339,18 @@ pub struct TlsTransport {
 }
 
 impl TlsTransport {
+    /// The readiness this transport needs (the reactor registers for both once; tests that
+    /// drive a transport with their own poll loop use this).
+    #[cfg(test)]
+    fn interest(&self, caller_wants_write: bool) -> mio::Interest {
+        use mio::Interest;
+        if caller_wants_write || self.conn.wants_write() || self.fin_pending {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        }
+    }
+
     /// The client side, connecting to `server_name` (a DNS name or an IP address, IPv6 with
     /// or without brackets), which the certificate must match when verifying. Nothing is sent
     /// until the first [`Transport::flush_pending`], `read_into` or `write_some`, so `stream`
@@ -494,14 +505,6 @@ impl Transport for TlsTransport {
         !self.conn.is_handshaking()
     }
 
-    fn interest(&self, caller_wants_write: bool) -> Interest {
-        if caller_wants_write || self.conn.wants_write() || self.fin_pending {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        }
-    }
-
     fn shutdown(&mut self) {
         if self.closing {
             return;
@@ -521,6 +524,7 @@ impl Transport for TlsTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mio::Interest;
     use mio::{Events, Poll, Token};
     use std::process::{Child, Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};

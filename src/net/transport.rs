@@ -1,10 +1,10 @@
 //! The byte pipe under a TCP connection: plain `mio` TCP or TLS over it (`tls.rs`). The
 //! connection code in `tcp.rs` drives a [`Transport`] on readiness events and never needs to know
-//! which one it has. All methods are non-blocking and stop at `WouldBlock`.
+//! which one it has. All methods are non-blocking and stop at `WouldBlock`. Sockets are registered
+//! for both readable and writable readiness once (edge-triggered), so no interest bookkeeping.
 
 use std::io::{self, Read, Write};
 
-use mio::Interest;
 use mio::net::TcpStream;
 
 /// What a read pass found.
@@ -32,9 +32,6 @@ pub trait Transport {
 
     /// True once the transport can carry application data (TLS: handshake finished).
     fn is_established(&self) -> bool;
-
-    /// The readiness to register for, given whether the caller has data queued to write.
-    fn interest(&self, caller_wants_write: bool) -> Interest;
 
     /// Starts an orderly close of the sending side (TLS close_notify, then TCP FIN).
     fn shutdown(&mut self);
@@ -107,14 +104,6 @@ impl Transport for PlainTcp {
 
     fn is_established(&self) -> bool {
         true
-    }
-
-    fn interest(&self, caller_wants_write: bool) -> Interest {
-        if caller_wants_write {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        }
     }
 
     fn shutdown(&mut self) {

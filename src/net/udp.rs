@@ -31,7 +31,6 @@ struct Send {
 
 /// A UDP socket and its queues.
 pub struct UdpSock {
-    pub id: u64,
     pub socket: UdpSocket,
     /// Receive timeout in seconds.
     pub timeout: Option<f64>,
@@ -46,7 +45,6 @@ pub struct UdpSock {
 impl UdpSock {
     /// Binds to `bind`, connects to `peer` if given, and sets `SO_BROADCAST` if asked.
     pub fn open(
-        id: u64,
         bind: SocketAddr,
         peer: Option<SocketAddr>,
         broadcast: bool,
@@ -59,12 +57,14 @@ impl UdpSock {
                 .map_err(|error| format!("cannot enable broadcast: {error}"))?;
         }
         if let Some(peer) = peer {
-            socket
-                .connect(peer)
-                .map_err(|error| format!("cannot connect UDP to {peer}: {}", describe_io_error(&error)))?;
+            socket.connect(peer).map_err(|error| {
+                format!(
+                    "cannot connect UDP to {peer}: {}",
+                    describe_io_error(&error)
+                )
+            })?;
         }
         Ok(UdpSock {
-            id,
             socket,
             timeout: None,
             referenced: true,
@@ -110,13 +110,22 @@ impl UdpSock {
     }
 
     /// Sends a datagram to `to` (or the connected peer).
-    pub fn send(&mut self, data: Vec<u8>, to: Option<SocketAddr>, op: u64, events: &mut EventQueue) {
+    pub fn send(
+        &mut self,
+        data: Vec<u8>,
+        to: Option<SocketAddr>,
+        op: u64,
+        events: &mut EventQueue,
+    ) {
         if self.closed {
             events.push_back(NetEvent::failure(op, "closed"));
             return;
         }
         if to.is_none() && self.peer.is_none() {
-            events.push_back(NetEvent::failure(op, "no destination: give host and port, or use udp_connect"));
+            events.push_back(NetEvent::failure(
+                op,
+                "no destination: give host and port, or use udp_connect",
+            ));
             return;
         }
         self.sends.push_back(Send { data, to, op });
@@ -131,7 +140,11 @@ impl UdpSock {
             };
             match result {
                 Ok(n) => {
-                    let target = send.to.or(self.peer).map(|a| a.to_string()).unwrap_or_default();
+                    let target = send
+                        .to
+                        .or(self.peer)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
                     events.push_back(NetEvent::success(
                         send.op,
                         Val::Int(n as i64),

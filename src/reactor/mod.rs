@@ -160,8 +160,10 @@ impl Reactor {
                 STDIN => out.push(ReadyEvent::Stdin),
                 token => {
                     if let Some(id) = id_of(token) {
-                        let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                        let writable = event.is_writable() || event.is_write_closed() || event.is_error();
+                        let readable =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        let writable =
+                            event.is_writable() || event.is_write_closed() || event.is_error();
                         sockets.push((id, readable, writable));
                     }
                 }
@@ -204,7 +206,9 @@ impl Reactor {
                 self.deferred.append(&mut others);
                 return None;
             }
-            let interrupted = seen.iter().any(|event| matches!(event, ReadyEvent::Signal(_)));
+            let interrupted = seen
+                .iter()
+                .any(|event| matches!(event, ReadyEvent::Signal(_)));
             others.extend(seen);
             if interrupted {
                 self.deferred.append(&mut others);
