@@ -9,7 +9,7 @@ use std::time::Duration;
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::lua::values::to_lua_multi;
-use crate::net::registry::{ConnectOptions, TlsOptions};
+use crate::net::registry::{ConnectOptions, Net, NetContext, TlsOptions};
 use crate::net::resolve;
 use crate::net::server::ServerMode;
 use crate::net::tcp::{DEFAULT_READ_MAX, ReadKind};
@@ -48,11 +48,9 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     });
                 }
             }
-            let mut reactor = r.borrow_mut();
-            let op = reactor.ids.next_id();
-            let (net, mut ctx) = reactor.net();
-            net.connect(&mut ctx, &host, port, options, op);
-            Ok(op)
+            Ok(start_op(&r, |net, ctx, op| {
+                net.connect(ctx, &host, port, options, op);
+            }))
         })?,
     )?;
 
@@ -60,11 +58,9 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "tcp_write",
         lua.create_function(move |_, (id, data): (u64, LuaString)| {
-            let mut reactor = r.borrow_mut();
-            let op = reactor.ids.next_id();
-            let (net, mut ctx) = reactor.net();
-            net.write(&mut ctx, id, data.as_bytes().to_vec(), op);
-            Ok(op)
+            Ok(start_op(&r, |net, ctx, op| {
+                net.write(ctx, id, data.as_bytes().to_vec(), op)
+            }))
         })?,
     )?;
 
@@ -91,11 +87,9 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     },
                     _ => ReadKind::Max(size.unwrap_or(DEFAULT_READ_MAX)),
                 };
-                let mut reactor = r.borrow_mut();
-                let op = reactor.ids.next_id();
-                let (net, mut ctx) = reactor.net();
-                net.read(&mut ctx, id, kind, seconds(timeout), op);
-                Ok(op)
+                Ok(start_op(&r, |net, ctx, op| {
+                    net.read(ctx, id, kind, seconds(timeout), op)
+                }))
             },
         )?,
     )?;
@@ -104,11 +98,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "tcp_close",
         lua.create_function(move |_, id: u64| {
-            let mut reactor = r.borrow_mut();
-            let op = reactor.ids.next_id();
-            let (net, mut ctx) = reactor.net();
-            net.close(&mut ctx, id, Some(op));
-            Ok(op)
+            Ok(start_op(&r, |net, ctx, op| net.close(ctx, id, Some(op))))
         })?,
     )?;
 
@@ -207,11 +197,9 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "server_accept",
         lua.create_function(move |_, (id, timeout): (u64, Option<f64>)| {
-            let mut reactor = r.borrow_mut();
-            let op = reactor.ids.next_id();
-            let (net, mut ctx) = reactor.net();
-            net.accept(&mut ctx, id, seconds(timeout), op);
-            Ok(op)
+            Ok(start_op(&r, |net, ctx, op| {
+                net.accept(ctx, id, seconds(timeout), op)
+            }))
         })?,
     )?;
 
@@ -291,10 +279,8 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     },
                     _ => None,
                 };
-                let mut reactor = r.borrow_mut();
-                let op = reactor.ids.next_id();
-                let (net, mut ctx) = reactor.net();
-                net.udp_send(&mut ctx, id, data.as_bytes().to_vec(), to, op);
+                let data = data.as_bytes().to_vec();
+                let op = start_op(&r, |net, ctx, op| net.udp_send(ctx, id, data, to, op));
                 Ok(MultiValue::from_vec(vec![Value::Integer(op as i64)]))
             },
         )?,
@@ -304,12 +290,10 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "udp_receive",
         lua.create_function(move |_, (id, max): (u64, Option<i64>)| {
-            let mut reactor = r.borrow_mut();
-            let op = reactor.ids.next_id();
-            let (net, mut ctx) = reactor.net();
             let max = max.map_or(65_536, |m| m.max(1) as usize);
-            net.udp_receive(&mut ctx, id, max, op);
-            Ok(op)
+            Ok(start_op(&r, |net, ctx, op| {
+                net.udp_receive(ctx, id, max, op)
+            }))
         })?,
     )?;
 
@@ -323,6 +307,15 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         })?,
     )?;
     Ok(())
+}
+
+/// Starts an operation with a fresh id on the socket registry; returns the id.
+fn start_op(reactor: &SharedReactor, start: impl FnOnce(&mut Net, &mut NetContext, u64)) -> u64 {
+    let mut reactor = reactor.borrow_mut();
+    let op = reactor.ids.next_id();
+    let (net, mut ctx) = reactor.net();
+    start(net, &mut ctx, op);
+    op
 }
 
 /// `nil, message` as a multi-value.
