@@ -1,0 +1,4 @@
+//! HTTP/1.1 for scripts: request parsing and response writing (the embedded server is built on
+//! them in the HTTP issue).
+
+pub mod request;

@@ -1,0 +1,389 @@
+//! Reading HTTP/1.1 requests off a byte buffer: the head through `httparse`, then the body by
+//! `Content-Length` or chunked framing, with the server's limits enforced as typed errors that
+//! map to status codes (400, 413, 431, 501).
+
+use std::collections::BTreeMap;
+
+/// Limits applied while reading a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes of request line plus headers.
+    pub max_head: usize,
+    /// Number of header fields.
+    pub max_headers: usize,
+    /// Bytes of body.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: 16 * 1024,
+            max_headers: 100,
+            max_body: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a request cannot be served; each maps to a status code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("bad request: {0}")]
+    Malformed(String),
+    #[error("request header fields too large")]
+    HeadTooLarge,
+    #[error("payload too large")]
+    BodyTooLarge,
+    #[error("transfer encoding not implemented: {0}")]
+    UnsupportedEncoding(String),
+}
+
+impl RequestError {
+    /// The status code to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            RequestError::Malformed(_) => 400,
+            RequestError::HeadTooLarge => 431,
+            RequestError::BodyTooLarge => 413,
+            RequestError::UnsupportedEncoding(_) => 501,
+        }
+    }
+}
+
+/// How the body of a request is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    Empty,
+    Length(usize),
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub method: String,
+    /// The path without the query string.
+    pub path: String,
+    /// The raw query string (after `?`), empty if none.
+    pub query: String,
+    /// `1` for HTTP/1.1, `0` for HTTP/1.0.
+    pub version: u8,
+    /// Header fields with lower-case names, in order (repeated names kept).
+    pub headers: Vec<(String, String)>,
+    pub framing: BodyFraming,
+    /// The client asked for `100 Continue` before sending the body.
+    pub expect_continue: bool,
+    /// The connection should stay open after this exchange.
+    pub keep_alive: bool,
+}
+
+impl Head {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Parses a request head from the front of `buffer`; `Ok(None)` if more bytes are needed.
+/// On success returns the head and the number of bytes it used.
+pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, RequestError> {
+    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut request = httparse::Request::new(&mut fields);
+    let used = match request.parse(buffer) {
+        Ok(httparse::Status::Complete(used)) => used,
+        Ok(httparse::Status::Partial) => {
+            if buffer.len() > limits.max_head {
+                return Err(RequestError::HeadTooLarge);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(RequestError::HeadTooLarge),
+        Err(error) => return Err(RequestError::Malformed(error.to_string())),
+    };
+    if used > limits.max_head {
+        return Err(RequestError::HeadTooLarge);
+    }
+    let method = request.method.unwrap_or("GET").to_owned();
+    let target = request.path.unwrap_or("/");
+    let version = request.version.unwrap_or(1);
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_owned(), query.to_owned()),
+        None => (target.to_owned(), String::new()),
+    };
+    let mut headers = Vec::with_capacity(request.headers.len());
+    for field in request.headers.iter() {
+        let value = String::from_utf8_lossy(field.value).trim().to_owned();
+        headers.push((field.name.to_ascii_lowercase(), value));
+    }
+    let mut head = Head {
+        method,
+        path,
+        query,
+        version,
+        headers,
+        framing: BodyFraming::Empty,
+        expect_continue: false,
+        keep_alive: version >= 1,
+    };
+    head.framing = framing(&head, limits)?;
+    if let Some(connection) = head.header("connection") {
+        let connection = connection.to_ascii_lowercase();
+        if connection.contains("close") {
+            head.keep_alive = false;
+        } else if connection.contains("keep-alive") {
+            head.keep_alive = true;
+        }
+    }
+    head.expect_continue = head
+        .header("expect")
+        .is_some_and(|value| value.eq_ignore_ascii_case("100-continue"));
+    Ok(Some((head, used)))
+}
+
+fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
+    if let Some(encoding) = head.header("transfer-encoding") {
+        let last = encoding
+            .rsplit(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if last != "chunked" {
+            return Err(RequestError::UnsupportedEncoding(encoding.to_owned()));
+        }
+        return Ok(BodyFraming::Chunked);
+    }
+    let lengths: Vec<&str> = head
+        .headers
+        .iter()
+        .filter(|(key, _)| key == "content-length")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    match lengths.as_slice() {
+        [] => Ok(BodyFraming::Empty),
+        [first, rest @ ..] => {
+            if rest.iter().any(|other| other != first) {
+                return Err(RequestError::Malformed("conflicting Content-Length".into()));
+            }
+            let length: usize = first.parse().map_err(|_| {
+                RequestError::Malformed(format!("invalid Content-Length '{first}'"))
+            })?;
+            if length > limits.max_body {
+                return Err(RequestError::BodyTooLarge);
+            }
+            Ok(if length == 0 {
+                BodyFraming::Empty
+            } else {
+                BodyFraming::Length(length)
+            })
+        }
+    }
+}
+
+/// Incremental decoder of a chunked body.
+#[derive(Debug, Default)]
+pub struct ChunkedDecoder {
+    /// Bytes still expected in the current chunk (plus its CRLF).
+    remaining: usize,
+    in_chunk: bool,
+    done: bool,
+}
+
+impl ChunkedDecoder {
+    /// Consumes what it can from `input` into `body`; returns bytes used. `done()` tells when
+    /// the final chunk and trailers were read.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        body: &mut Vec<u8>,
+        max_body: usize,
+    ) -> Result<usize, RequestError> {
+        let mut used = 0;
+        while !self.done {
+            let rest = &input[used..];
+            if self.in_chunk {
+                if self.remaining > 2 {
+                    let take = rest.len().min(self.remaining - 2);
+                    if take == 0 {
+                        break;
+                    }
+                    if body.len() + take > max_body {
+                        return Err(RequestError::BodyTooLarge);
+                    }
+                    body.extend_from_slice(&rest[..take]);
+                    self.remaining -= take;
+                    used += take;
+                    continue;
+                }
+                if rest.len() < 2 {
+                    break;
+                }
+                if &rest[..2] != b"\r\n" {
+                    return Err(RequestError::Malformed("chunk not followed by CRLF".into()));
+                }
+                used += 2;
+                self.in_chunk = false;
+                continue;
+            }
+            let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
+                if rest.len() > 1024 {
+                    return Err(RequestError::Malformed("chunk size line too long".into()));
+                }
+                break;
+            };
+            let line = std::str::from_utf8(&rest[..line_end])
+                .map_err(|_| RequestError::Malformed("invalid chunk size".into()))?;
+            let size_text = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_text, 16).map_err(|_| {
+                RequestError::Malformed(format!("invalid chunk size '{size_text}'"))
+            })?;
+            used += line_end + 2;
+            if size == 0 {
+                // Trailers: skip header lines until an empty line.
+                match skip_trailers(&input[used..]) {
+                    Some(trailer_bytes) => {
+                        used += trailer_bytes;
+                        self.done = true;
+                    }
+                    None => {
+                        used -= line_end + 2;
+                        break;
+                    }
+                }
+            } else {
+                if body.len() + size > max_body {
+                    return Err(RequestError::BodyTooLarge);
+                }
+                self.remaining = size + 2;
+                self.in_chunk = true;
+            }
+        }
+        Ok(used)
+    }
+
+    /// True once the whole body was read.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+}
+
+fn skip_trailers(input: &[u8]) -> Option<usize> {
+    let mut used = 0;
+    loop {
+        let rest = &input[used..];
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        used += end + 2;
+        if end == 0 {
+            return Some(used);
+        }
+    }
+}
+
+/// Decodes `a=1&b=x%20y` into a map (the last value of a repeated key wins; `+` is a space).
+pub fn decode_query(query: &str) -> BTreeMap<String, String> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+/// Percent-decoding with `+` as space; invalid escapes are kept as they are.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_head_with_query_and_lower_case_headers() {
+        let raw = b"POST /api/x?a=1&b=two%20words HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-Thing: Yes\r\n\r\nabc";
+        let (head, used) = parse_head(raw, &Limits::default())
+            .expect("ok")
+            .expect("complete");
+        assert_eq!(used, raw.len() - 3);
+        assert_eq!(
+            (head.method.as_str(), head.path.as_str()),
+            ("POST", "/api/x")
+        );
+        assert_eq!(head.framing, BodyFraming::Length(3));
+        assert_eq!(head.header("x-thing"), Some("Yes"));
+        let query = decode_query(&head.query);
+        assert_eq!(query.get("b").map(String::as_str), Some("two words"));
+        assert!(head.keep_alive);
+    }
+
+    #[test]
+    fn partial_heads_wait_and_limits_map_to_statuses() {
+        let limits = Limits {
+            max_head: 64,
+            ..Limits::default()
+        };
+        assert_eq!(parse_head(b"GET / HTTP/1.1\r\nHost:", &limits), Ok(None));
+        let long = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(100));
+        assert_eq!(
+            parse_head(long.as_bytes(), &limits)
+                .map(|_| ())
+                .unwrap_err()
+                .status(),
+            431
+        );
+        let bad = parse_head(b"GARBAGE\x01 / HTTP/1.1\r\n\r\n", &limits).unwrap_err();
+        assert_eq!(bad.status(), 400);
+        let huge = b"POST / HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n";
+        assert_eq!(
+            parse_head(huge, &Limits::default()).unwrap_err().status(),
+            413
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_decode_across_pieces() {
+        let raw = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        let mut decoder = ChunkedDecoder::default();
+        let mut body = Vec::new();
+        let mut used = 0;
+        for end in [3, 9, 20, raw.len()] {
+            used += decoder
+                .feed(&raw[used..end], &mut body, 1024)
+                .expect("decode");
+        }
+        assert!(decoder.done());
+        assert_eq!(body, b"hello world");
+        assert_eq!(&raw[used..], b"NEXT");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_invalid_escapes() {
+        assert_eq!(percent_decode("a%2Fb+c%zz%"), "a/b c%zz%");
+    }
+}
