@@ -2,3 +2,4 @@
 //! them in the HTTP issue).
 
 pub mod request;
+pub mod response;
