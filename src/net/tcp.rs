@@ -338,8 +338,12 @@ impl TcpConn {
             // We stopped before WouldBlock: the next request must read again.
             self.unread = true;
         }
+        // Deliver what is buffered even when this pass read nothing new: data that came with
+        // the last TLS handshake flight arrives before the connection counts as open.
         if !self.emit_data {
             self.serve_reads(events);
+        } else if self.phase == Phase::Open {
+            self.emit_received(events);
         }
         if self.eof {
             self.on_eof(events);

@@ -384,3 +384,159 @@ impl Drop for Running {
 /// Lua snippet that announces readiness on both streams (stdout may be buffered in a pipe).
 pub const READY: &str =
     r#"print("ready") io.stdout:flush() io.stderr:write("ready\n") io.stderr:flush()"#;
+
+// ---------------------------------------------------------------------------------------------
+// Socket tests: real peers (Python 3 stdlib, openssl) on 127.0.0.1 with kernel-chosen ports.
+// ---------------------------------------------------------------------------------------------
+
+/// Spawns `python3 -c code args...` with piped stdin, collecting its output like a plua child
+/// (killed when dropped). Peers print their port (or "ready") as their first line.
+pub fn python(code: &str, args: &[&str]) -> Running {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u").arg("-c").arg(code).args(args);
+    Running::start(cmd, true)
+}
+
+/// Spawns `python3 -c code args` and waits for its first line, which must be a port number.
+pub fn python_server(code: &str, args: &[&str]) -> (Running, u16) {
+    let mut peer = python(code, args);
+    let first = peer.first_line();
+    let port: u16 = first.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "python peer printed {first:?}, not a port\n{}",
+            peer.stderr_text()
+        )
+    });
+    assert!(port > 0);
+    (peer, port)
+}
+
+impl Running {
+    /// Spawns `plua name args...` (a script already written into `dir`), stdin piped.
+    pub fn script_with_args(dir: &TempDir, name: &str, args: &[&str]) -> Running {
+        let mut cmd = plua();
+        cmd.current_dir(dir.path()).arg(name).args(args);
+        Running::start(cmd, true)
+    }
+
+    /// Waits (guarded) for the first complete stdout line and returns it (without newline).
+    pub fn first_line(&mut self) -> String {
+        self.wait_for_stdout("\n");
+        self.stdout_text().lines().next().unwrap_or("").to_owned()
+    }
+
+    /// Waits (guarded) for a stdout line starting with `prefix` and returns the rest of it.
+    pub fn line_after(&mut self, prefix: &str) -> String {
+        loop {
+            let text = self.stdout_text();
+            let complete = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
+            for line in complete {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return rest.trim_end_matches(['\n', '\r']).to_owned();
+                }
+            }
+            self.wait_for_count("\n", text.matches('\n').count() + 1, false);
+        }
+    }
+
+    /// Kills the child (if still running) and returns what it printed.
+    pub fn kill_and_collect(mut self) -> Output {
+        let _ = self.child.kill();
+        self.finish(GUARD)
+    }
+}
+
+/// Python: a threaded TCP echo server on 127.0.0.1:0 (prints its port; echoes every chunk of
+/// every client until that client closes; runs until killed).
+pub const PY_TCP_ECHO: &str = r#"
+import socketserver
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            d = self.request.recv(65536)
+            if not d:
+                break
+            self.request.sendall(d)
+class S(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+s = S(('127.0.0.1', 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// Python: a UDP echo server on 127.0.0.1:0 (prints its port, then for every datagram prints
+/// `from <port>` and sends `echo:` + data back to the sender).
+pub const PY_UDP_ECHO: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    d, a = s.recvfrom(65536)
+    print('from', a[1], flush=True)
+    s.sendto(b'echo:' + d, a)
+"#;
+
+/// A port that was free a moment ago (bound on 127.0.0.1:0 and released). Only for peers that
+/// cannot report the port they bound themselves (`openssl s_server`) or for "refused" tests.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+/// Waits (up to `limit`) until something accepts TCP connections on 127.0.0.1:port.
+pub fn wait_until_accepting(port: u16, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Resident set size of a process in KiB (VmRSS from /proc/<pid>/status).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Python: a server on 127.0.0.1:0 that prints its port, accepts one client as `c` (15 s
+/// timeouts), runs `body` (Python, unindented) and closes the client. `recv_exact(n)` and
+/// `recv_line()` helpers are in scope.
+pub fn python_one_client_server(body: &str) -> (Running, u16) {
+    let code = format!(
+        "import socket, sys, time, hashlib\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', 0))\n\
+         s.listen(1)\n\
+         s.settimeout(15)\n\
+         print(s.getsockname()[1], flush=True)\n\
+         c, _ = s.accept()\n\
+         c.settimeout(15)\n\
+         buf = bytearray()\n\
+         def recv_exact(n):\n\
+         \x20   global buf\n\
+         \x20   while len(buf) < n:\n\
+         \x20       d = c.recv(65536)\n\
+         \x20       if not d: break\n\
+         \x20       buf += d\n\
+         \x20   out, buf = bytes(buf[:n]), buf[n:]\n\
+         \x20   return out\n\
+         def recv_line():\n\
+         \x20   global buf\n\
+         \x20   while b'\\n' not in buf:\n\
+         \x20       d = c.recv(65536)\n\
+         \x20       if not d: break\n\
+         \x20       buf += d\n\
+         \x20   i = buf.find(b'\\n') + 1 or len(buf)\n\
+         \x20   out, buf = bytes(buf[:i]), buf[i:]\n\
+         \x20   return out\n\
+         {body}\n\
+         c.close()\n"
+    );
+    python_server(&code, &[])
+}
