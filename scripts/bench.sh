@@ -9,22 +9,41 @@
 #   4. 100,000 timers with random 0..1000 ms deadlines: drain time and overhead past the
 #      largest deadline, vs node                                             lower is better
 #   5. CPU (user+sys) of a process idling 3 s on one 100 ms interval, vs node   target ~ 0 ms
+#   6. TCP echo round trips/s: one connection, 64 B ping-pong, plua client -> plua echo server
+#   7. TCP bulk MB/s: one connection, 1 GiB in 256 KiB writes, plua client -> plua sink server
+#      (until its "done"), vs two python3 processes on blocking sockets   target >= 1000 MB/s
+#   8. the anchor of 6: the same plua client against a luv echo server (lua5.4 + Debian's
+#      lua-luv, libuv); shown in the anchor column of row 6            target 6 >= 8
 #
 # Usage: scripts/bench.sh
 # Environment:
 #   PLUA_BIN=path     use this binary instead of `cargo build --release` + target/release/plua
 #   BENCH_REPEAT=n    runs per timer figure, the median is reported (default 5)
 #   NODE_BIN=path     Node.js for the anchors (default: `node` on PATH; figures skipped if none)
-# Needs lua5.4, hyperfine, python3, /usr/bin/time; missing ones are installed with apt-get.
-# Takes well under 3 minutes once the binary is built.
+#   ECHO_ROUNDTRIPS=n round trips per echo run (default 100000, ~2.5 s)
+#   BULK_BYTES=n      bytes per bulk run (default 1073741824 = 1 GiB)
+# Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time; missing ones are installed with
+# apt-get. Takes about 2 minutes once the binary is built.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/scripts/bench"
 REPEAT="${BENCH_REPEAT:-5}"
 RUN_TIMEOUT=60                       # seconds, for any single benchmark process
+SERVER_TIMEOUT=300                   # seconds, for a server serving all runs of one figure
+ECHO_N="${ECHO_ROUNDTRIPS:-100000}"
+BULK_BYTES="${BULK_BYTES:-1073741824}"
+BULK_CHUNK=262144
 TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
+SERVER_PIDS=()                       # servers started by start_server, killed on exit
+cleanup() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${SERVER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 PLUA=""
 NODE=""
@@ -37,6 +56,8 @@ calc() { awk "BEGIN { print $* }"; }                   # float arithmetic: calc 
 # fmt FORMAT VALUE: printf-format a number (FORMAT may carry the unit: "%.2f ms");
 # "n/a" when VALUE is empty
 fmt()  { if [[ -z "${2:-}" ]]; then printf 'n/a'; else awk -v f="$1" -v v="$2" 'BEGIN { printf f, v }'; fi; }
+# kilo VALUE: VALUE / 1e3, empty when VALUE is empty
+kilo() { if [[ -n "${1:-}" ]]; then calc "$1 / 1e3"; fi; }
 # mega VALUE: VALUE / 1e6, empty when VALUE is empty
 mega() { if [[ -n "${1:-}" ]]; then calc "$1 / 1e6"; fi; }
 median() { python3 "$BENCH/util.py" median "$@"; }
@@ -76,6 +97,7 @@ repeat_key() {
 ensure_tools() {
   local missing=()
   command -v lua5.4    >/dev/null || missing+=(lua5.4)
+  lua5.4 -e 'require("luv")' >/dev/null 2>&1 || missing+=(lua-luv)
   command -v hyperfine >/dev/null || missing+=(hyperfine)
   command -v python3   >/dev/null || missing+=(python3)
   [[ -x /usr/bin/time ]]          || missing+=(time)
@@ -213,19 +235,99 @@ bench_idle() {
   ROWS+=("| CPU (user+sys) idling 3 s on a 100 ms interval, incl. start-up | $(fmt "%.1f ms" "$p_cpu") | $(fmt "%.1f ms" "$n_cpu") (node) | ≈ 0 (< 10 ms) $ok |")
 }
 
+# start_server NAME CMD...: starts a server (under timeout, in the background), waits up to 5 s
+# for its `port=<n>` line on stdout and sets SERVER_PORT (empty if it never came). The pid
+# goes to SERVER_PIDS, so the EXIT trap kills it; stop_servers kills them earlier.
+start_server() {
+  local name="$1"; shift
+  local out="$TMP/server-$name.out" i
+  SERVER_PORT=""
+  timeout "$SERVER_TIMEOUT" "$@" >"$out" 2>"$out.err" </dev/null &
+  SERVER_PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    SERVER_PORT="$(kv port <"$out")"
+    [[ -n "$SERVER_PORT" ]] && return 0
+    kill -0 "$!" 2>/dev/null || break
+    sleep 0.05
+  done
+  warn "server $name did not print its port: $*; stderr: $(head -c 400 "$out.err")"
+  return 1
+}
+
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${SERVER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  SERVER_PIDS=()
+}
+
+# 6 + 8. TCP echo round trips/s, 64 B ping-pong on one connection: the plua client
+#    (tcp_echo_client.lua, callback style) against the plua echo server (6) and against a luv
+#    echo server under lua5.4 (8, the anchor). Runs alternate between the two servers so both
+#    see the same machine load; medians of $REPEAT runs of $ECHO_N round trips.
+bench_tcp_echo() {
+  local plua_port="" luv_port="" p_vals=() l_vals=() i v p_rts="" l_rts="" ok
+  start_server plua-echo "$PLUA" "$BENCH/tcp_echo_server.lua" && plua_port="$SERVER_PORT"
+  start_server luv-echo "$LUA" "$BENCH/luv_echo_server.lua" && luv_port="$SERVER_PORT"
+  for ((i = 1; i <= REPEAT; i++)); do
+    if [[ -n "$plua_port" ]] &&
+       run_kv "$TMP/echo.out" "$PLUA" "$BENCH/tcp_echo_client.lua" 127.0.0.1 "$plua_port" "$ECHO_N"; then
+      v="$(kv roundtrips_per_sec <"$TMP/echo.out")"; [[ -n "$v" ]] && p_vals+=("$v")
+    else
+      plua_port=""                     # a failing run is not retried $REPEAT times
+    fi
+    if [[ -n "$luv_port" ]] &&
+       run_kv "$TMP/echo.out" "$PLUA" "$BENCH/tcp_echo_client.lua" 127.0.0.1 "$luv_port" "$ECHO_N"; then
+      v="$(kv roundtrips_per_sec <"$TMP/echo.out")"; [[ -n "$v" ]] && l_vals+=("$v")
+    else
+      luv_port=""
+    fi
+  done
+  stop_servers
+  ((${#p_vals[@]})) && p_rts="$(median "${p_vals[@]}")"
+  ((${#l_vals[@]})) && l_rts="$(median "${l_vals[@]}")"
+  ok="$(verdict "$(or_bad "$p_rts") >= $(or_bad "$l_rts")")"
+  say "[6] TCP echo 64 B    plua server $(fmt "%.0f round trips/s" "$p_rts")" \
+      "(runs: ${p_vals[*]:-none}) (target >= luv) $ok"
+  say "[8] TCP echo anchor  luv server  $(fmt "%.0f round trips/s" "$l_rts") (runs: ${l_vals[*]:-none})"
+  ROWS+=("| TCP echo, 64 B ping-pong on one connection, same plua client: round trips/s | $(fmt "%.1f k/s" "$(kilo "$p_rts")") | $(fmt "%.1f k/s" "$(kilo "$l_rts")") (luv server, lua5.4) | ≥ luv $ok |")
+}
+
+# 7. TCP bulk throughput on one connection: the plua client sends $BULK_BYTES in 256 KiB
+#    writes to the plua sink server, which counts them (data_received) and replies "done";
+#    the client's clock runs from the first write to the "done". Anchor: the same transfer
+#    between two python3 processes on blocking sockets (the loopback ceiling, roughly).
+#    Medians of $REPEAT runs; 1 MB = 10^6 bytes.
+bench_tcp_bulk() {
+  local port="" p_mbs="" py_mbs="" ok
+  if start_server plua-bulk "$PLUA" "$BENCH/tcp_bulk_server.lua"; then port="$SERVER_PORT"; fi
+  if [[ -n "$port" ]]; then
+    p_mbs="$(repeat_key mb_per_sec "$PLUA" "$BENCH/tcp_bulk_client.lua" 127.0.0.1 "$port" "$BULK_BYTES" "$BULK_CHUNK")"
+  fi
+  stop_servers
+  py_mbs="$(repeat_key mb_per_sec python3 "$BENCH/util.py" tcp-bulk "$BULK_BYTES" "$BULK_CHUNK")"
+  ok="$(verdict "$(or_bad "$p_mbs") >= 1000")"
+  say "[7] TCP bulk         plua $(fmt "%.0f MB/s" "$p_mbs") | python3 $(fmt "%.0f MB/s" "$py_mbs")" \
+      "(target >= 1000 MB/s) $ok"
+  local size="$(calc "$BULK_BYTES / 1048576") MiB"
+  [[ "$BULK_BYTES" == 1073741824 ]] && size="1 GiB"
+  ROWS+=("| TCP bulk, $size in 256 KiB writes on one connection, until the server's ack | $(fmt "%.0f MB/s" "$p_mbs") | $(fmt "%.0f MB/s" "$py_mbs") (python3, blocking sockets) | ≥ 1000 MB/s $ok |")
+}
+
 print_table() {
-  local cpu node_v="" plua_v
+  local cpu node_v="" plua_v luv_v
   cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
   plua_v="$("$PLUA" --version 2>/dev/null | head -n 1 || true)"
   [[ -n "$NODE" ]] && node_v="$("$NODE" --version 2>/dev/null || true)"
+  luv_v="$("$LUA" -e 'io.write(require("luv").version_string())' 2>/dev/null || true)"
   say ""
   say "| what | plua | anchor | target |"
   say "|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   say ""
   say "Measured $(date -u +%Y-%m-%d) with scripts/bench.sh on ${cpu:-unknown CPU}, $(nproc) cores;" \
-      "${plua_v:-plua}, $("$LUA" -v 2>&1 | cut -d' ' -f1-2), node ${node_v:-n/a}; timer figures are" \
-      "medians of $REPEAT runs."
+      "${plua_v:-plua}, $("$LUA" -v 2>&1 | cut -d' ' -f1-2), node ${node_v:-n/a}, lua-luv" \
+      "${luv_v:-n/a}; timer and TCP figures are medians of $REPEAT runs, TCP over 127.0.0.1."
 }
 
 main() {
@@ -238,6 +340,8 @@ main() {
   bench_throughput
   bench_concurrent
   bench_idle
+  bench_tcp_echo
+  bench_tcp_bulk
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }

@@ -246,12 +246,24 @@ local function load_sockets()
   end
 end
 
+local http_loaded = false
+local function load_http()
+  load_sockets()
+  if not http_loaded then
+    http_loaded = true
+    require("plua.http_server").install(core, PY, { listeners = listeners })
+  end
+end
+
 setmetatable(PY, {
   __index = function(_, key)
     if type(key) == "string" then
       local prefix = key:sub(1, 4)
       if prefix == "tcp_" or prefix == "udp_" then
         load_sockets()
+        return rawget(PY, key)
+      elseif key == "http_server_start" or key == "http_server_stop" then
+        load_http()
         return rawget(PY, key)
       end
     end

@@ -5,6 +5,10 @@
   util.py cpu TIMEOUT_S CMD [ARGS...] -> runs CMD once, prints key=value lines:
                                          user_ms, sys_ms, cpu_ms, wall_ms, exit
   util.py median V [V...]             -> median of the numeric values (blank ones ignored)
+  util.py tcp-bulk BYTES CHUNK        -> loopback TCP throughput between two python3
+                                         processes with blocking sockets (sendall / recv_into
+                                         of CHUNK bytes, "done" reply as tcp_bulk_server.lua):
+                                         prints mb_per_sec (the anchor of figure 7)
 
 CPU time comes from os.wait4() on the child, i.e. getrusage of that one process with
 microsecond resolution (/usr/bin/time only prints 10 ms steps). Peak RSS is NOT taken from
@@ -14,6 +18,7 @@ keeps that high-water mark, so bench.sh uses /usr/bin/time -f %M for RSS instead
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +60,42 @@ def median(values):
         print(statistics.median(nums))
 
 
+def tcp_bulk(total, chunk):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    pid = os.fork()
+    if pid == 0:                                   # receiver: count bytes, then reply "done"
+        try:
+            conn, _ = listener.accept()
+            buf = bytearray(chunk)
+            got = 0
+            while got < total:
+                n = conn.recv_into(buf)
+                if n == 0:
+                    break
+                got += n
+            conn.sendall(b"done\n")
+            conn.close()
+        finally:
+            os._exit(0)
+    address = listener.getsockname()
+    listener.close()
+    out = socket.create_connection(address)
+    data = b"z" * chunk
+    t0 = time.monotonic()
+    for _ in range(total // chunk):
+        out.sendall(data)
+    reply = out.recv(16)
+    total_s = time.monotonic() - t0
+    out.close()
+    os.waitpid(pid, 0)
+    if not reply.startswith(b"done"):
+        sys.exit("tcp-bulk: no 'done' from the receiver")
+    print("total_seconds=%.6f" % total_s)
+    print("mb_per_sec=%.1f" % (total // chunk * chunk / total_s / 1e6))
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -65,6 +106,8 @@ def main(argv):
         cpu(rest[0], rest[1:])
     elif cmd == "median":
         median(rest)
+    elif cmd == "tcp-bulk":
+        tcp_bulk(int(rest[0]), int(rest[1]))
     else:
         sys.exit(__doc__)
 

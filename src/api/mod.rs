@@ -5,6 +5,7 @@ pub mod colors;
 pub mod env;
 pub mod fs;
 pub mod html;
+pub mod http;
 pub mod json;
 pub mod luasocket;
 pub mod net;

@@ -59,7 +59,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "tcp_write",
         lua.create_function(move |_, (id, data): (u64, LuaString)| {
             Ok(start_op(&r, |net, ctx, op| {
-                net.write(ctx, id, data.as_bytes().to_vec(), op)
+                net.write(ctx, id, &data.as_bytes(), op)
             }))
         })?,
     )?;
@@ -204,6 +204,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     )?;
 
     register_udp(lua, core, reactor)?;
+    crate::api::http::register(lua, core, reactor)?;
 
     let r = reactor.clone();
     core.set(

@@ -1,5 +1,7 @@
 //! HTTP/1.1 for scripts: request parsing and response writing (the embedded server is built on
 //! them in the HTTP issue).
 
+pub mod conn;
 pub mod request;
 pub mod response;
+pub mod server;

@@ -12,6 +12,13 @@ pub fn to_lua(lua: &Lua, value: Val) -> Result<Value> {
         Val::Int(n) => Value::Integer(n),
         Val::Bytes(bytes) => Value::String(lua.create_string(bytes)?),
         Val::Text(text) => Value::String(lua.create_string(text)?),
+        Val::Map(fields) => {
+            let table = lua.create_table_with_capacity(0, fields.len())?;
+            for (key, field) in fields {
+                table.raw_set(key, to_lua(lua, field)?)?;
+            }
+            Value::Table(table)
+        }
         Val::Record(fields) => {
             let table = lua.create_table_with_capacity(0, fields.len())?;
             for (key, field) in fields {

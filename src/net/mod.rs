@@ -27,8 +27,10 @@ pub enum Val {
     Bytes(Vec<u8>),
     /// Text (messages, addresses).
     Text(String),
-    /// A table with string keys (the blocking-style server family's results).
+    /// A table with fixed string keys (the blocking-style server family's results).
     Record(Vec<(&'static str, Val)>),
+    /// A table with keys from the wire (HTTP headers, query parameters).
+    Map(Vec<(String, Val)>),
 }
 
 impl From<&str> for Val {

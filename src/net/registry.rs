@@ -16,6 +16,8 @@ use super::tls::{self, TlsTransport};
 use super::transport::{PlainTcp, Transport};
 use super::udp::UdpSock;
 use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::http::response::Response;
+use crate::http::server::{HttpServers, ServerOptions};
 use crate::reactor::ids::{IdCounter, IdHasher};
 use crate::reactor::pool::{JobOutput, WorkerPool};
 use crate::reactor::timers::{TimerAction, Timers};
@@ -45,9 +47,20 @@ pub struct ConnectOptions {
 #[derive(Debug, Clone, Copy)]
 enum Deadline {
     Connect(u64),
-    Read { conn: u64, op: u64 },
-    Accept { server: u64, op: u64 },
-    UdpRead { socket: u64, op: u64 },
+    Read {
+        conn: u64,
+        op: u64,
+    },
+    Accept {
+        server: u64,
+        op: u64,
+    },
+    UdpRead {
+        socket: u64,
+        op: u64,
+    },
+    /// The interval that applies an HTTP server's timeouts (stays armed).
+    HttpSweep(u64),
 }
 
 struct PendingConnect {
@@ -73,6 +86,8 @@ pub struct Net {
     resolving: HashMap<u64, PendingConnect, IdHasher>,
     deadlines: HashMap<u64, Deadline, IdHasher>,
     closed: HashSet<u64, IdHasher>,
+    /// Embedded HTTP servers and their connections.
+    pub http: HttpServers,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -96,6 +111,7 @@ impl Net {
                 .filter(|server| server.is_alive())
                 .count()
             + self.udp.values().filter(|socket| socket.is_alive()).count()
+            + self.http.alive()
             + self.resolving.len()
     }
 
@@ -108,7 +124,7 @@ impl Net {
         } else if let Some(socket) = self.udp.get_mut(&id) {
             socket.referenced = referenced;
         } else {
-            return false;
+            return self.http.set_referenced(id, referenced);
         }
         true
     }
@@ -279,7 +295,7 @@ impl Net {
     }
 
     /// Queues `data` on connection `id`; `op` completes with `(true, bytes, msg)`.
-    pub fn write(&mut self, ctx: &mut NetContext, id: u64, data: Vec<u8>, op: u64) {
+    pub fn write(&mut self, ctx: &mut NetContext, id: u64, data: &[u8], op: u64) {
         match self.conns.get_mut(&id) {
             Some(conn) => conn.write(data, Some(op), &mut self.events),
             None => {
@@ -557,12 +573,31 @@ impl Net {
     // ---- readiness, timers, cleanup --------------------------------------------------
 
     /// Routes a readiness event to socket `id`.
-    pub fn on_ready(&mut self, ctx: &mut NetContext, id: u64, readable: bool, writable: bool) {
-        if self.servers.contains_key(&id) {
+    pub fn on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    ) {
+        if self.http.owns(id) {
+            let ids = &mut *ctx.ids;
+            self.http.on_ready(
+                ctx.registry,
+                &mut || ids.next_id(),
+                id,
+                hangup,
+                &mut self.events,
+            );
+        } else if self.servers.contains_key(&id) {
             self.on_acceptable(ctx, id);
         } else if let Some(conn) = self.conns.get_mut(&id) {
             let was_connecting =
                 conn.phase == Phase::Connecting || conn.phase == Phase::Handshaking;
+            if hangup {
+                conn.transport.note_hangup();
+            }
             conn.on_ready(readable, writable, &mut self.events);
             if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking
             {
@@ -580,10 +615,16 @@ impl Net {
 
     /// A network timer fired; true if it was one of ours.
     pub fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool {
-        let Some(deadline) = self.deadlines.remove(&timer) else {
+        let Some(deadline) = self.deadlines.get(&timer).copied() else {
             return false;
         };
+        if let Deadline::HttpSweep(server) = deadline {
+            self.http.check_timeouts(ctx.registry, server);
+            return true;
+        }
+        self.deadlines.remove(&timer);
         match deadline {
+            Deadline::HttpSweep(_) => {}
             Deadline::Connect(id) => {
                 if let Some(conn) = self.conns.get_mut(&id) {
                     conn.connect_timer = None;
@@ -732,6 +773,58 @@ impl Net {
         socket.close(&mut self.events);
         self.sweep(ctx, id);
         true
+    }
+
+    // ---- HTTP servers -------------------------------------------------------------------
+
+    /// Starts an HTTP server; returns its id and bound address.
+    pub fn http_start(
+        &mut self,
+        ctx: &mut NetContext,
+        host: &str,
+        port: u16,
+        options: ServerOptions,
+    ) -> Result<(u64, SocketAddr), String> {
+        let id = ctx.ids.next_id();
+        let sweep = ctx.ids.next_id();
+        let period = options
+            .read_timeout
+            .min(options.idle_timeout)
+            .as_secs_f64()
+            .clamp(0.05, 1.0);
+        let address = self
+            .http
+            .start(ctx.registry, id, sweep, host, port, options)?;
+        ctx.timers
+            .add(sweep, period * 1000.0, true, TimerAction::Net);
+        ctx.timers.set_referenced(sweep, false);
+        self.deadlines.insert(sweep, Deadline::HttpSweep(id));
+        Ok((id, address))
+    }
+
+    /// Stops HTTP server `id`; false if unknown.
+    pub fn http_stop(&mut self, ctx: &mut NetContext, id: u64) -> bool {
+        match self.http.stop(ctx.registry, id) {
+            Some(sweep) => {
+                ctx.timers.cancel(sweep, TimerAction::Net);
+                self.deadlines.remove(&sweep);
+                self.remember_closed(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A handler finished: send its response.
+    pub fn http_respond(
+        &mut self,
+        ctx: &mut NetContext,
+        conn: u64,
+        seq: u64,
+        response: &Response,
+    ) -> bool {
+        self.http
+            .respond(ctx.registry, conn, seq, response, &mut self.events)
     }
 
     /// Abandons operation `op` (a blocking wait gave up): a waiting read, accept or receive is

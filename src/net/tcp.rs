@@ -11,6 +11,8 @@ use std::io;
 use super::transport::Transport;
 use super::{EventQueue, NetEvent, Val, describe_io_error};
 
+/// Bytes read per pass for connections that emit `data_received` events.
+const EVENT_CHUNK: usize = 64 * 1024;
 /// Receive buffer size beyond which we stop reading while no read request waits.
 const READ_AHEAD: usize = 256 * 1024;
 /// Send-queue size beyond which an event-mode connection stops reading.
@@ -49,6 +51,8 @@ struct WriteEntry {
     data: Vec<u8>,
     offset: usize,
     op: Option<u64>,
+    /// Bytes of the original write (some may have gone out before it was queued).
+    total: usize,
 }
 
 /// Where the connection is in its life.
@@ -198,7 +202,7 @@ impl TcpConn {
     }
 
     /// Queues `data`; `op` completes when the transport has taken all of it.
-    pub fn write(&mut self, data: Vec<u8>, op: Option<u64>, events: &mut EventQueue) {
+    pub fn write(&mut self, data: &[u8], op: Option<u64>, events: &mut EventQueue) {
         if self.phase == Phase::Closed || self.closing {
             if let Some(op) = op {
                 events.push_back(NetEvent::failure(op, "closed"));
@@ -214,11 +218,38 @@ impl TcpConn {
             }
             return;
         }
-        self.queued_bytes += data.len();
+        // Nothing queued ahead: hand the bytes to the transport straight from the caller's
+        // buffer and copy only what it does not take.
+        let mut taken = 0;
+        if self.phase == Phase::Open && self.writes.is_empty() {
+            match self.transport.write_some(data) {
+                Ok(n) => taken = n,
+                Err(error) => {
+                    self.fail(&describe_io_error(&error), events);
+                    if let Some(op) = op {
+                        events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+                    }
+                    return;
+                }
+            }
+            if taken == data.len() {
+                if let Some(op) = op {
+                    let sent = data.len();
+                    events.push_back(NetEvent::success(
+                        op,
+                        Val::Int(sent as i64),
+                        format!("Sent {sent} bytes"),
+                    ));
+                }
+                return;
+            }
+        }
+        self.queued_bytes += data.len() - taken;
         self.writes.push_back(WriteEntry {
-            data,
+            data: data[taken..].to_vec(),
             offset: 0,
             op,
+            total: data.len(),
         });
         if self.phase == Phase::Open {
             self.flush(events);
@@ -248,7 +279,7 @@ impl TcpConn {
             if entry.offset < entry.data.len() {
                 break;
             }
-            let sent = entry.data.len();
+            let sent = entry.total;
             if let Some(op) = entry.op {
                 events.push_back(NetEvent::success(
                     op,
@@ -310,9 +341,16 @@ impl TcpConn {
                 break;
             }
             let before = self.received.len();
-            match self.transport.read_into(&mut self.received, READ_AHEAD) {
+            // Event mode hands each chunk over at once: keep chunks small enough to come from
+            // the heap (not fresh zeroed pages) and to spread work over events.
+            let limit = if self.emit_data {
+                EVENT_CHUNK
+            } else {
+                READ_AHEAD
+            };
+            match self.transport.read_into(&mut self.received, limit) {
                 Ok(status) => {
-                    self.unread = status.bytes == READ_AHEAD && !status.eof;
+                    self.unread = status.bytes == limit && !status.eof;
                     if status.eof {
                         self.eof = true;
                     }

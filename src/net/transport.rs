@@ -3,7 +3,7 @@
 //! which one it has. All methods are non-blocking and stop at `WouldBlock`. Sockets are registered
 //! for both readable and writable readiness once (edge-triggered), so no interest bookkeeping.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use mio::net::TcpStream;
 
@@ -36,6 +36,10 @@ pub trait Transport {
     /// Starts an orderly close of the sending side (TLS close_notify, then TCP FIN).
     fn shutdown(&mut self);
 
+    /// The poller reported that the peer hung up: the next read must go on to EOF even after a
+    /// short read.
+    fn note_hangup(&mut self) {}
+
     /// The socket, for (re)registration with the poller and address queries.
     fn socket(&mut self) -> &mut TcpStream;
 }
@@ -43,37 +47,55 @@ pub trait Transport {
 /// Plain TCP.
 pub struct PlainTcp {
     stream: TcpStream,
+    hangup: bool,
 }
 
 impl PlainTcp {
     /// Wraps a connected (or connecting) non-blocking stream.
     pub fn new(stream: TcpStream) -> Self {
-        PlainTcp { stream }
+        PlainTcp {
+            stream,
+            hangup: false,
+        }
     }
 }
 
-/// Reads from `source` into `out` until `WouldBlock`, EOF or `limit` bytes.
-pub fn read_until_blocked(
-    source: &mut impl Read,
+/// Receives straight into the spare capacity of `out` (no zeroed scratch buffer, no copy).
+/// A read shorter than asked means the socket buffer is empty, so unless the peer hung up
+/// (then EOF must still be read) the loop stops there instead of paying one more `recv` that
+/// would only say `WouldBlock`: a new edge comes with the next data.
+fn recv_into(
+    stream: &TcpStream,
     out: &mut Vec<u8>,
     limit: usize,
+    hangup: bool,
 ) -> io::Result<ReadStatus> {
+    use std::os::fd::AsRawFd;
     let mut status = ReadStatus::default();
-    let mut chunk = [0u8; 64 * 1024];
     while status.bytes < limit {
-        let want = chunk.len().min(limit - status.bytes);
-        match source.read(&mut chunk[..want]) {
-            Ok(0) => {
-                status.eof = true;
-                break;
+        let want = (limit - status.bytes).min(64 * 1024);
+        out.reserve(want);
+        let spare = out.spare_capacity_mut();
+        // SAFETY: `spare` has room for at least `want` bytes; recv writes at most `want`.
+        let n = unsafe { libc::recv(stream.as_raw_fd(), spare.as_mut_ptr().cast(), want, 0) };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => break,
+                _ => return Err(error),
             }
-            Ok(n) => {
-                out.extend_from_slice(&chunk[..n]);
-                status.bytes += n;
-            }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-            Err(error) => return Err(error),
+        }
+        if n == 0 {
+            status.eof = true;
+            break;
+        }
+        let n = n as usize;
+        // SAFETY: recv initialised the first `n` bytes of the spare capacity.
+        unsafe { out.set_len(out.len() + n) };
+        status.bytes += n;
+        if n < want && !hangup {
+            break;
         }
     }
     Ok(status)
@@ -81,7 +103,7 @@ pub fn read_until_blocked(
 
 impl Transport for PlainTcp {
     fn read_into(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<ReadStatus> {
-        read_until_blocked(&mut self.stream, out, limit)
+        recv_into(&self.stream, out, limit, self.hangup)
     }
 
     fn write_some(&mut self, data: &[u8]) -> io::Result<usize> {
@@ -108,6 +130,10 @@ impl Transport for PlainTcp {
 
     fn shutdown(&mut self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+
+    fn note_hangup(&mut self) {
+        self.hangup = true;
     }
 
     fn socket(&mut self) -> &mut TcpStream {

@@ -160,19 +160,19 @@ impl Reactor {
                 STDIN => out.push(ReadyEvent::Stdin),
                 token => {
                     if let Some(id) = id_of(token) {
-                        let readable =
-                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        let hangup = event.is_read_closed() || event.is_error();
+                        let readable = event.is_readable() || hangup;
                         let writable =
                             event.is_writable() || event.is_write_closed() || event.is_error();
-                        sockets.push((id, readable, writable));
+                        sockets.push((id, readable, writable, hangup));
                     }
                 }
             }
         }
         self.collect_pool_results();
         let (net, mut ctx) = self.net();
-        for (id, readable, writable) in sockets {
-            net.on_ready(&mut ctx, id, readable, writable);
+        for (id, readable, writable, hangup) in sockets {
+            net.on_ready(&mut ctx, id, readable, writable, hangup);
         }
         Ok(())
     }

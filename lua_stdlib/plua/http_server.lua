@@ -1,0 +1,94 @@
+-- plua.http_server: `_PY.http_server_start(host, port, handler, opts)` and
+-- `_PY.http_server_stop(id)` on the reactor's HTTP/1.1 server (src/http/).
+--
+-- handler(req) runs in its own coroutine for each request and may yield (sleep, call the HTTP
+-- client, wait on a socket) while other connections keep being served. `req` is
+-- `{method, path, query = {...}, headers = {lower-case = ...}, body, remote = "ip:port"}`; the
+-- handler returns `status, body, headers`: a table body is sent as JSON, nil as empty. An error
+-- in the handler answers 500 and is logged with its traceback; the server goes on.
+
+local M = {}
+
+local type, tostring, xpcall = type, tostring, xpcall
+local traceback = debug.traceback
+
+function M.install(core, PY, shared)
+  local listeners = shared.listeners
+
+  local function bad(index, expected, value)
+    error(("http_server_start: bad argument #%d (%s expected, got %s)"):format(index, expected, type(value)), 3)
+  end
+
+  local function respond(conn, seq, ok, status, body, headers)
+    if not ok then
+      io.stderr:write("Error in HTTP handler: ", tostring(status), "\n")
+      return core.http_respond(conn, seq, 500, "Internal Server Error\n", nil)
+    end
+    if type(status) ~= "number" then
+      status, body, headers = 200, status, body
+    end
+    status = math.tointeger(status) or 200
+    if status < 100 or status > 999 then
+      status = 500
+    end
+    if type(headers) ~= "table" then
+      headers = nil
+    end
+    if type(body) == "table" then
+      body = PY.to_json(body)
+      headers = headers or {}
+      local has_type = false
+      for name in pairs(headers) do
+        if type(name) == "string" and name:lower() == "content-type" then
+          has_type = true
+        end
+      end
+      if not has_type then
+        headers["Content-Type"] = "application/json"
+      end
+    elseif body == nil then
+      body = ""
+    elseif type(body) ~= "string" then
+      body = tostring(body)
+    end
+    return core.http_respond(conn, seq, status, body, headers)
+  end
+
+  --- Starts a server; returns its id and the bound port, or nil and a message.
+  function PY.http_server_start(host, port, handler, opts)
+    if type(host) ~= "string" then
+      bad(1, "string", host)
+    end
+    if math.type(port) ~= "integer" and not (type(port) == "number" and port == math.floor(port)) then
+      bad(2, "port number", port)
+    end
+    if type(handler) ~= "function" then
+      bad(3, "function", handler)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+      bad(4, "table", opts)
+    end
+    local id, bound = core.http_server_start(host, math.tointeger(port), opts)
+    if not id then
+      return nil, bound
+    end
+    listeners[id] = {
+      request = function(conn, seq, req)
+        return respond(conn, seq, xpcall(handler, traceback, req))
+      end,
+    }
+    return id, bound
+  end
+
+  --- Stops a server and closes its connections; false if there is no such server.
+  function PY.http_server_stop(id)
+    if type(id) ~= "number" then
+      error(("http_server_stop: bad argument #1 (server id expected, got %s)"):format(type(id)), 2)
+    end
+    local stopped = core.http_server_stop(id)
+    listeners[id] = nil
+    return stopped
+  end
+end
+
+return M

@@ -1,0 +1,122 @@
+//! The Rust primitives behind `_PY.http_server_start` / `_PY.http_server_stop`; the Lua half
+//! (`lua_stdlib/plua/http_server.lua`) runs handlers in task coroutines and answers through
+//! `http_respond`.
+
+use std::time::Duration;
+
+use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
+
+use crate::http::request::Limits;
+use crate::http::response::Response;
+use crate::http::server::ServerOptions;
+use crate::net::tls;
+use crate::reactor::SharedReactor;
+
+fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, String> {
+    let mut options = ServerOptions::default();
+    let Some(opts) = opts else {
+        return Ok(options);
+    };
+    let get = |key: &str| -> Option<f64> { opts.get::<Option<f64>>(key).ok().flatten() };
+    let size = |key: &str, default: usize| {
+        get(key)
+            .filter(|v| *v >= 1.0)
+            .map_or(default, |v| v as usize)
+    };
+    let seconds = |key: &str, default: Duration| {
+        get(key)
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .map_or(default, Duration::from_secs_f64)
+    };
+    let defaults = Limits::default();
+    options.limits = Limits {
+        max_head: size("max_header_size", defaults.max_head),
+        max_headers: size("max_headers", defaults.max_headers),
+        max_body: size("max_body_size", defaults.max_body),
+    };
+    options.max_connections = size("max_connections", options.max_connections);
+    options.idle_timeout = seconds("idle_timeout", options.idle_timeout);
+    options.read_timeout = seconds("read_timeout", options.read_timeout);
+    if let Ok(Some(tls_opts)) = opts.get::<Option<Table>>("tls") {
+        let cert: Option<String> = tls_opts.get("cert").ok().flatten();
+        let key: Option<String> = tls_opts.get("key").ok().flatten();
+        match (cert, key) {
+            (Some(cert), Some(key)) => {
+                let config =
+                    tls::server_config(std::path::Path::new(&cert), std::path::Path::new(&key))
+                        .map_err(|error| error.to_string())?;
+                options.tls = Some(config);
+            }
+            _ => return Err("tls needs both cert and key".into()),
+        }
+    }
+    Ok(options)
+}
+
+/// Adds the HTTP server primitives to `core`.
+pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> {
+    let r = reactor.clone();
+    core.set(
+        "http_server_start",
+        lua.create_function(
+            move |lua, (host, port, opts): (String, i64, Option<Table>)| {
+                let failure = |message: String| -> Result<MultiValue> {
+                    Ok(MultiValue::from_vec(vec![
+                        Value::Nil,
+                        Value::String(lua.create_string(message)?),
+                    ]))
+                };
+                let Ok(port) = u16::try_from(port) else {
+                    return failure(format!("port {port} is out of range (0-65535)"));
+                };
+                let options = match options_from(opts) {
+                    Ok(options) => options,
+                    Err(message) => return failure(message),
+                };
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                match net.http_start(&mut ctx, &host, port, options) {
+                    Ok((id, address)) => Ok(MultiValue::from_vec(vec![
+                        Value::Integer(id as i64),
+                        Value::Integer(i64::from(address.port())),
+                    ])),
+                    Err(message) => failure(message),
+                }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "http_server_stop",
+        lua.create_function(move |_, id: u64| {
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.http_stop(&mut ctx, id))
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "http_respond",
+        lua.create_function(
+            move |_, (conn, seq, status, body, headers): (u64, u64, u16, LuaString, Option<Table>)| {
+                let mut response = Response {
+                    status,
+                    headers: Vec::new(),
+                    body: body.as_bytes().to_vec(),
+                };
+                if let Some(headers) = headers {
+                    for pair in headers.pairs::<String, String>() {
+                        let (name, value) = pair?;
+                        response.headers.push((name, value));
+                    }
+                }
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                Ok(net.http_respond(&mut ctx, conn, seq, &response))
+            },
+        )?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! One HTTP/1.1 server connection: reads requests off the transport (keep-alive and pipelining,
+//! `Content-Length` and chunked bodies, `Expect: 100-continue`), hands each complete request to
+//! Lua as a `request` event with a sequence number, and writes the responses back strictly in
+//! request order as the handlers (which may yield) finish. Bad requests are answered here (400,
+//! 413, 431, 501, 408) and the connection closes after the answer.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::request::{
+    BodyFraming, ChunkedDecoder, Head, Limits, RequestError, decode_query, parse_head,
+};
+use super::response::Response;
+use crate::net::transport::Transport;
+use crate::net::{EventQueue, NetEvent, Val};
+
+/// Requests read ahead of their responses before reading pauses.
+const MAX_PIPELINE: usize = 32;
+/// Response bytes queued before reading pauses.
+const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
+
+enum Parse {
+    Head,
+    Body {
+        head: Head,
+        body: Vec<u8>,
+        decoder: Option<ChunkedDecoder>,
+    },
+}
+
+struct Slot {
+    seq: u64,
+    head_only: bool,
+    keep_alive: bool,
+    bytes: Option<Vec<u8>>,
+}
+
+/// Where the connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// TLS handshake in progress.
+    Handshaking,
+    Open,
+    Closed,
+}
+
+/// An HTTP server connection.
+pub struct HttpConn {
+    pub id: u64,
+    pub server: u64,
+    pub transport: Box<dyn Transport>,
+    pub state: State,
+    pub peer: String,
+    limits: Limits,
+    input: Vec<u8>,
+    parse: Parse,
+    slots: VecDeque<Slot>,
+    next_seq: u64,
+    output: Vec<u8>,
+    output_sent: usize,
+    /// More requests may be read (false after EOF, an error, or `Connection: close`).
+    reading: bool,
+    /// Close once every queued response is sent.
+    close_when_done: bool,
+    /// When the request being read started arriving (for the read timeout).
+    pub request_started: Option<Instant>,
+    /// Last time anything happened (for the idle timeout).
+    pub last_activity: Instant,
+}
+
+impl HttpConn {
+    /// A connection accepted by `server`.
+    pub fn new(
+        id: u64,
+        server: u64,
+        transport: Box<dyn Transport>,
+        peer: String,
+        limits: Limits,
+    ) -> HttpConn {
+        let state = if transport.is_established() {
+            State::Open
+        } else {
+            State::Handshaking
+        };
+        HttpConn {
+            id,
+            server,
+            transport,
+            state,
+            peer,
+            limits,
+            input: Vec::new(),
+            parse: Parse::Head,
+            slots: VecDeque::new(),
+            next_seq: 1,
+            output: Vec::new(),
+            output_sent: 0,
+            reading: true,
+            close_when_done: false,
+            request_started: None,
+            last_activity: Instant::now(),
+        }
+    }
+
+    /// True when no request is being read or answered.
+    pub fn is_idle(&self) -> bool {
+        self.slots.is_empty() && self.input.is_empty() && matches!(self.parse, Parse::Head)
+    }
+
+    /// Handles readiness.
+    pub fn on_ready(&mut self, events: &mut EventQueue) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.last_activity = Instant::now();
+        self.flush();
+        if self.state == State::Handshaking && self.transport.is_established() {
+            self.state = State::Open;
+        }
+        self.pump(events);
+        if self.state == State::Handshaking && self.transport.is_established() {
+            self.state = State::Open;
+            self.pump(events);
+        }
+    }
+
+    fn wants_input(&self) -> bool {
+        self.reading
+            && self.state != State::Closed
+            && self.slots.len() < MAX_PIPELINE
+            && self.output.len() - self.output_sent < OUTPUT_HIGH_WATER
+    }
+
+    /// Reads and parses as long as requests may be taken.
+    fn pump(&mut self, events: &mut EventQueue) {
+        while self.wants_input() {
+            let before = self.input.len();
+            let status = match self.transport.read_into(&mut self.input, 64 * 1024) {
+                Ok(status) => status,
+                Err(_) => {
+                    self.state = State::Closed;
+                    return;
+                }
+            };
+            if self.input.len() > before && self.request_started.is_none() {
+                self.request_started = Some(Instant::now());
+            }
+            self.parse_requests(events);
+            if status.eof {
+                // The client is done sending: answer what it asked, then close.
+                self.reading = false;
+                self.close_when_done = true;
+                break;
+            }
+            if self.input.len() == before {
+                break;
+            }
+        }
+        self.flush();
+    }
+
+    fn parse_requests(&mut self, events: &mut EventQueue) {
+        loop {
+            if !self.reading || self.state == State::Closed {
+                return;
+            }
+            match std::mem::replace(&mut self.parse, Parse::Head) {
+                Parse::Head => {
+                    if self.input.is_empty() {
+                        return;
+                    }
+                    match parse_head(&self.input, &self.limits) {
+                        Ok(None) => return,
+                        Ok(Some((head, used))) => {
+                            self.input.drain(..used);
+                            let decoder = match head.framing {
+                                BodyFraming::Chunked => Some(ChunkedDecoder::default()),
+                                _ => None,
+                            };
+                            if head.expect_continue && head.framing != BodyFraming::Empty {
+                                self.output
+                                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                            }
+                            self.parse = Parse::Body {
+                                head,
+                                body: Vec::new(),
+                                decoder,
+                            };
+                        }
+                        Err(error) => return self.reject(&error),
+                    }
+                }
+                Parse::Body {
+                    head,
+                    mut body,
+                    mut decoder,
+                } => {
+                    let complete = match (&head.framing, decoder.as_mut()) {
+                        (BodyFraming::Length(length), _) => {
+                            let take = (length - body.len()).min(self.input.len());
+                            body.extend(self.input.drain(..take));
+                            body.len() == *length
+                        }
+                        (BodyFraming::Chunked, Some(decoder)) => {
+                            match decoder.feed(&self.input, &mut body, self.limits.max_body) {
+                                Ok(used) => {
+                                    self.input.drain(..used);
+                                    decoder.done()
+                                }
+                                Err(error) => return self.reject(&error),
+                            }
+                        }
+                        _ => true,
+                    };
+                    if !complete {
+                        self.parse = Parse::Body {
+                            head,
+                            body,
+                            decoder,
+                        };
+                        return;
+                    }
+                    self.request_started = if self.input.is_empty() {
+                        None
+                    } else {
+                        Some(Instant::now())
+                    };
+                    self.dispatch(head, body, events);
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, head: Head, body: Vec<u8>, events: &mut EventQueue) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.slots.push_back(Slot {
+            seq,
+            head_only: head.method == "HEAD",
+            keep_alive: head.keep_alive,
+            bytes: None,
+        });
+        if !head.keep_alive {
+            self.reading = false;
+        }
+        let query = decode_query(&head.query)
+            .into_iter()
+            .map(|(key, value)| (key, Val::Text(value)))
+            .collect();
+        let mut headers: Vec<(String, Val)> = Vec::with_capacity(head.headers.len());
+        for (name, value) in head.headers {
+            match headers.iter_mut().find(|(existing, _)| *existing == name) {
+                Some((_, Val::Text(joined))) => {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                }
+                _ => headers.push((name, Val::Text(value))),
+            }
+        }
+        let request = Val::Record(vec![
+            ("method", Val::Text(head.method)),
+            ("path", Val::Text(head.path)),
+            ("query", Val::Map(query)),
+            ("headers", Val::Map(headers)),
+            ("body", Val::Bytes(body)),
+            ("remote", Val::Text(self.peer.clone())),
+        ]);
+        events.push_back(NetEvent::Emit {
+            owner: self.server,
+            event: "request",
+            args: vec![Val::Int(self.id as i64), Val::Int(seq as i64), request],
+        });
+    }
+
+    /// Answers a bad request (after the responses before it) and closes.
+    fn reject(&mut self, error: &RequestError) {
+        self.input.clear();
+        self.answer_and_close(Response::text(error.status(), &format!("{error}\n")));
+    }
+
+    /// Answers with 408 if no request is outstanding (a request took too long to arrive),
+    /// and closes.
+    pub fn time_out_request(&mut self) {
+        if self.slots.is_empty() && self.state == State::Open {
+            self.answer_and_close(Response::text(408, "request timeout\n"));
+        } else {
+            self.close();
+        }
+    }
+
+    fn answer_and_close(&mut self, response: Response) {
+        let mut bytes = Vec::new();
+        response.write_to(&mut bytes, false, false);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.slots.push_back(Slot {
+            seq,
+            head_only: false,
+            keep_alive: false,
+            bytes: Some(bytes),
+        });
+        self.reading = false;
+        self.advance();
+    }
+
+    /// Closes at once (idle timeout, server shutdown).
+    pub fn close(&mut self) {
+        if self.state != State::Closed {
+            self.transport.shutdown();
+            self.state = State::Closed;
+        }
+    }
+
+    /// The handler for request `seq` finished: queue its response (in request order).
+    pub fn respond(&mut self, seq: u64, response: &Response, events: &mut EventQueue) -> bool {
+        let Some(slot) = self
+            .slots
+            .iter_mut()
+            .find(|slot| slot.seq == seq && slot.bytes.is_none())
+        else {
+            return false;
+        };
+        let mut bytes = Vec::with_capacity(response.body.len() + 160);
+        response.write_to(&mut bytes, slot.head_only, slot.keep_alive);
+        slot.bytes = Some(bytes);
+        self.last_activity = Instant::now();
+        self.advance();
+        // Reading may have paused on a full pipeline.
+        self.pump(events);
+        true
+    }
+
+    /// Moves finished responses from the front of the queue to the output and sends.
+    fn advance(&mut self) {
+        while self.slots.front().is_some_and(|slot| slot.bytes.is_some()) {
+            let Some(slot) = self.slots.pop_front() else {
+                break;
+            };
+            let bytes = slot.bytes.unwrap_or_default();
+            if self.output_sent == self.output.len() {
+                self.output = bytes;
+                self.output_sent = 0;
+            } else {
+                self.output.extend_from_slice(&bytes);
+            }
+            if !slot.keep_alive {
+                self.close_when_done = true;
+                self.reading = false;
+                self.slots.clear();
+                break;
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if let Err(_error) = self.transport.flush_pending() {
+            self.state = State::Closed;
+            return;
+        }
+        while self.output_sent < self.output.len() {
+            match self.transport.write_some(&self.output[self.output_sent..]) {
+                Ok(0) => break,
+                Ok(n) => self.output_sent += n,
+                Err(_) => {
+                    self.state = State::Closed;
+                    return;
+                }
+            }
+        }
+        if self.output_sent == self.output.len() {
+            self.output.clear();
+            self.output_sent = 0;
+            if self.close_when_done && self.slots.is_empty() {
+                self.close();
+            }
+        }
+    }
+}

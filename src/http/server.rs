@@ -1,0 +1,265 @@
+//! Embedded HTTP servers: listeners, their connections ([`HttpConn`]) and the limits that keep
+//! one client from hurting the others — a connection cap (503), per-request read timeout (408)
+//! and idle keep-alive timeout, checked by one unreferenced interval timer per server.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+
+use super::conn::{HttpConn, State};
+use super::request::Limits;
+use super::response::Response;
+use crate::net::tls::TlsTransport;
+use crate::net::transport::{PlainTcp, Transport};
+use crate::net::{EventQueue, TOKEN_OFFSET, describe_io_error, resolve};
+use crate::reactor::ids::IdHasher;
+
+/// Configuration of one server.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub limits: Limits,
+    /// Connections beyond this are answered 503 and closed.
+    pub max_connections: usize,
+    /// Keep-alive connections idle longer than this are closed.
+    pub idle_timeout: Duration,
+    /// A request must arrive completely within this once it started.
+    pub read_timeout: Duration,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            limits: Limits::default(),
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(10),
+            tls: None,
+        }
+    }
+}
+
+struct Server {
+    listener: TcpListener,
+    options: ServerOptions,
+    conns: HashSet<u64, IdHasher>,
+    referenced: bool,
+    /// The interval timer that checks timeouts.
+    pub sweep_timer: u64,
+}
+
+/// All HTTP servers and their connections.
+#[derive(Default)]
+pub struct HttpServers {
+    servers: HashMap<u64, Server, IdHasher>,
+    conns: HashMap<u64, HttpConn, IdHasher>,
+}
+
+fn token(id: u64) -> Token {
+    Token(id as usize + TOKEN_OFFSET)
+}
+
+impl HttpServers {
+    /// Listening servers that keep the process alive.
+    pub fn alive(&self) -> usize {
+        self.servers
+            .values()
+            .filter(|server| server.referenced)
+            .count()
+    }
+
+    /// `_PY.unref`/`ref` on a server id.
+    pub fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {
+        match self.servers.get_mut(&id) {
+            Some(server) => {
+                server.referenced = referenced;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True if `id` is a server or one of their connections.
+    pub fn owns(&self, id: u64) -> bool {
+        self.servers.contains_key(&id) || self.conns.contains_key(&id)
+    }
+
+    /// Binds `host:port` and starts serving as server `id`.
+    pub fn start(
+        &mut self,
+        registry: &Registry,
+        id: u64,
+        sweep_timer: u64,
+        host: &str,
+        port: u16,
+        options: ServerOptions,
+    ) -> Result<SocketAddr, String> {
+        let address = resolve::literal(host, port)
+            .or_else(|| resolve::lookup(host, port).ok())
+            .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
+        let mut listener = TcpListener::bind(address).map_err(|error| {
+            format!(
+                "cannot listen on {host}:{port}: {}",
+                describe_io_error(&error)
+            )
+        })?;
+        registry
+            .register(&mut listener, token(id), Interest::READABLE)
+            .map_err(|error| error.to_string())?;
+        let local = listener.local_addr().map_err(|error| error.to_string())?;
+        self.servers.insert(
+            id,
+            Server {
+                listener,
+                options,
+                conns: HashSet::default(),
+                referenced: true,
+                sweep_timer,
+            },
+        );
+        Ok(local)
+    }
+
+    /// Stops server `id` and closes its connections; returns its sweep timer.
+    pub fn stop(&mut self, registry: &Registry, id: u64) -> Option<u64> {
+        let mut server = self.servers.remove(&id)?;
+        let _ = registry.deregister(&mut server.listener);
+        for conn in server.conns.drain() {
+            if let Some(mut conn) = self.conns.remove(&conn) {
+                conn.close();
+                let _ = registry.deregister(conn.transport.socket());
+            }
+        }
+        Some(server.sweep_timer)
+    }
+
+    /// Routes readiness; false if `id` is not ours.
+    pub fn on_ready(
+        &mut self,
+        registry: &Registry,
+        next_id: &mut dyn FnMut() -> u64,
+        id: u64,
+        hangup: bool,
+        events: &mut EventQueue,
+    ) -> bool {
+        if self.servers.contains_key(&id) {
+            self.accept(registry, next_id, id);
+            return true;
+        }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        if hangup {
+            conn.transport.note_hangup();
+        }
+        conn.on_ready(events);
+        self.sweep_closed(registry, id);
+        true
+    }
+
+    fn accept(&mut self, registry: &Registry, next_id: &mut dyn FnMut() -> u64, id: u64) {
+        let Some(server) = self.servers.get_mut(&id) else {
+            return;
+        };
+        loop {
+            let (mut stream, peer) = match server.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if server.conns.len() >= server.options.max_connections {
+                let mut busy = Vec::new();
+                Response::text(503, "server busy\n").write_to(&mut busy, false, false);
+                let _ = std::io::Write::write(&mut stream, &busy);
+                continue;
+            }
+            let transport: Box<dyn Transport> = match &server.options.tls {
+                None => Box::new(PlainTcp::new(stream)),
+                Some(config) => match TlsTransport::server(stream, Arc::clone(config)) {
+                    Ok(transport) => Box::new(transport),
+                    Err(_) => continue,
+                },
+            };
+            let conn_id = next_id();
+            let mut conn = HttpConn::new(
+                conn_id,
+                id,
+                transport,
+                peer.to_string(),
+                server.options.limits,
+            );
+            let _ = conn.transport.socket().set_nodelay(true);
+            if registry
+                .register(
+                    conn.transport.socket(),
+                    token(conn_id),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                continue;
+            }
+            server.conns.insert(conn_id);
+            self.conns.insert(conn_id, conn);
+        }
+    }
+
+    /// Delivers the response to request `seq` of connection `conn`; false if it is gone.
+    pub fn respond(
+        &mut self,
+        registry: &Registry,
+        conn: u64,
+        seq: u64,
+        response: &Response,
+        events: &mut EventQueue,
+    ) -> bool {
+        let Some(connection) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let delivered = connection.respond(seq, response, events);
+        self.sweep_closed(registry, conn);
+        delivered
+    }
+
+    /// Applies the read and idle timeouts of server `id`.
+    pub fn check_timeouts(&mut self, registry: &Registry, id: u64) {
+        let Some(server) = self.servers.get(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        let (read_timeout, idle_timeout) =
+            (server.options.read_timeout, server.options.idle_timeout);
+        let ids: Vec<u64> = server.conns.iter().copied().collect();
+        for conn_id in ids {
+            if let Some(conn) = self.conns.get_mut(&conn_id) {
+                if conn
+                    .request_started
+                    .is_some_and(|started| now.duration_since(started) > read_timeout)
+                {
+                    conn.time_out_request();
+                } else if conn.is_idle() && now.duration_since(conn.last_activity) > idle_timeout {
+                    conn.close();
+                }
+            }
+            self.sweep_closed(registry, conn_id);
+        }
+    }
+
+    fn sweep_closed(&mut self, registry: &Registry, id: u64) {
+        if self
+            .conns
+            .get(&id)
+            .is_some_and(|conn| conn.state == State::Closed)
+            && let Some(mut conn) = self.conns.remove(&id)
+        {
+            let _ = registry.deregister(conn.transport.socket());
+            if let Some(server) = self.servers.get_mut(&conn.server) {
+                server.conns.remove(&id);
+            }
+        }
+    }
+}
