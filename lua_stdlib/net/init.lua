@@ -7,5 +7,6 @@ local net = {}
 require("net.tcp")(net)
 require("net.udp")(net)
 require("net.server")(net)
+require("net.http")(net)
 
 return net

@@ -255,6 +255,15 @@ local function load_http()
   end
 end
 
+local http_client_loaded = false
+local function load_http_client()
+  load_sockets()
+  if not http_client_loaded then
+    http_client_loaded = true
+    require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await })
+  end
+end
+
 setmetatable(PY, {
   __index = function(_, key)
     if type(key) == "string" then
@@ -264,6 +273,9 @@ setmetatable(PY, {
         return rawget(PY, key)
       elseif key == "http_server_start" or key == "http_server_stop" then
         load_http()
+        return rawget(PY, key)
+      elseif key == "http_request_async" or key == "http_request_sync" then
+        load_http_client()
         return rawget(PY, key)
       end
     end

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::http::client::ClientRequest;
 use crate::http::request::Limits;
 use crate::http::response::Response;
 use crate::http::server::ServerOptions;
+use crate::http::url::Url;
 use crate::net::tls;
 use crate::reactor::SharedReactor;
 
@@ -53,7 +55,17 @@ fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, Strin
     Ok(options)
 }
 
-/// Adds the HTTP server primitives to `core`.
+/// `http_request(method, url, headers, body, timeout, verify)`.
+type RequestArgs = (
+    String,
+    String,
+    Option<Table>,
+    Option<LuaString>,
+    Option<f64>,
+    Option<bool>,
+);
+
+/// Adds the HTTP client and server primitives to `core`.
 pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> {
     let r = reactor.clone();
     core.set(
@@ -84,6 +96,53 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 }
             },
         )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "http_request",
+        lua.create_function(
+            move |lua, (method, url, headers, body, timeout, verify): RequestArgs| {
+                let url = match Url::parse(&url) {
+                    Ok(url) => url,
+                    Err(message) => {
+                        return Ok(MultiValue::from_vec(vec![
+                            Value::Nil,
+                            Value::String(lua.create_string(message)?),
+                        ]));
+                    }
+                };
+                let mut request = ClientRequest {
+                    method: method.to_ascii_uppercase(),
+                    url,
+                    headers: Vec::new(),
+                    body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
+                    verify: verify.unwrap_or(true),
+                };
+                if let Some(headers) = headers {
+                    for pair in headers.pairs::<String, String>() {
+                        let (name, value) = pair?;
+                        request.headers.push((name, value));
+                    }
+                }
+                let timeout = timeout.filter(|t| t.is_finite() && *t > 0.0);
+                let mut reactor = r.borrow_mut();
+                let op = reactor.ids.next_id();
+                let (net, mut ctx) = reactor.net();
+                net.http_request(&mut ctx, request, timeout, op);
+                Ok(MultiValue::from_vec(vec![Value::Integer(op as i64)]))
+            },
+        )?,
+    )?;
+
+    core.set(
+        "url_join",
+        lua.create_function(|_, (base, location): (String, String)| {
+            Ok(Url::parse(&base)
+                .and_then(|base| base.join(&location))
+                .map(|url| url.to_text())
+                .ok())
+        })?,
     )?;
 
     let r = reactor.clone();

@@ -203,6 +203,24 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         })?,
     )?;
 
+    let r = reactor.clone();
+    core.set(
+        "new_op",
+        lua.create_function(move |_, ()| Ok(r.borrow_mut().ids.next_id()))?,
+    )?;
+    // Completes operation `op` with no values on the next turn (wakes whoever awaits it).
+    let r = reactor.clone();
+    core.set(
+        "post",
+        lua.create_function(move |_, op: u64| {
+            r.borrow_mut().net.events.push_back(NetEvent::Complete {
+                op,
+                values: Vec::new(),
+            });
+            Ok(())
+        })?,
+    )?;
+
     register_udp(lua, core, reactor)?;
     crate::api::http::register(lua, core, reactor)?;
 

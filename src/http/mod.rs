@@ -1,7 +1,9 @@
 //! HTTP/1.1 for scripts: request parsing and response writing (the embedded server is built on
 //! them in the HTTP issue).
 
+pub mod client;
 pub mod conn;
 pub mod request;
 pub mod response;
 pub mod server;
+pub mod url;

@@ -101,7 +101,7 @@ impl HttpServers {
         let address = resolve::literal(host, port)
             .or_else(|| resolve::lookup(host, port).ok())
             .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
-        let mut listener = TcpListener::bind(address).map_err(|error| {
+        let mut listener = crate::net::listen(address).map_err(|error| {
             format!(
                 "cannot listen on {host}:{port}: {}",
                 describe_io_error(&error)

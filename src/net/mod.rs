@@ -79,6 +79,21 @@ impl NetEvent {
 /// Finished operations waiting to reach Lua, in order.
 pub type EventQueue = VecDeque<NetEvent>;
 
+/// Listen backlog for servers: mio (like std) asks for 128, which drops the SYNs of a burst of
+/// connections made in one turn of a client's loop (they then wait a second for the retry).
+const LISTEN_BACKLOG: libc::c_int = 1024;
+
+/// Binds a listening socket with plua's backlog.
+pub fn listen(address: std::net::SocketAddr) -> std::io::Result<mio::net::TcpListener> {
+    use std::os::fd::AsRawFd;
+    let listener = mio::net::TcpListener::bind(address)?;
+    // SAFETY: listen(2) on a socket we own; calling it again only changes the backlog.
+    if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(listener)
+}
+
 /// A short, clear description of an I/O error for Lua ("connection refused", "timeout").
 pub fn describe_io_error(error: &std::io::Error) -> String {
     use std::io::ErrorKind::*;

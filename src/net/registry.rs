@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::resolve;
@@ -16,6 +16,7 @@ use super::tls::{self, TlsTransport};
 use super::transport::{PlainTcp, Transport};
 use super::udp::UdpSock;
 use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::http::client::{ClientRequest, Followup, HttpClient};
 use crate::http::response::Response;
 use crate::http::server::{HttpServers, ServerOptions};
 use crate::reactor::ids::{IdCounter, IdHasher};
@@ -61,6 +62,8 @@ enum Deadline {
     },
     /// The interval that applies an HTTP server's timeouts (stays armed).
     HttpSweep(u64),
+    /// The time limit of an HTTP client request.
+    HttpRequest(u64),
 }
 
 struct PendingConnect {
@@ -88,6 +91,12 @@ pub struct Net {
     closed: HashSet<u64, IdHasher>,
     /// Embedded HTTP servers and their connections.
     pub http: HttpServers,
+    /// The HTTP client's connections (busy and pooled).
+    http_client: HttpClient,
+    /// Client requests by operation: the connection serving them and their timeout timer.
+    http_ops: HashMap<u64, (u64, Option<u64>), IdHasher>,
+    /// Client requests waiting for a name lookup, by lookup job (= future connection id).
+    http_resolving: HashMap<u64, (u64, ClientRequest), IdHasher>,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -112,6 +121,8 @@ impl Net {
                 .count()
             + self.udp.values().filter(|socket| socket.is_alive()).count()
             + self.http.alive()
+            + self.http_client.in_flight()
+            + self.http_resolving.len()
             + self.resolving.len()
     }
 
@@ -199,6 +210,24 @@ impl Net {
 
     /// A name lookup finished on the worker pool; false if the job was not ours.
     pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
+        if let Some((op, request)) = self.http_resolving.remove(&job) {
+            match output
+                .downcast::<Result<SocketAddr, String>>()
+                .map(|result| *result)
+            {
+                Ok(Ok(address)) => self.http_client.connect(
+                    ctx.registry,
+                    job,
+                    address,
+                    op,
+                    request,
+                    &mut self.events,
+                ),
+                Ok(Err(message)) => self.http_failed(ctx, op, message),
+                Err(_) => self.http_failed(ctx, op, "internal error: bad lookup result".into()),
+            }
+            return true;
+        }
         let Some(pending) = self.resolving.remove(&job) else {
             return false;
         };
@@ -423,7 +452,7 @@ impl Net {
         let address = resolve::literal(host, port)
             .or_else(|| resolve::lookup(host, port).ok())
             .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
-        let mut listener = TcpListener::bind(address).map_err(|error| {
+        let mut listener = crate::net::listen(address).map_err(|error| {
             format!(
                 "cannot listen on {host}:{port}: {}",
                 describe_io_error(&error)
@@ -581,7 +610,19 @@ impl Net {
         writable: bool,
         hangup: bool,
     ) {
-        if self.http.owns(id) {
+        if self.http_client.owns(id) {
+            let op_before = self.http_client.current_op(id);
+            let followup = self
+                .http_client
+                .on_ready(ctx.registry, id, hangup, &mut self.events);
+            if let Followup::Retry(op, request) = followup {
+                self.http_send(ctx, request, op);
+            } else if let Some(op) = op_before
+                && self.http_client.current_op(id) != Some(op)
+            {
+                self.http_done(ctx, op);
+            }
+        } else if self.http.owns(id) {
             let ids = &mut *ctx.ids;
             self.http.on_ready(
                 ctx.registry,
@@ -625,6 +666,16 @@ impl Net {
         self.deadlines.remove(&timer);
         match deadline {
             Deadline::HttpSweep(_) => {}
+            Deadline::HttpRequest(op) => {
+                if let Some((conn, _)) = self.http_ops.remove(&op) {
+                    if self.http_resolving.remove(&conn).is_some() {
+                        self.events.push_back(NetEvent::failure(op, "timeout"));
+                    } else {
+                        self.http_client
+                            .time_out(ctx.registry, conn, op, &mut self.events);
+                    }
+                }
+            }
             Deadline::Connect(id) => {
                 if let Some(conn) = self.conns.get_mut(&id) {
                     conn.connect_timer = None;
@@ -825,6 +876,83 @@ impl Net {
     ) -> bool {
         self.http
             .respond(ctx.registry, conn, seq, response, &mut self.events)
+    }
+
+    // ---- HTTP client --------------------------------------------------------------------
+
+    /// Sends `request` as operation `op`, reusing a pooled connection when one is idle;
+    /// `timeout` (seconds) limits the whole exchange.
+    pub fn http_request(
+        &mut self,
+        ctx: &mut NetContext,
+        request: ClientRequest,
+        timeout: Option<f64>,
+        op: u64,
+    ) {
+        let timer = timeout.map(|seconds| self.arm(ctx, seconds, Deadline::HttpRequest(op)));
+        self.http_ops.insert(op, (0, timer));
+        self.http_send(ctx, request, op);
+    }
+
+    fn http_send(&mut self, ctx: &mut NetContext, request: ClientRequest, op: u64) {
+        let conn = match self.http_client.try_pooled(op, request, &mut self.events) {
+            Ok(conn) => conn,
+            Err(request) => {
+                let request = *request;
+                let id = ctx.ids.next_id();
+                match resolve::literal(&request.url.host, request.url.port) {
+                    Some(address) => {
+                        self.http_client.connect(
+                            ctx.registry,
+                            id,
+                            address,
+                            op,
+                            request,
+                            &mut self.events,
+                        );
+                    }
+                    None => {
+                        let (host, port) = (request.url.host.clone(), request.url.port);
+                        let job = ctx.pool.submit(id, move || {
+                            Box::new(resolve::lookup(&host, port)) as JobOutput
+                        });
+                        match job {
+                            Ok(()) => {
+                                self.http_resolving.insert(id, (op, request));
+                            }
+                            Err(error) => {
+                                self.http_failed(ctx, op, error.to_string());
+                                return;
+                            }
+                        }
+                    }
+                }
+                id
+            }
+        };
+        match self.http_ops.get_mut(&op) {
+            Some(entry) => entry.0 = conn,
+            None => {
+                self.http_ops.insert(op, (conn, None));
+            }
+        }
+        if self.http_client.current_op(conn) != Some(op) && !self.http_resolving.contains_key(&conn)
+        {
+            // Finished (or failed) at once.
+            self.http_done(ctx, op);
+        }
+    }
+
+    fn http_failed(&mut self, ctx: &mut NetContext, op: u64, message: String) {
+        self.events.push_back(NetEvent::failure(op, message));
+        self.http_done(ctx, op);
+    }
+
+    /// Forgets a finished client request and cancels its timeout.
+    fn http_done(&mut self, ctx: &mut NetContext, op: u64) {
+        if let Some((_, timer)) = self.http_ops.remove(&op) {
+            self.disarm(ctx, timer);
+        }
     }
 
     /// Abandons operation `op` (a blocking wait gave up): a waiting read, accept or receive is

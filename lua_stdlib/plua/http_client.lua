@@ -1,0 +1,127 @@
+-- plua.http_client: `_PY.http_request_async(url | req, cb)` and `_PY.http_request_sync(url | req)`
+-- on the reactor-native HTTP client (src/http/client.rs). Hundreds of requests can be in flight
+-- without threads; an in-flight request keeps the process alive until its callback ran.
+--
+-- req = { url, method = "GET", headers = {}, body = string | table (sent as JSON),
+--         timeout = 30 (s), redirect = true, maxredirects = 5, verify = true }
+-- result = { code, headers = {lower-case = value}, body, url }, or on a network failure
+--          { code = 0, headers = {}, body = "", url, error = true, error_message = "..." }.
+-- Every HTTP status (also 4xx/5xx) is a result, not an error.
+
+local M = {}
+
+local type, tostring = type, tostring
+
+function M.install(core, PY, shared)
+  local callbacks, await = shared.callbacks, shared.await
+
+  local function normalize(name, req)
+    if type(req) == "string" then
+      req = { url = req }
+    elseif type(req) ~= "table" then
+      error(("%s: bad argument #1 (url string or request table expected, got %s)"):format(name, type(req)), 3)
+    end
+    if type(req.url) ~= "string" then
+      error(("%s: request.url must be a string (got %s)"):format(name, type(req.url)), 3)
+    end
+    local headers = {}
+    if req.headers ~= nil then
+      if type(req.headers) ~= "table" then
+        error(("%s: request.headers must be a table (got %s)"):format(name, type(req.headers)), 3)
+      end
+      for key, value in pairs(req.headers) do
+        headers[tostring(key)] = tostring(value)
+      end
+    end
+    local body = req.body
+    if type(body) == "table" then
+      body = PY.to_json(body)
+      local has_type = false
+      for key in pairs(headers) do
+        if key:lower() == "content-type" then
+          has_type = true
+        end
+      end
+      if not has_type then
+        headers["Content-Type"] = "application/json"
+      end
+    elseif body ~= nil and type(body) ~= "string" then
+      body = tostring(body)
+    end
+    return {
+      url = req.url,
+      method = type(req.method) == "string" and req.method:upper() or "GET",
+      headers = headers,
+      body = body,
+      timeout = tonumber(req.timeout) or 30,
+      redirect = req.redirect ~= false,
+      maxredirects = math.tointeger(tonumber(req.maxredirects)) or 5,
+      verify = req.verify ~= false,
+    }
+  end
+
+  local function failure(url, message)
+    return { code = 0, headers = {}, body = "", url = url, error = true, error_message = message }
+  end
+
+  -- Starts one hop; `done(result)` gets the final result after redirects.
+  local function start(req, hops, done)
+    local op, message = core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify)
+    if not op then
+      return setTimeout(done, 0, failure(req.url, message))
+    end
+    callbacks[op] = function(ok, response, err)
+      if not ok then
+        return done(failure(req.url, err))
+      end
+      local location = response.headers.location
+      local code = response.code
+      if req.redirect and location and (code == 301 or code == 302 or code == 303 or code == 307 or code == 308) then
+        if hops >= req.maxredirects then
+          return done(failure(req.url, ("too many redirects (more than %d)"):format(req.maxredirects)))
+        end
+        local next_req = {}
+        for key, value in pairs(req) do
+          next_req[key] = value
+        end
+        next_req.url = core.url_join(req.url, location) or location
+        if code == 303 or ((code == 301 or code == 302) and req.method == "POST") then
+          next_req.method, next_req.body = "GET", nil
+        end
+        return start(next_req, hops + 1, done)
+      end
+      return done(response)
+    end
+  end
+
+  function PY.http_request_async(req, cb)
+    req = normalize("http_request_async", req)
+    if cb ~= nil and type(cb) ~= "function" then
+      error(("http_request_async: bad argument #2 (function expected, got %s)"):format(type(cb)), 2)
+    end
+    start(req, 0, cb or function() end)
+  end
+
+  function PY.http_request_sync(req)
+    req = normalize("http_request_sync", req)
+    if not coroutine.isyieldable() then
+      -- Nowhere to yield to: block on this one request (no redirects are followed here).
+      local op, message = core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify)
+      if not op then
+        return failure(req.url, message)
+      end
+      local ok, response, err = core.block_on(op, req.timeout)
+      return ok and response or failure(req.url, err)
+    end
+    local op = core.new_op()
+    local result
+    start(req, 0, function(response)
+      result = response
+      core.post(op)
+    end)
+    await(op)
+    return result
+  end
+end
+
+return M

@@ -1,0 +1,520 @@
+//! The reactor-native HTTP/1.1 client: requests on non-blocking connections (plain or TLS),
+//! response heads through `httparse`, bodies by `Content-Length`, chunked or until close, and
+//! keep-alive connections pooled per (scheme, host, port). Hundreds of requests in flight cost
+//! no thread. Redirects are followed by the Lua layer, which sees every hop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use super::request::ChunkedDecoder;
+use super::url::Url;
+use crate::net::tls::{self, TlsTransport};
+use crate::net::transport::{PlainTcp, Transport};
+use crate::net::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::reactor::ids::IdHasher;
+
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest response body accepted.
+const MAX_BODY: usize = 256 * 1024 * 1024;
+/// Idle pooled connections kept per host.
+const IDLE_PER_HOST: usize = 8;
+
+/// A request to send.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    pub method: String,
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Verify the server certificate (https).
+    pub verify: bool,
+}
+
+impl ClientRequest {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.url.target);
+        let has = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(key, _)| key.eq_ignore_ascii_case(name))
+        };
+        if !has("host") {
+            head.push_str(&format!("Host: {}\r\n", self.url.host_header()));
+        }
+        if !has("user-agent") {
+            head.push_str(concat!(
+                "User-Agent: plua/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\n"
+            ));
+        }
+        if !has("accept") {
+            head.push_str("Accept: */*\r\n");
+        }
+        let sends_body =
+            !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH");
+        if sends_body && !has("content-length") {
+            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        for (name, value) in &self.headers {
+            if name.contains(['\r', '\n']) || value.contains(['\r', '\n']) {
+                continue;
+            }
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    tls: bool,
+    host: String,
+    port: u16,
+}
+
+enum Framing {
+    Length(usize),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+    Empty,
+}
+
+struct Exchange {
+    op: u64,
+    request: ClientRequest,
+    head_only: bool,
+    /// The connection came from the pool (a failure before any response byte is retried once).
+    reused: bool,
+    status: Option<u16>,
+    headers: Vec<(String, Val)>,
+    keep_alive: bool,
+    framing: Framing,
+    body: Vec<u8>,
+    got_bytes: bool,
+}
+
+struct ClientConn {
+    transport: Box<dyn Transport>,
+    key: PoolKey,
+    connected: bool,
+    exchange: Option<Exchange>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    output_sent: usize,
+    closed: bool,
+}
+
+/// What the registry must do after a client event.
+pub enum Followup {
+    Nothing,
+    /// Send this request again on a fresh connection (a pooled one had gone stale).
+    Retry(u64, ClientRequest),
+}
+
+/// All client connections, busy or pooled.
+#[derive(Default)]
+pub struct HttpClient {
+    conns: HashMap<u64, ClientConn, IdHasher>,
+    idle: HashMap<PoolKey, Vec<u64>>,
+}
+
+fn token(id: u64) -> Token {
+    Token(id as usize + TOKEN_OFFSET)
+}
+
+impl HttpClient {
+    /// Requests in flight (each keeps the process alive until its callback ran).
+    pub fn in_flight(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|conn| conn.exchange.is_some())
+            .count()
+    }
+
+    /// The operation connection `id` is working on, if any.
+    pub fn current_op(&self, id: u64) -> Option<u64> {
+        self.conns
+            .get(&id)?
+            .exchange
+            .as_ref()
+            .map(|exchange| exchange.op)
+    }
+
+    /// True if `id` is one of the client's connections.
+    pub fn owns(&self, id: u64) -> bool {
+        self.conns.contains_key(&id)
+    }
+
+    /// Starts `request` as operation `op` on a pooled connection if one is idle; returns the
+    /// connection id used, or `None` when a new connection is needed.
+    pub fn try_pooled(
+        &mut self,
+        op: u64,
+        request: ClientRequest,
+        events: &mut EventQueue,
+    ) -> Result<u64, Box<ClientRequest>> {
+        let key = PoolKey {
+            tls: request.url.tls,
+            host: request.url.host.clone(),
+            port: request.url.port,
+        };
+        while let Some(id) = self.idle.get_mut(&key).and_then(Vec::pop) {
+            if let Some(conn) = self.conns.get_mut(&id)
+                && !conn.closed
+            {
+                conn.start(op, request, true, events);
+                return Ok(id);
+            }
+        }
+        Err(Box::new(request))
+    }
+
+    /// Opens connection `id` to `address` and sends `request` on it as operation `op`.
+    pub fn connect(
+        &mut self,
+        registry: &Registry,
+        id: u64,
+        address: SocketAddr,
+        op: u64,
+        request: ClientRequest,
+        events: &mut EventQueue,
+    ) {
+        let stream = match TcpStream::connect(address) {
+            Ok(stream) => stream,
+            Err(error) => {
+                events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+                return;
+            }
+        };
+        let transport: Box<dyn Transport> = if request.url.tls {
+            let config = match tls::client_config(request.verify, None) {
+                Ok(config) => config,
+                Err(error) => {
+                    events.push_back(NetEvent::failure(op, error.to_string()));
+                    return;
+                }
+            };
+            match TlsTransport::client(stream, Arc::clone(&config), &request.url.host) {
+                Ok(transport) => Box::new(transport),
+                Err(error) => {
+                    events.push_back(NetEvent::failure(op, error.to_string()));
+                    return;
+                }
+            }
+        } else {
+            Box::new(PlainTcp::new(stream))
+        };
+        let key = PoolKey {
+            tls: request.url.tls,
+            host: request.url.host.clone(),
+            port: request.url.port,
+        };
+        let mut conn = ClientConn {
+            transport,
+            key,
+            connected: false,
+            exchange: None,
+            input: Vec::new(),
+            output: Vec::new(),
+            output_sent: 0,
+            closed: false,
+        };
+        if let Err(error) = registry.register(
+            conn.transport.socket(),
+            token(id),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+            return;
+        }
+        conn.start(op, request, false, events);
+        self.conns.insert(id, conn);
+    }
+
+    /// Readiness on connection `id`.
+    pub fn on_ready(
+        &mut self,
+        registry: &Registry,
+        id: u64,
+        hangup: bool,
+        events: &mut EventQueue,
+    ) -> Followup {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return Followup::Nothing;
+        };
+        if hangup {
+            conn.transport.note_hangup();
+        }
+        let followup = conn.on_ready(events);
+        self.settle(registry, id);
+        followup
+    }
+
+    /// Ends the exchange `op` on connection `id` with "timeout".
+    pub fn time_out(&mut self, registry: &Registry, id: u64, op: u64, events: &mut EventQueue) {
+        if let Some(conn) = self.conns.get_mut(&id)
+            && conn
+                .exchange
+                .as_ref()
+                .is_some_and(|exchange| exchange.op == op)
+        {
+            conn.exchange = None;
+            conn.closed = true;
+            events.push_back(NetEvent::failure(op, "timeout"));
+        }
+        self.settle(registry, id);
+    }
+
+    /// Pools or drops connection `id` after an event.
+    fn settle(&mut self, registry: &Registry, id: u64) {
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
+        if conn.closed {
+            if let Some(mut conn) = self.conns.remove(&id) {
+                let _ = registry.deregister(conn.transport.socket());
+                if let Some(list) = self.idle.get_mut(&conn.key) {
+                    list.retain(|other| *other != id);
+                }
+            }
+        } else if conn.exchange.is_none() {
+            let list = self.idle.entry(conn.key.clone()).or_default();
+            if !list.contains(&id) {
+                if list.len() >= IDLE_PER_HOST {
+                    if let Some(mut conn) = self.conns.remove(&id) {
+                        let _ = registry.deregister(conn.transport.socket());
+                    }
+                    return;
+                }
+                list.push(id);
+            }
+        }
+    }
+}
+
+impl ClientConn {
+    fn start(&mut self, op: u64, request: ClientRequest, reused: bool, events: &mut EventQueue) {
+        let bytes = request.to_bytes();
+        self.exchange = Some(Exchange {
+            op,
+            head_only: request.method == "HEAD",
+            request,
+            reused,
+            status: None,
+            headers: Vec::new(),
+            keep_alive: true,
+            framing: Framing::Empty,
+            body: Vec::new(),
+            got_bytes: false,
+        });
+        self.input.clear();
+        self.output = bytes;
+        self.output_sent = 0;
+        if self.connected {
+            let _ = self.pump(events);
+        }
+    }
+
+    fn on_ready(&mut self, events: &mut EventQueue) -> Followup {
+        if !self.connected {
+            let socket = self.transport.socket();
+            match socket.take_error() {
+                Ok(Some(error)) | Err(error) => {
+                    return self.fail(&describe_io_error(&error), events);
+                }
+                Ok(None) => {}
+            }
+            match socket.peer_addr() {
+                Ok(_) => {
+                    self.connected = true;
+                    let _ = socket.set_nodelay(true);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotConnected => {
+                    return Followup::Nothing;
+                }
+                Err(error) => return self.fail(&describe_io_error(&error), events),
+            }
+        }
+        self.pump(events)
+    }
+
+    /// Sends what is queued, reads what arrived, and finishes the exchange when complete.
+    fn pump(&mut self, events: &mut EventQueue) -> Followup {
+        if let Err(error) = self.transport.flush_pending() {
+            return self.fail(&describe_io_error(&error), events);
+        }
+        while self.output_sent < self.output.len() {
+            match self.transport.write_some(&self.output[self.output_sent..]) {
+                Ok(0) => break,
+                Ok(n) => self.output_sent += n,
+                Err(error) => return self.fail(&describe_io_error(&error), events),
+            }
+        }
+        loop {
+            let before = self.input.len();
+            let status = match self.transport.read_into(&mut self.input, 256 * 1024) {
+                Ok(status) => status,
+                Err(error) => return self.fail(&describe_io_error(&error), events),
+            };
+            if self.input.len() > before
+                && let Some(exchange) = self.exchange.as_mut()
+            {
+                exchange.got_bytes = true;
+            }
+            if self.exchange.is_none() {
+                // An idle pooled connection: the server closed it or sent something stray.
+                if status.eof || self.input.len() > before {
+                    self.closed = true;
+                }
+                return Followup::Nothing;
+            }
+            match self.parse(status.eof) {
+                Ok(true) => {
+                    self.finish(events);
+                    return Followup::Nothing;
+                }
+                Ok(false) => {}
+                Err(message) => return self.fail(&message, events),
+            }
+            if status.eof {
+                return self.fail("connection closed before the response was complete", events);
+            }
+            if status.bytes == 0 {
+                return Followup::Nothing;
+            }
+        }
+    }
+
+    /// Parses what has arrived; `Ok(true)` when the response is complete.
+    fn parse(&mut self, eof: bool) -> Result<bool, String> {
+        let Some(exchange) = self.exchange.as_mut() else {
+            return Ok(false);
+        };
+        if exchange.status.is_none() {
+            let mut fields = [httparse::EMPTY_HEADER; 128];
+            let mut response = httparse::Response::new(&mut fields);
+            let used = match response.parse(&self.input) {
+                Ok(httparse::Status::Complete(used)) => used,
+                Ok(httparse::Status::Partial) => {
+                    if self.input.len() > MAX_HEAD {
+                        return Err("response head too large".into());
+                    }
+                    return Ok(false);
+                }
+                Err(error) => return Err(format!("invalid HTTP response: {error}")),
+            };
+            let code = response.code.unwrap_or(0);
+            let version = response.version.unwrap_or(1);
+            let mut length = None;
+            let mut chunked = false;
+            let mut close = version == 0;
+            for field in response.headers.iter() {
+                let name = field.name.to_ascii_lowercase();
+                let value = String::from_utf8_lossy(field.value).trim().to_owned();
+                match name.as_str() {
+                    "content-length" => length = value.parse::<usize>().ok(),
+                    "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                    "connection" => close = value.to_ascii_lowercase().contains("close"),
+                    _ => {}
+                }
+                match exchange
+                    .headers
+                    .iter_mut()
+                    .find(|(existing, _)| *existing == name)
+                {
+                    Some((_, Val::Text(joined))) => {
+                        joined.push_str(", ");
+                        joined.push_str(&value);
+                    }
+                    _ => exchange.headers.push((name, Val::Text(value))),
+                }
+            }
+            self.input.drain(..used);
+            if code == 100 {
+                // Interim response: wait for the real one.
+                exchange.headers.clear();
+                return self.parse(eof);
+            }
+            exchange.status = Some(code);
+            exchange.keep_alive = !close;
+            exchange.framing =
+                if exchange.head_only || code == 204 || code == 304 || (100..200).contains(&code) {
+                    Framing::Empty
+                } else if chunked {
+                    Framing::Chunked(ChunkedDecoder::default())
+                } else if let Some(length) = length {
+                    if length > MAX_BODY {
+                        return Err("response body too large".into());
+                    }
+                    Framing::Length(length)
+                } else {
+                    exchange.keep_alive = false;
+                    Framing::UntilClose
+                };
+        }
+        match &mut exchange.framing {
+            Framing::Empty => Ok(true),
+            Framing::Length(length) => {
+                let take = (*length - exchange.body.len()).min(self.input.len());
+                exchange.body.extend(self.input.drain(..take));
+                Ok(exchange.body.len() == *length)
+            }
+            Framing::Chunked(decoder) => {
+                let used = decoder
+                    .feed(&self.input, &mut exchange.body, MAX_BODY)
+                    .map_err(|error| format!("invalid chunked response: {error}"))?;
+                self.input.drain(..used);
+                Ok(decoder.done())
+            }
+            Framing::UntilClose => {
+                exchange.body.append(&mut self.input);
+                if exchange.body.len() > MAX_BODY {
+                    return Err("response body too large".into());
+                }
+                Ok(eof)
+            }
+        }
+    }
+
+    fn finish(&mut self, events: &mut EventQueue) {
+        let Some(exchange) = self.exchange.take() else {
+            return;
+        };
+        if !exchange.keep_alive || !self.input.is_empty() {
+            self.closed = true;
+        }
+        events.push_back(NetEvent::Complete {
+            op: exchange.op,
+            values: vec![
+                Val::Bool(true),
+                Val::Record(vec![
+                    ("code", Val::Int(i64::from(exchange.status.unwrap_or(0)))),
+                    ("headers", Val::Map(exchange.headers)),
+                    ("body", Val::Bytes(exchange.body)),
+                    ("url", Val::Text(exchange.request.url.to_text())),
+                ]),
+            ],
+        });
+    }
+
+    fn fail(&mut self, message: &str, events: &mut EventQueue) -> Followup {
+        self.closed = true;
+        let Some(exchange) = self.exchange.take() else {
+            return Followup::Nothing;
+        };
+        if exchange.reused && !exchange.got_bytes {
+            return Followup::Retry(exchange.op, exchange.request);
+        }
+        events.push_back(NetEvent::failure(exchange.op, message));
+        Followup::Nothing
+    }
+}
