@@ -21,6 +21,8 @@ use crate::reactor::ids::IdHasher;
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest response body accepted.
 const MAX_BODY: usize = 256 * 1024 * 1024;
+/// Bytes read per pass.
+const READ_CHUNK: usize = 256 * 1024;
 /// Idle pooled connections kept per host.
 const IDLE_PER_HOST: usize = 8;
 
@@ -361,7 +363,7 @@ impl ClientConn {
         }
         loop {
             let before = self.input.len();
-            let status = match self.transport.read_into(&mut self.input, 256 * 1024) {
+            let status = match self.transport.read_into(&mut self.input, READ_CHUNK) {
                 Ok(status) => status,
                 Err(error) => return self.fail(&describe_io_error(&error), events),
             };
@@ -388,7 +390,8 @@ impl ClientConn {
             if status.eof {
                 return self.fail("connection closed before the response was complete", events);
             }
-            if status.bytes == 0 {
+            if status.bytes < READ_CHUNK {
+                // Drained: the next bytes come with a new readiness event.
                 return Followup::Nothing;
             }
         }

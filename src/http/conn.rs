@@ -16,6 +16,8 @@ use crate::net::{EventQueue, NetEvent, Val};
 
 /// Requests read ahead of their responses before reading pauses.
 const MAX_PIPELINE: usize = 32;
+/// Bytes read per pass.
+const READ_CHUNK: usize = 64 * 1024;
 /// Response bytes queued before reading pauses.
 const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
 
@@ -135,7 +137,7 @@ impl HttpConn {
     fn pump(&mut self, events: &mut EventQueue) {
         while self.wants_input() {
             let before = self.input.len();
-            let status = match self.transport.read_into(&mut self.input, 64 * 1024) {
+            let status = match self.transport.read_into(&mut self.input, READ_CHUNK) {
                 Ok(status) => status,
                 Err(_) => {
                     self.state = State::Closed;
@@ -152,7 +154,9 @@ impl HttpConn {
                 self.close_when_done = true;
                 break;
             }
-            if self.input.len() == before {
+            // A short read means the socket is drained (a new edge comes with more data); a
+            // full one means more may be waiting.
+            if status.bytes < READ_CHUNK {
                 break;
             }
         }
