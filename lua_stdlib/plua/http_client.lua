@@ -102,6 +102,23 @@ function M.install(core, PY, shared)
     start(req, 0, cb or function() end)
   end
 
+  -- The same request run by `ureq` on the worker pool (for blocking work that must not sit
+  -- on the reactor); no redirects beyond what ureq follows itself.
+  function PY.http_request_blocking_pool(req, cb)
+    req = normalize("http_request_blocking_pool", req)
+    if cb ~= nil and type(cb) ~= "function" then
+      error(("http_request_blocking_pool: bad argument #2 (function expected, got %s)"):format(type(cb)), 2)
+    end
+    cb = cb or function() end
+    local op, message = core.http_blocking(req.method, req.url, req.headers, req.body, req.timeout, req.verify)
+    if not op then
+      return setTimeout(cb, 0, failure(req.url, message))
+    end
+    callbacks[op] = function(ok, response, err)
+      cb(ok and response or failure(req.url, err))
+    end
+  end
+
   function PY.http_request_sync(req)
     req = normalize("http_request_sync", req)
     if not coroutine.isyieldable() then

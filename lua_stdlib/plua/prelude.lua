@@ -264,9 +264,14 @@ local function load_http_client()
   end
 end
 
+local load_py_helper = core.load_py_helper
+
 setmetatable(PY, {
   __index = function(_, key)
     if type(key) == "string" then
+      if load_py_helper(key) then
+        return rawget(PY, key)
+      end
       local prefix = key:sub(1, 4)
       if prefix == "tcp_" or prefix == "udp_" then
         load_sockets()
@@ -274,7 +279,7 @@ setmetatable(PY, {
       elseif key == "http_server_start" or key == "http_server_stop" then
         load_http()
         return rawget(PY, key)
-      elseif key == "http_request_async" or key == "http_request_sync" then
+      elseif key == "http_request_async" or key == "http_request_sync" or key == "http_request_blocking_pool" then
         load_http_client()
         return rawget(PY, key)
       end

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::http::blocking::{self, BlockingRequest};
 use crate::http::client::ClientRequest;
 use crate::http::request::Limits;
 use crate::http::response::Response;
@@ -13,6 +14,7 @@ use crate::http::server::ServerOptions;
 use crate::http::url::Url;
 use crate::net::tls;
 use crate::reactor::SharedReactor;
+use crate::reactor::pool::JobOutput;
 
 fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, String> {
     let mut options = ServerOptions::default();
@@ -131,6 +133,44 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let (net, mut ctx) = reactor.net();
                 net.http_request(&mut ctx, request, timeout, op);
                 Ok(MultiValue::from_vec(vec![Value::Integer(op as i64)]))
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "http_blocking",
+        lua.create_function(
+            move |lua, (method, url, headers, body, timeout, _verify): RequestArgs| {
+                let mut request = BlockingRequest {
+                    method: method.to_ascii_uppercase(),
+                    url,
+                    headers: Vec::new(),
+                    body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
+                    timeout: Duration::from_secs_f64(
+                        timeout
+                            .filter(|t| t.is_finite() && *t > 0.0)
+                            .unwrap_or(30.0),
+                    ),
+                };
+                if let Some(headers) = headers {
+                    for pair in headers.pairs::<String, String>() {
+                        request.headers.push(pair?);
+                    }
+                }
+                let mut reactor = r.borrow_mut();
+                let op = reactor.ids.next_id();
+                let (_, ctx) = reactor.net();
+                match ctx
+                    .pool
+                    .submit(op, move || Box::new(blocking::run(request)) as JobOutput)
+                {
+                    Ok(()) => Ok(MultiValue::from_vec(vec![Value::Integer(op as i64)])),
+                    Err(error) => Ok(MultiValue::from_vec(vec![
+                        Value::Nil,
+                        Value::String(lua.create_string(error.to_string())?),
+                    ])),
+                }
             },
         )?,
     )?;

@@ -1,6 +1,7 @@
 //! HTTP/1.1 for scripts: request parsing and response writing (the embedded server is built on
 //! them in the HTTP issue).
 
+pub mod blocking;
 pub mod client;
 pub mod conn;
 pub mod request;

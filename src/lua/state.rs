@@ -29,6 +29,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
         .set("_PLUA_VERSION", env!("CARGO_PKG_VERSION"))?;
 
     let primitives = api::timers::primitives(&lua, reactor)?;
+    api::register_lazy_helpers(&lua, &primitives, &py)?;
     api::output::register(&lua, &primitives)?;
     // The socket primitives are created on first use (see `load_sockets` in the prelude): each
     // Rust function created at start-up touches its own code pages.

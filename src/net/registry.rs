@@ -16,6 +16,7 @@ use super::tls::{self, TlsTransport};
 use super::transport::{PlainTcp, Transport};
 use super::udp::UdpSock;
 use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::http::blocking::BlockingResponse;
 use crate::http::client::{ClientRequest, Followup, HttpClient};
 use crate::http::response::Response;
 use crate::http::server::{HttpServers, ServerOptions};
@@ -210,6 +211,13 @@ impl Net {
 
     /// A name lookup finished on the worker pool; false if the job was not ours.
     pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
+        let output = match output.downcast::<BlockingResponse>() {
+            Ok(response) => {
+                self.events.push_back(response.into_event(job));
+                return true;
+            }
+            Err(output) => output,
+        };
         if let Some((op, request)) = self.http_resolving.remove(&job) {
             match output
                 .downcast::<Result<SocketAddr, String>>()
