@@ -3,7 +3,8 @@
 -- without threads; an in-flight request keeps the process alive until its callback ran.
 --
 -- req = { url, method = "GET", headers = {}, body = string | table (sent as JSON),
---         timeout = 30 (s), redirect = true, maxredirects = 5, verify = true }
+--         timeout = 30 (s), redirect = true, maxredirects = 5, verify = true,
+--         cafile = "ca.pem" (extra CA to trust) }
 -- result = { code, headers = {lower-case = value}, body, url }, or on a network failure
 --          { code = 0, headers = {}, body = "", url, error = true, error_message = "..." }.
 -- Every HTTP status (also 4xx/5xx) is a result, not an error.
@@ -57,6 +58,7 @@ function M.install(core, PY, shared)
       redirect = req.redirect ~= false,
       maxredirects = math.tointeger(tonumber(req.maxredirects)) or 5,
       verify = req.verify ~= false,
+      cafile = type(req.cafile) == "string" and req.cafile or nil,
     }
   end
 
@@ -66,7 +68,8 @@ function M.install(core, PY, shared)
 
   -- Starts one hop; `done(result)` gets the final result after redirects.
   local function start(req, hops, done)
-    local op, message = core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify)
+    local op, message =
+      core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify, req.cafile)
     if not op then
       return setTimeout(done, 0, failure(req.url, message))
     end
@@ -123,7 +126,8 @@ function M.install(core, PY, shared)
     req = normalize("http_request_sync", req)
     if not coroutine.isyieldable() then
       -- Nowhere to yield to: block on this one request (no redirects are followed here).
-      local op, message = core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify)
+      local op, message =
+        core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify, req.cafile)
       if not op then
         return failure(req.url, message)
       end

@@ -57,7 +57,7 @@ fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, Strin
     Ok(options)
 }
 
-/// `http_request(method, url, headers, body, timeout, verify)`.
+/// `http_request(method, url, headers, body, timeout, verify, cafile)`.
 type RequestArgs = (
     String,
     String,
@@ -65,6 +65,7 @@ type RequestArgs = (
     Option<LuaString>,
     Option<f64>,
     Option<bool>,
+    Option<String>,
 );
 
 /// Adds the HTTP client and server primitives to `core`.
@@ -104,7 +105,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_request",
         lua.create_function(
-            move |lua, (method, url, headers, body, timeout, verify): RequestArgs| {
+            move |lua, (method, url, headers, body, timeout, verify, ca_file): RequestArgs| {
                 let url = match Url::parse(&url) {
                     Ok(url) => url,
                     Err(message) => {
@@ -120,6 +121,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     headers: Vec::new(),
                     body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
                     verify: verify.unwrap_or(true),
+                    ca_file,
                 };
                 if let Some(headers) = headers {
                     for pair in headers.pairs::<String, String>() {
@@ -141,7 +143,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_blocking",
         lua.create_function(
-            move |lua, (method, url, headers, body, timeout, _verify): RequestArgs| {
+            move |lua, (method, url, headers, body, timeout, _verify, _ca_file): RequestArgs| {
                 let mut request = BlockingRequest {
                     method: method.to_ascii_uppercase(),
                     url,

@@ -35,6 +35,8 @@ pub struct ClientRequest {
     pub body: Vec<u8>,
     /// Verify the server certificate (https).
     pub verify: bool,
+    /// Extra CA certificates (PEM file) to trust.
+    pub ca_file: Option<String>,
 }
 
 impl ClientRequest {
@@ -198,7 +200,8 @@ impl HttpClient {
             }
         };
         let transport: Box<dyn Transport> = if request.url.tls {
-            let config = match tls::client_config(request.verify, None) {
+            let ca_file = request.ca_file.as_deref().map(std::path::Path::new);
+            let config = match tls::client_config(request.verify, ca_file) {
                 Ok(config) => config,
                 Err(error) => {
                     events.push_back(NetEvent::failure(op, error.to_string()));
