@@ -14,6 +14,14 @@
 #      (until its "done"), vs two python3 processes on blocking sockets   target >= 1000 MB/s
 #   8. the anchor of 6: the same plua client against a luv echo server (lua5.4 + Debian's
 #      lua-luv, libuv); shown in the anchor column of row 6            target 6 >= 8
+#   9. HTTP hello: requests/s and p99 latency of `wrk -t1 -c50 -d10s --latency` (keep-alive)
+#      against http_hello.lua (_PY.http_server_start, handler returns 200, "hello"), next to
+#      the same hello on nginx + libnginx-mod-http-lua (one worker, content_by_lua_block) and
+#      on a raw luv server (luv_http_hello.lua, lua5.4)   target >= nginx+lua, goal luv
+#  10. HTTP under slowloris: 100 connections each sending one byte of a request head per
+#      second; the added delay (median, max) of 20 plain GETs on fresh connections to the plua
+#      hello server, vs the same 20 GETs without that load (util.py slowloris)
+#                                                                        target <= 100 ms
 #
 # Usage: scripts/bench.sh
 # Environment:
@@ -22,8 +30,13 @@
 #   NODE_BIN=path     Node.js for the anchors (default: `node` on PATH; figures skipped if none)
 #   ECHO_ROUNDTRIPS=n round trips per echo run (default 100000, ~2.5 s)
 #   BULK_BYTES=n      bytes per bulk run (default 1073741824 = 1 GiB)
-# Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time; missing ones are installed with
-# apt-get. Takes about 2 minutes once the binary is built.
+#   HTTP_RUNS=n       wrk runs per server for figure 9, the median is reported (default 3)
+#   HTTP_DURATION=s   seconds per wrk run (default 10)
+# Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time, wrk, nginx and
+# libnginx-mod-http-lua; missing ones are installed with apt-get (on a host with systemd,
+# installing nginx also starts the system's nginx on port 80; this script only runs its own,
+# from a config in a temp dir, and stops it at the end). Takes about 4 minutes once the
+# binary is built.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +47,9 @@ SERVER_TIMEOUT=300                   # seconds, for a server serving all runs of
 ECHO_N="${ECHO_ROUNDTRIPS:-100000}"
 BULK_BYTES="${BULK_BYTES:-1073741824}"
 BULK_CHUNK=262144
+HTTP_RUNS="${HTTP_RUNS:-3}"
+HTTP_DURATION="${HTTP_DURATION:-10}"
+NGINX_MODULES=/usr/lib/nginx/modules # where Debian's libnginx-mod-* put their .so files
 TMP="$(mktemp -d)"
 SERVER_PIDS=()                       # servers started by start_server, killed on exit
 cleanup() {
@@ -47,6 +63,7 @@ trap 'exit 130' INT TERM
 
 PLUA=""
 NODE=""
+NGINX=""
 LUA="lua5.4"
 ROWS=()                              # Markdown table rows, filled by each figure
 
@@ -102,6 +119,9 @@ ensure_tools() {
   command -v python3   >/dev/null || missing+=(python3)
   [[ -x /usr/bin/time ]]          || missing+=(time)
   command -v timeout   >/dev/null || missing+=(coreutils)
+  command -v wrk       >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+  [[ -f "$NGINX_MODULES/ngx_http_lua_module.so" ]] || missing+=(libnginx-mod-http-lua)
   if ((${#missing[@]})); then
     local sudo=""
     [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
@@ -111,6 +131,7 @@ ensure_tools() {
   fi
   NODE="${NODE_BIN:-$(command -v node || true)}"
   [[ -n "$NODE" ]] || warn "node not found: Node.js anchors are skipped"
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 }
 
 build_plua() {
@@ -242,6 +263,7 @@ start_server() {
   local name="$1"; shift
   local out="$TMP/server-$name.out" i
   SERVER_PORT=""
+  : >"$out"                            # exists before the background job opens it
   timeout "$SERVER_TIMEOUT" "$@" >"$out" 2>"$out.err" </dev/null &
   SERVER_PIDS+=($!)
   for ((i = 0; i < 100; i++)); do
@@ -314,12 +336,167 @@ bench_tcp_bulk() {
   ROWS+=("| TCP bulk, $size in 256 KiB writes on one connection, until the server's ack | $(fmt "%.0f MB/s" "$p_mbs") | $(fmt "%.0f MB/s" "$py_mbs") (python3, blocking sockets) | ≥ 1000 MB/s $ok |")
 }
 
+# start_nginx: writes a minimal nginx.conf (one worker, no daemon, its own pid/log/temp paths
+# under $TMP/nginx, 127.0.0.1 and a free port, `content_by_lua_block { ngx.print("hello") }`),
+# starts `nginx -c <conf> -p <dir>` under timeout in the background (pid to SERVER_PIDS, so
+# the EXIT trap stops it: timeout passes the TERM on to the master) and waits until the port
+# accepts. Sets SERVER_PORT (empty on failure). Run as root, the worker drops to `nobody`.
+start_nginx() {
+  local dir="$TMP/nginx" port
+  SERVER_PORT=""
+  mkdir -p "$dir"
+  port="$(python3 "$BENCH/util.py" free-port)"
+  cat >"$dir/nginx.conf" <<EOF
+load_module $NGINX_MODULES/ndk_http_module.so;
+load_module $NGINX_MODULES/ngx_http_lua_module.so;
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/client_body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      default_type text/plain;
+      content_by_lua_block { ngx.print("hello") }
+    }
+  }
+}
+EOF
+  timeout "$SERVER_TIMEOUT" "$NGINX" -c "$dir/nginx.conf" -p "$dir" \
+    >"$TMP/server-nginx.out" 2>&1 </dev/null &
+  SERVER_PIDS+=($!)
+  if python3 "$BENCH/util.py" wait-port "$port" 5 2>/dev/null; then
+    SERVER_PORT="$port"
+  else
+    warn "nginx did not come up: $(head -c 400 "$TMP/server-nginx.out")" \
+         "$(tail -n 5 "$dir/error.log" 2>/dev/null)"
+    return 1
+  fi
+}
+
+# child_pid PID: the (first) child process of PID, e.g. the server under `timeout`; empty if none
+child_pid() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
+# proc_cpu PID: user+sys CPU seconds PID has used so far (empty if it is gone)
+proc_cpu() { if [[ -n "$1" ]]; then python3 "$BENCH/util.py" proc-cpu "$1" 2>/dev/null | kv cpu_s; fi; }
+
+# wrk_run PORT PID: one `wrk -t1 -c50 -d${HTTP_DURATION}s --latency` run against
+# 127.0.0.1:PORT; prints "rps p99_ms cpu_us_per_request" (the last from the CPU time of the
+# server process PID across the run; "-" if unknown), or nothing if it failed. Socket errors
+# and non-2xx answers are warned about.
+wrk_run() {
+  local out="$TMP/wrk.out" rps p99 reqs errs c0 c1 per="-"
+  c0="$(proc_cpu "$2")"
+  run_kv "$out" wrk -t1 -c50 -d"${HTTP_DURATION}s" --latency "http://127.0.0.1:$1/" || return 0
+  c1="$(proc_cpu "$2")"
+  python3 "$BENCH/util.py" wrk "$out" >"$out.kv"
+  rps="$(kv rps <"$out.kv")"; p99="$(kv p99_ms <"$out.kv")"; reqs="$(kv requests <"$out.kv")"
+  errs="$(kv socket_errors <"$out.kv")$(kv non_2xx <"$out.kv")"
+  [[ -z "$errs" ]] || warn "wrk against port $1: socket errors / non-2xx: $errs"
+  [[ -n "$c0" && -n "$c1" && "${reqs:-0}" -gt 0 ]] && per="$(calc "($c1 - $c0) * 1e6 / $reqs")"
+  if [[ -n "$rps" && -n "$p99" ]]; then echo "$rps $p99 $per"; else warn "no figures in wrk output"; fi
+}
+
+# 9. HTTP hello, keep-alive: wrk -t1 -c50 against the plua hello server, nginx + lua (one
+#    worker) and the raw luv hello server. Each server gets a 1 s warm-up run, then
+#    $HTTP_RUNS runs of $HTTP_DURATION s, alternating between the servers so all see the
+#    same machine load; medians of requests/s, of p99 latency and of the server's CPU time
+#    (user+sys, nginx: its worker) per request. With wrk on one core and the server on the
+#    other, requests/s and p99 move with whatever else runs on the machine; CPU per request
+#    hardly does, so it is the figure to compare across noisy runs.
+bench_http() {
+  local ports=("" "" "") pids=("" "" "") i j r v q c
+  local pr=() pl=() pc=() nr=() nl=() nc=() lr=() ll=() lc=()
+  local p_rps="" p_p99="" p_cpu="" n_rps="" n_p99="" n_cpu="" l_rps="" l_p99="" l_cpu="" goal="" ok
+  if start_server plua-http "$PLUA" "$BENCH/http_hello.lua"; then
+    ports[0]="$SERVER_PORT"; pids[0]="$(child_pid "${SERVER_PIDS[-1]}")"
+  fi
+  if start_nginx; then                 # timeout -> nginx master -> the one worker
+    ports[1]="$SERVER_PORT"; pids[1]="$(child_pid "$(child_pid "${SERVER_PIDS[-1]}")")"
+  fi
+  if start_server luv-http "$LUA" "$BENCH/luv_http_hello.lua"; then
+    ports[2]="$SERVER_PORT"; pids[2]="$(child_pid "${SERVER_PIDS[-1]}")"
+  fi
+  for j in 0 1 2; do
+    if [[ -n "${ports[j]}" ]]; then
+      run_kv "$TMP/wrk.out" wrk -t1 -c50 -d1s "http://127.0.0.1:${ports[j]}/" || ports[j]=""
+    fi
+  done
+  for ((i = 1; i <= HTTP_RUNS; i++)); do
+    for j in 0 1 2; do
+      [[ -n "${ports[j]}" ]] || continue
+      r="$(wrk_run "${ports[j]}" "${pids[j]}")"
+      if [[ -z "$r" ]]; then ports[j]=""; continue; fi  # a failing server is not retried
+      read -r v q c <<<"$r"
+      [[ "$c" == "-" ]] && c=""
+      case "$j" in
+        0) pr+=("$v"); pl+=("$q"); pc+=("$c") ;;
+        1) nr+=("$v"); nl+=("$q"); nc+=("$c") ;;
+        2) lr+=("$v"); ll+=("$q"); lc+=("$c") ;;
+      esac
+    done
+  done
+  stop_servers
+  if ((${#pr[@]})); then
+    p_rps="$(median "${pr[@]}")"; p_p99="$(median "${pl[@]}")"; p_cpu="$(median "${pc[@]}")"
+  fi
+  if ((${#nr[@]})); then
+    n_rps="$(median "${nr[@]}")"; n_p99="$(median "${nl[@]}")"; n_cpu="$(median "${nc[@]}")"
+  fi
+  if ((${#lr[@]})); then
+    l_rps="$(median "${lr[@]}")"; l_p99="$(median "${ll[@]}")"; l_cpu="$(median "${lc[@]}")"
+  fi
+  [[ -n "$p_rps" && -n "$l_rps" ]] && goal="$(calc "$p_rps / $l_rps * 100")"
+  ok="$(verdict "$(or_bad "$p_rps") >= $(or_bad "$n_rps")")"
+  say "[9] HTTP hello       plua $(fmt "%.0f req/s" "$p_rps"), p99 $(fmt "%.2f ms" "$p_p99")," \
+      "$(fmt "%.2f us" "$p_cpu") CPU/request (runs: ${pr[*]:-none}) (target >= nginx+lua) $ok"
+  say "    HTTP anchors     nginx+lua $(fmt "%.0f req/s" "$n_rps"), p99 $(fmt "%.2f ms" "$n_p99")," \
+      "$(fmt "%.2f us" "$n_cpu") CPU/request (runs: ${nr[*]:-none})"
+  say "                     luv $(fmt "%.0f req/s" "$l_rps"), p99 $(fmt "%.2f ms" "$l_p99")," \
+      "$(fmt "%.2f us" "$l_cpu") CPU/request (runs: ${lr[*]:-none}); plua at $(fmt "%.0f%%" "$goal") of luv"
+  ROWS+=("| HTTP hello, keep-alive, \`wrk -t1 -c50 -d${HTTP_DURATION}s\`: requests/s | $(fmt "%.1f k/s" "$(kilo "$p_rps")") | $(fmt "%.1f k/s" "$(kilo "$n_rps")") (nginx + lua, 1 worker); $(fmt "%.1f k/s" "$(kilo "$l_rps")") (luv, lua5.4) | ≥ nginx + lua $ok (goal luv: $(fmt "%.0f%%" "$goal")) |")
+  ROWS+=("| HTTP hello, same runs: p99 latency | $(fmt "%.2f ms" "$p_p99") | $(fmt "%.2f ms" "$n_p99") (nginx + lua); $(fmt "%.2f ms" "$l_p99") (luv) | lower is better |")
+  ROWS+=("| HTTP hello, same runs: server CPU (user+sys) per request | $(fmt "%.2f µs" "$p_cpu") | $(fmt "%.2f µs" "$n_cpu") (nginx worker); $(fmt "%.2f µs" "$l_cpu") (luv) | lower is better |")
+}
+
+# 10. Slowloris: util.py slowloris times 20 GETs (fresh connection each, 50 ms apart) to a
+#     fresh plua hello server, then opens 100 connections that each send one byte of a request
+#     head per second (staggered over the second), waits 2 s and times 20 GETs again. Added
+#     delay = loaded - median of the unloaded GETs; median and max are reported.
+bench_slowloris() {
+  local port="" out="$TMP/slowloris.out" add_med="" add_max="" base="" alive="" ok
+  if start_server plua-slow "$PLUA" "$BENCH/http_hello.lua"; then port="$SERVER_PORT"; fi
+  if [[ -n "$port" ]] && run_kv "$out" python3 "$BENCH/util.py" slowloris "$port" 100 20; then
+    add_med="$(kv added_median_ms <"$out")"
+    add_max="$(kv added_max_ms <"$out")"
+    base="$(kv baseline_median_ms <"$out")"
+    alive="$(kv slow_alive <"$out")"
+    [[ "$alive" == 100 ]] ||
+      warn "slowloris: only ${alive:-?} of 100 slow connections were still open at the end"
+  fi
+  stop_servers
+  ok="$(verdict "$(or_bad "$add_max") <= 100")"
+  say "[10] slowloris       added delay median $(fmt "%.2f ms" "$add_med"), max $(fmt "%.2f ms" "$add_max")" \
+      "(unloaded median $(fmt "%.2f ms" "$base"); slow connections open at the end: ${alive:-?}/100)" \
+      "(target <= 100 ms) $ok"
+  ROWS+=("| HTTP under slowloris (100 connections sending 1 B/s): added delay of 20 GETs, median / max | $(fmt "%+.2f ms" "$add_med") / $(fmt "%+.2f ms" "$add_max") | $(fmt "%.2f ms" "$base") (same GETs without it, median) | ≤ 100 ms $ok |")
+}
+
 print_table() {
-  local cpu node_v="" plua_v luv_v
+  local cpu node_v="" plua_v luv_v nginx_v wrk_v
   cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
   plua_v="$("$PLUA" --version 2>/dev/null | head -n 1 || true)"
   [[ -n "$NODE" ]] && node_v="$("$NODE" --version 2>/dev/null || true)"
   luv_v="$("$LUA" -e 'io.write(require("luv").version_string())' 2>/dev/null || true)"
+  nginx_v="$("$NGINX" -v 2>&1 | sed -n 's|^nginx version: nginx/||p')"
+  wrk_v="$(dpkg-query -W -f '${Version}' wrk 2>/dev/null || true)"
   say ""
   say "| what | plua | anchor | target |"
   say "|---|---|---|---|"
@@ -327,7 +504,9 @@ print_table() {
   say ""
   say "Measured $(date -u +%Y-%m-%d) with scripts/bench.sh on ${cpu:-unknown CPU}, $(nproc) cores;" \
       "${plua_v:-plua}, $("$LUA" -v 2>&1 | cut -d' ' -f1-2), node ${node_v:-n/a}, lua-luv" \
-      "${luv_v:-n/a}; timer and TCP figures are medians of $REPEAT runs, TCP over 127.0.0.1."
+      "${luv_v:-n/a}, nginx ${nginx_v:-n/a} + libnginx-mod-http-lua, wrk ${wrk_v:-n/a};" \
+      "timer and TCP figures are medians of $REPEAT runs, HTTP of $HTTP_RUNS wrk runs," \
+      "TCP and HTTP over 127.0.0.1."
 }
 
 main() {
@@ -342,6 +521,8 @@ main() {
   bench_idle
   bench_tcp_echo
   bench_tcp_bulk
+  bench_http
+  bench_slowloris
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }
