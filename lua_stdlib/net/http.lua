@@ -20,6 +20,50 @@ return function(net)
     return setmetatable({ opts = opts or {} }, HTTPClient)
   end
 
+  --- net.HTTPServer(): `:start(host, port, handler)` where handler(method, path, body, headers)
+  --- returns `data, status, headers` (status 200 by default; a table is sent as JSON). `path`
+  --- includes the query string. Returns true and the bound port, or false and a message.
+  local HTTPServer = {}
+  HTTPServer.__index = HTTPServer
+
+  function net.HTTPServer()
+    return setmetatable({ id = nil }, HTTPServer)
+  end
+
+  function HTTPServer:start(host, port, handler)
+    if type(handler) ~= "function" then
+      error(("HTTPServer:start: bad argument #3 (function expected, got %s)"):format(type(handler)), 2)
+    end
+    if host == nil or host == "localhost" then
+      host = "127.0.0.1"
+    end
+    local id, bound = PY.http_server_start(host, port, function(req)
+      local path = req.path
+      local query = {}
+      for key, value in pairs(req.query) do
+        query[#query + 1] = key .. "=" .. value
+      end
+      if #query > 0 then
+        table.sort(query)
+        path = path .. "?" .. table.concat(query, "&")
+      end
+      local data, status, headers = handler(req.method, path, req.body, req.headers)
+      return status or 200, data, headers
+    end)
+    if not id then
+      return false, bound
+    end
+    self.id, self.port = id, bound
+    return true, bound
+  end
+
+  function HTTPServer:stop()
+    if self.id then
+      PY.http_server_stop(self.id)
+      self.id = nil
+    end
+  end
+
   function HTTPClient:request(url, params)
     if type(url) ~= "string" then
       error(("HTTPClient:request: bad argument #1 (url string expected, got %s)"):format(type(url)), 2)

@@ -255,6 +255,17 @@ local function load_http()
   end
 end
 
+local web_compat_names = {
+  start_web_server = true,
+  stop_web_server = true,
+  is_web_server_running = true,
+  get_web_server_status = true,
+  register_web_callback = true,
+  get_web_server_message = true,
+  start_web_message_processing = true,
+}
+local web_compat_loaded = false
+
 local http_client_loaded = false
 local function load_http_client()
   load_sockets()
@@ -278,6 +289,13 @@ setmetatable(PY, {
         return rawget(PY, key)
       elseif key == "http_server_start" or key == "http_server_stop" then
         load_http()
+        return rawget(PY, key)
+      elseif web_compat_names[key] then
+        load_http()
+        if not web_compat_loaded then
+          web_compat_loaded = true
+          require("plua.web_compat").install(PY)
+        end
         return rawget(PY, key)
       elseif key == "http_request_async" or key == "http_request_sync" or key == "http_request_blocking_pool" then
         load_http_client()
