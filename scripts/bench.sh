@@ -35,7 +35,7 @@
 # Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time, wrk, nginx and
 # libnginx-mod-http-lua; missing ones are installed with apt-get (on a host with systemd,
 # installing nginx also starts the system's nginx on port 80; this script only runs its own,
-# from a config in a temp dir, and stops it at the end). Takes about 4 minutes once the
+# from a config in a temp dir, and stops it at the end). Takes about 3 minutes once the
 # binary is built.
 set -euo pipefail
 
@@ -415,20 +415,19 @@ bench_http() {
   local ports=("" "" "") pids=("" "" "") i j r v q c
   local pr=() pl=() pc=() nr=() nl=() nc=() lr=() ll=() lc=()
   local p_rps="" p_p99="" p_cpu="" n_rps="" n_p99="" n_cpu="" l_rps="" l_p99="" l_cpu="" goal="" ok
-  if start_server plua-http "$PLUA" "$BENCH/http_hello.lua"; then
-    ports[0]="$SERVER_PORT"; pids[0]="$(child_pid "${SERVER_PIDS[-1]}")"
-  fi
-  if start_nginx; then                 # timeout -> nginx master -> the one worker
-    ports[1]="$SERVER_PORT"; pids[1]="$(child_pid "$(child_pid "${SERVER_PIDS[-1]}")")"
-  fi
-  if start_server luv-http "$LUA" "$BENCH/luv_http_hello.lua"; then
-    ports[2]="$SERVER_PORT"; pids[2]="$(child_pid "${SERVER_PIDS[-1]}")"
-  fi
+  start_server plua-http "$PLUA" "$BENCH/http_hello.lua" && ports[0]="$SERVER_PORT"
+  pids[0]="${SERVER_PIDS[-1]:-}"         # the `timeout` for now
+  start_nginx && ports[1]="$SERVER_PORT"
+  pids[1]="${SERVER_PIDS[-1]:-}"
+  start_server luv-http "$LUA" "$BENCH/luv_http_hello.lua" && ports[2]="$SERVER_PORT"
+  pids[2]="${SERVER_PIDS[-1]:-}"
   for j in 0 1 2; do
     if [[ -n "${ports[j]}" ]]; then
       run_kv "$TMP/wrk.out" wrk -t1 -c50 -d1s "http://127.0.0.1:${ports[j]}/" || ports[j]=""
     fi
+    pids[j]="$(child_pid "${pids[j]}")"  # the server under its `timeout`
   done
+  pids[1]="$(child_pid "${pids[1]}")"    # nginx: master -> its one worker (forked by now)
   for ((i = 1; i <= HTTP_RUNS; i++)); do
     for j in 0 1 2; do
       [[ -n "${ports[j]}" ]] || continue
@@ -468,8 +467,10 @@ bench_http() {
 
 # 10. Slowloris: util.py slowloris times 20 GETs (fresh connection each, 50 ms apart) to a
 #     fresh plua hello server, then opens 100 connections that each send one byte of a request
-#     head per second (staggered over the second), waits 2 s and times 20 GETs again. Added
-#     delay = loaded - median of the unloaded GETs; median and max are reported.
+#     head per second (staggered over the second), waits 2 s and times 20 GETs again (the
+#     slow sender's polling thread runs during the baseline too, without connections). Added
+#     delay = loaded - median of the unloaded GETs; median and max are reported (a few tenths
+#     of a millisecond either way is noise).
 bench_slowloris() {
   local port="" out="$TMP/slowloris.out" add_med="" add_max="" base="" alive="" ok
   if start_server plua-slow "$PLUA" "$BENCH/http_hello.lua"; then port="$SERVER_PORT"; fi

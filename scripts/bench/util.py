@@ -224,20 +224,27 @@ def _slowloris(port, conns, stop, stats):
             s.close()
 
 
-def slowloris(port, conns, requests):
-    gap = 0.05
-    _timed_get(port)                                        # warm-up, not counted
-    base = _get_series(port, requests, gap)
+def _series_beside(port, conns, requests, gap, stats):
+    """The timed GETs while the slowloris thread runs with CONNS connections (0 for the
+    baseline: the same polling thread, so both series see the same client-side load)."""
     stop = threading.Event()
-    stats = {"opened": 0, "bytes": 0, "dropped": 0, "alive": 0}
     t = threading.Thread(target=_slowloris, args=(port, conns, stop, stats), daemon=True)
     t.start()
     time.sleep(2.0)                                         # all connections open, mid-request
     try:
-        loaded = _get_series(port, requests, gap)
+        return _get_series(port, requests, gap)
     finally:
         stop.set()
         t.join()
+
+
+def slowloris(port, conns, requests):
+    gap = 0.05
+    _timed_get(port)                                        # warm-up, not counted
+    idle = {"opened": 0, "bytes": 0, "dropped": 0, "alive": 0}
+    base = _series_beside(port, 0, requests, gap, idle)
+    stats = {"opened": 0, "bytes": 0, "dropped": 0, "alive": 0}
+    loaded = _series_beside(port, conns, requests, gap, stats)
     b = statistics.median(base)
     print("baseline_median_ms=%.3f" % b)
     print("baseline_max_ms=%.3f" % max(base))
