@@ -64,6 +64,8 @@ pub struct HttpConn {
     reading: bool,
     /// Close once every queued response is sent.
     close_when_done: bool,
+    /// Reading stopped with data possibly left in the socket (pipeline or send queue full).
+    paused: bool,
     /// When the request being read started arriving (for the read timeout).
     pub request_started: Option<Instant>,
     /// Last time anything happened (for the idle timeout).
@@ -99,6 +101,7 @@ impl HttpConn {
             output_sent: 0,
             reading: true,
             close_when_done: false,
+            paused: false,
             request_started: None,
             last_activity: Instant::now(),
         }
@@ -135,7 +138,12 @@ impl HttpConn {
 
     /// Reads and parses as long as requests may be taken.
     fn pump(&mut self, events: &mut EventQueue) {
-        while self.wants_input() {
+        loop {
+            if !self.wants_input() {
+                // Stopped before the socket said `WouldBlock`: `respond` must read again.
+                self.paused = self.reading && self.state != State::Closed;
+                break;
+            }
             let before = self.input.len();
             let status = match self.transport.read_into(&mut self.input, READ_CHUNK) {
                 Ok(status) => status,
@@ -329,8 +337,12 @@ impl HttpConn {
         slot.bytes = Some(bytes);
         self.last_activity = Instant::now();
         self.advance();
-        // Reading may have paused on a full pipeline.
-        self.pump(events);
+        if self.paused {
+            // Reading stopped on a full pipeline or send queue: the socket may hold requests
+            // that no new readiness edge will announce.
+            self.paused = false;
+            self.pump(events);
+        }
         true
     }
 
