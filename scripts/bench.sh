@@ -22,6 +22,8 @@
 #      second; the added delay (median, max) of 20 plain GETs on fresh connections to the plua
 #      hello server, vs the same 20 GETs without that load (util.py slowloris)
 #                                                                        target <= 100 ms
+#  11. The plua HTTP client against the plua hello server: 1,000 sequential GETs (one pooled
+#      keep-alive connection) and 1,000 concurrent GETs (http_client.lua)        measured
 #
 # Usage: scripts/bench.sh
 # Environment:
@@ -490,6 +492,20 @@ bench_slowloris() {
   ROWS+=("| HTTP under slowloris (100 connections sending 1 B/s): added delay of 20 GETs, median / max | $(fmt "%+.2f ms" "$add_med") / $(fmt "%+.2f ms" "$add_max") | $(fmt "%.2f ms" "$base") (same GETs without it, median) | ≤ 100 ms $ok |")
 }
 
+# 11. The plua HTTP client against the plua hello server: 1,000 sequential GETs on one
+# pooled keep-alive connection, then 1,000 concurrent GETs (1,000 connections).
+bench_http_client() {
+  local port="" out="$TMP/http_client.out" seq="" conc=""
+  if start_server plua-client-target "$PLUA" "$BENCH/http_hello.lua"; then port="$SERVER_PORT"; fi
+  if [[ -n "$port" ]]; then
+    seq="$(repeat_key sequential_per_sec "$PLUA" "$BENCH/http_client.lua" 127.0.0.1 "$port" 1000)"
+    conc="$(repeat_key concurrent_per_sec "$PLUA" "$BENCH/http_client.lua" 127.0.0.1 "$port" 1000)"
+  fi
+  stop_servers
+  say "[11] HTTP client     1000 sequential $(fmt "%.0f req/s" "$seq") | 1000 concurrent $(fmt "%.0f req/s" "$conc")"
+  ROWS+=("| HTTP client, 1,000 GETs to the plua hello server: sequential (one keep-alive connection) / concurrent | $(fmt "%.1f k/s" "$(kilo "$seq")") / $(fmt "%.1f k/s" "$(kilo "$conc")") | — | measured |")
+}
+
 print_table() {
   local cpu node_v="" plua_v luv_v nginx_v wrk_v
   cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
@@ -524,6 +540,7 @@ main() {
   bench_tcp_bulk
   bench_http
   bench_slowloris
+  bench_http_client
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }

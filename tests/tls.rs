@@ -4,103 +4,12 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use support::{GUARD, Running, TempDir, free_port, python, run_named_script, wait_until_accepting};
-
-/// A throw-away PKI in a temp dir: ca.pem (+ ca.key) and server.pem / server.key signed by it,
-/// valid for DNS:localhost and IP:127.0.0.1.
-struct Pki {
-    dir: TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = TempDir::new();
-        dir.write(
-            "ext.cnf",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n\
-             basicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature\n\
-             extendedKeyUsage=serverAuth\n",
-        );
-        let steps: [&[&str]; 3] = [
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=plua test CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ],
-        ];
-        for args in steps {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .output()
-                .expect("run openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        let p: PathBuf = self.dir.path().join(name);
-        p.to_str().unwrap().to_owned()
-    }
-}
+use support::{
+    GUARD, Pki, Running, TempDir, free_port, python, run_named_script, wait_until_accepting,
+};
 
 /// `openssl s_server -rev` (answers every line with the line reversed) on 127.0.0.1, one
 /// client at a time. Returns the running server and its port once it accepts connections.
