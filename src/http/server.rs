@@ -15,7 +15,7 @@ use super::request::Limits;
 use super::response::Response;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
-use crate::net::{EventQueue, TOKEN_OFFSET, describe_io_error, resolve};
+use crate::net::{EventQueue, TOKEN_OFFSET};
 use crate::reactor::ids::IdHasher;
 
 /// Configuration of one server.
@@ -98,19 +98,7 @@ impl HttpServers {
         port: u16,
         options: ServerOptions,
     ) -> Result<SocketAddr, String> {
-        let address = resolve::literal(host, port)
-            .or_else(|| resolve::lookup(host, port).ok())
-            .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
-        let mut listener = crate::net::listen(address).map_err(|error| {
-            format!(
-                "cannot listen on {host}:{port}: {}",
-                describe_io_error(&error)
-            )
-        })?;
-        registry
-            .register(&mut listener, token(id), Interest::READABLE)
-            .map_err(|error| error.to_string())?;
-        let local = listener.local_addr().map_err(|error| error.to_string())?;
+        let (listener, local) = crate::net::listen_on(registry, host, port, token(id))?;
         self.servers.insert(
             id,
             Server {

@@ -94,6 +94,30 @@ pub fn listen(address: std::net::SocketAddr) -> std::io::Result<mio::net::TcpLis
     Ok(listener)
 }
 
+/// Resolves `host:port`, listens there and registers the listener under `token`; returns it
+/// and the address actually bound (port 0 picks a free one).
+pub fn listen_on(
+    registry: &mio::Registry,
+    host: &str,
+    port: u16,
+    token: mio::Token,
+) -> Result<(mio::net::TcpListener, std::net::SocketAddr), String> {
+    let address = resolve::literal(host, port)
+        .or_else(|| resolve::lookup(host, port).ok())
+        .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
+    let mut listener = listen(address).map_err(|error| {
+        format!(
+            "cannot listen on {host}:{port}: {}",
+            describe_io_error(&error)
+        )
+    })?;
+    registry
+        .register(&mut listener, token, mio::Interest::READABLE)
+        .map_err(|error| error.to_string())?;
+    let local = listener.local_addr().map_err(|error| error.to_string())?;
+    Ok((listener, local))
+}
+
 /// A short, clear description of an I/O error for Lua ("connection refused", "timeout").
 pub fn describe_io_error(error: &std::io::Error) -> String {
     use std::io::ErrorKind::*;

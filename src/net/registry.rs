@@ -457,19 +457,7 @@ impl Net {
         if server.listener.is_some() {
             return Err(format!("server {id} is already listening"));
         }
-        let address = resolve::literal(host, port)
-            .or_else(|| resolve::lookup(host, port).ok())
-            .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
-        let mut listener = crate::net::listen(address).map_err(|error| {
-            format!(
-                "cannot listen on {host}:{port}: {}",
-                describe_io_error(&error)
-            )
-        })?;
-        ctx.registry
-            .register(&mut listener, token(id), Interest::READABLE)
-            .map_err(|error| error.to_string())?;
-        let local = listener.local_addr().map_err(|error| error.to_string())?;
+        let (listener, local) = super::listen_on(ctx.registry, host, port, token(id))?;
         server.local = Some(local);
         server.listener = Some(listener);
         server.tls = tls;
