@@ -113,7 +113,7 @@ impl HttpConn {
     }
 
     /// Handles readiness.
-    pub fn on_ready(&mut self, events: &mut EventQueue) {
+    pub fn on_ready(&mut self, readable: bool, events: &mut EventQueue) {
         if self.state == State::Closed {
             return;
         }
@@ -122,7 +122,12 @@ impl HttpConn {
         if self.state == State::Handshaking && self.transport.is_established() {
             self.state = State::Open;
         }
-        self.pump(events);
+        // A writable-only event (the peer acknowledged data) needs no read: the socket said
+        // nothing new arrived, and a `recv` would only answer `WouldBlock`. TLS handshakes
+        // read on every event.
+        if readable || self.state == State::Handshaking {
+            self.pump(events);
+        }
         if self.state == State::Handshaking && self.transport.is_established() {
             self.state = State::Open;
             self.pump(events);

@@ -131,6 +131,7 @@ impl HttpServers {
         registry: &Registry,
         next_id: &mut dyn FnMut() -> u64,
         id: u64,
+        readable: bool,
         hangup: bool,
         events: &mut EventQueue,
     ) -> bool {
@@ -144,7 +145,7 @@ impl HttpServers {
         if hangup {
             conn.transport.note_hangup();
         }
-        conn.on_ready(events);
+        conn.on_ready(readable, events);
         self.sweep_closed(registry, id);
         true
     }

@@ -624,6 +624,7 @@ impl Net {
                 ctx.registry,
                 &mut || ids.next_id(),
                 id,
+                readable,
                 hangup,
                 &mut self.events,
             );
