@@ -120,7 +120,7 @@ function M.install(core, PY, shared)
     id = want_id("tcp_write", 1, id)
     data = want_string("tcp_write", 2, data)
     want_callback("tcp_write", 3, cb)
-    return on_done(core.tcp_write(id, data), cb)
+    return on_done(core.tcp_write(id, data, cb == nil), cb)
   end
 
   function PY.tcp_read(id, max, cb)

@@ -57,11 +57,16 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     let r = reactor.clone();
     core.set(
         "tcp_write",
-        lua.create_function(move |_, (id, data): (u64, LuaString)| {
-            Ok(start_op(&r, |net, ctx, op| {
-                net.write(ctx, id, &data.as_bytes(), op)
-            }))
-        })?,
+        // `quiet`: nobody waits for the result (an async write without a callback), so no
+        // completion is queued for it; an error still closes the connection.
+        lua.create_function(
+            move |_, (id, data, quiet): (u64, LuaString, Option<bool>)| {
+                let quiet = quiet.unwrap_or(false);
+                Ok(start_op(&r, |net, ctx, op| {
+                    net.write(ctx, id, &data.as_bytes(), (!quiet).then_some(op))
+                }))
+            },
+        )?,
     )?;
 
     let r = reactor.clone();

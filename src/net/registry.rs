@@ -331,13 +331,15 @@ impl Net {
         self.conns.insert(id, conn);
     }
 
-    /// Queues `data` on connection `id`; `op` completes with `(true, bytes, msg)`.
-    pub fn write(&mut self, ctx: &mut NetContext, id: u64, data: &[u8], op: u64) {
+    /// Queues `data` on connection `id`; `op`, if given, completes with `(true, bytes, msg)`.
+    pub fn write(&mut self, ctx: &mut NetContext, id: u64, data: &[u8], op: Option<u64>) {
         match self.conns.get_mut(&id) {
-            Some(conn) => conn.write(data, Some(op), &mut self.events),
+            Some(conn) => conn.write(data, op, &mut self.events),
             None => {
-                let message = self.missing(id, "connection");
-                self.events.push_back(NetEvent::failure(op, message));
+                if let Some(op) = op {
+                    let message = self.missing(id, "connection");
+                    self.events.push_back(NetEvent::failure(op, message));
+                }
             }
         }
         self.sweep(ctx, id);
