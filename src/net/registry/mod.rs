@@ -1,0 +1,385 @@
+//! All sockets of the process, by id: starting connections (with name resolution on the worker
+//! pool and TLS when asked), routing readiness events and timeouts to the right socket, and
+//! dropping sockets (deregistered, fd closed) as soon as they are finished.
+//! The operations live by kind in `tcp_ops.rs`, `udp_ops.rs` and `http_ops.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+mod http_ops;
+mod tcp_ops;
+mod udp_ops;
+
+use tcp_ops::accept_failure;
+
+use super::resolve;
+use super::server::{ServerMode, TcpServer};
+use super::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
+use super::tls::{self, TlsTransport};
+use super::transport::{PlainTcp, Transport};
+use super::udp::UdpSock;
+use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::http::blocking::BlockingResponse;
+use crate::http::client::{ClientRequest, Followup, HttpClient};
+use crate::http::response::Response;
+use crate::http::server::{HttpServers, ServerOptions};
+use crate::reactor::ids::{IdCounter, IdHasher};
+use crate::reactor::pool::{JobOutput, WorkerPool};
+use crate::reactor::timers::{TimerAction, Timers};
+
+/// Default limit for a connect, in seconds.
+const CONNECT_TIMEOUT: f64 = 30.0;
+/// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
+const CLOSED_MEMORY: usize = 65_536;
+
+/// TLS settings of a client connection.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    pub verify: bool,
+    pub server_name: Option<String>,
+    pub ca_file: Option<String>,
+}
+
+/// Options of `tcp_connect`.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub tls: Option<TlsOptions>,
+    /// Connect timeout and, after it, the read timeout, in seconds.
+    pub timeout: Option<f64>,
+}
+
+/// What a timer owned by the network layer ends.
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    Connect(u64),
+    Read {
+        conn: u64,
+        op: u64,
+    },
+    Accept {
+        server: u64,
+        op: u64,
+    },
+    UdpRead {
+        socket: u64,
+        op: u64,
+    },
+    /// The interval that applies an HTTP server's timeouts (stays armed).
+    HttpSweep(u64),
+    /// The time limit of an HTTP client request.
+    HttpRequest(u64),
+}
+
+struct PendingConnect {
+    op: u64,
+    host: String,
+    options: ConnectOptions,
+}
+
+/// The reactor's borrowed parts that socket operations need.
+pub struct NetContext<'a> {
+    pub registry: &'a Registry,
+    pub ids: &'a mut IdCounter,
+    pub timers: &'a mut Timers,
+    pub pool: &'a mut WorkerPool,
+}
+
+/// Every socket, and the queue of finished operations for Lua.
+#[derive(Default)]
+pub struct Net {
+    conns: HashMap<u64, TcpConn, IdHasher>,
+    servers: HashMap<u64, TcpServer, IdHasher>,
+    udp: HashMap<u64, UdpSock, IdHasher>,
+    resolving: HashMap<u64, PendingConnect, IdHasher>,
+    deadlines: HashMap<u64, Deadline, IdHasher>,
+    closed: HashSet<u64, IdHasher>,
+    /// Embedded HTTP servers and their connections.
+    pub http: HttpServers,
+    /// The HTTP client's connections (busy and pooled).
+    http_client: HttpClient,
+    /// Client requests by operation: the connection serving them and their timeout timer.
+    http_ops: HashMap<u64, (u64, Option<u64>), IdHasher>,
+    /// Client requests waiting for a name lookup, by lookup job (= future connection id).
+    http_resolving: HashMap<u64, (u64, ClientRequest), IdHasher>,
+    /// Finished operations and events, in order.
+    pub events: EventQueue,
+}
+
+fn token(id: u64) -> Token {
+    Token(id as usize + TOKEN_OFFSET)
+}
+
+/// The handle id behind a poller token, if it is a socket's.
+pub fn id_of(token: Token) -> Option<u64> {
+    token.0.checked_sub(TOKEN_OFFSET).map(|id| id as u64)
+}
+
+impl Net {
+    /// Sockets that keep the process alive (plus lookups in flight).
+    pub fn alive(&self) -> usize {
+        self.conns.values().filter(|conn| conn.is_alive()).count()
+            + self
+                .servers
+                .values()
+                .filter(|server| server.is_alive())
+                .count()
+            + self.udp.values().filter(|socket| socket.is_alive()).count()
+            + self.http.alive()
+            + self.http_client.in_flight()
+            + self.http_resolving.len()
+            + self.resolving.len()
+    }
+
+    /// `_PY.unref` / `_PY.ref` for sockets; false if `id` is no socket.
+    pub fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.referenced = referenced;
+        } else if let Some(server) = self.servers.get_mut(&id) {
+            server.referenced = referenced;
+        } else if let Some(socket) = self.udp.get_mut(&id) {
+            socket.referenced = referenced;
+        } else {
+            return self.http.set_referenced(id, referenced);
+        }
+        true
+    }
+
+    fn missing(&self, id: u64, what: &str) -> String {
+        if self.closed.contains(&id) {
+            "closed".into()
+        } else {
+            format!("unknown {what} id {id}")
+        }
+    }
+
+    fn remember_closed(&mut self, id: u64) {
+        if self.closed.len() >= CLOSED_MEMORY {
+            self.closed.clear();
+        }
+        self.closed.insert(id);
+    }
+
+    fn arm(&mut self, ctx: &mut NetContext, seconds: f64, deadline: Deadline) -> u64 {
+        let timer = ctx.ids.next_id();
+        ctx.timers
+            .add(timer, seconds * 1000.0, false, TimerAction::Net);
+        ctx.timers.set_referenced(timer, false);
+        self.deadlines.insert(timer, deadline);
+        timer
+    }
+
+    fn disarm(&mut self, ctx: &mut NetContext, timer: Option<u64>) {
+        if let Some(timer) = timer {
+            ctx.timers.cancel(timer, TimerAction::Net);
+            self.deadlines.remove(&timer);
+        }
+    }
+
+    pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
+        let output = match output.downcast::<BlockingResponse>() {
+            Ok(response) => {
+                self.events.push_back(response.into_event(job));
+                return true;
+            }
+            Err(output) => output,
+        };
+        if let Some((op, request)) = self.http_resolving.remove(&job) {
+            match output
+                .downcast::<Result<SocketAddr, String>>()
+                .map(|result| *result)
+            {
+                Ok(Ok(address)) => self.http_client.connect(
+                    ctx.registry,
+                    job,
+                    address,
+                    op,
+                    request,
+                    &mut self.events,
+                ),
+                Ok(Err(message)) => self.http_failed(ctx, op, message),
+                Err(_) => self.http_failed(ctx, op, "internal error: bad lookup result".into()),
+            }
+            return true;
+        }
+        let Some(pending) = self.resolving.remove(&job) else {
+            return false;
+        };
+        match output.downcast::<Result<SocketAddr, String>>() {
+            Ok(result) => match *result {
+                Ok(address) => self.open_connection(
+                    ctx,
+                    job,
+                    &pending.host,
+                    address,
+                    pending.options,
+                    pending.op,
+                ),
+                Err(message) => self
+                    .events
+                    .push_back(NetEvent::failure(pending.op, message)),
+            },
+            Err(_) => self.events.push_back(NetEvent::failure(
+                pending.op,
+                "internal error: bad lookup result",
+            )),
+        }
+        true
+    }
+
+    // ---- readiness, timers, cleanup --------------------------------------------------
+
+    /// Routes a readiness event to socket `id`.
+    pub fn on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    ) {
+        if self.http_client.owns(id) {
+            let op_before = self.http_client.current_op(id);
+            let followup = self
+                .http_client
+                .on_ready(ctx.registry, id, hangup, &mut self.events);
+            if let Followup::Retry(op, request) = followup {
+                self.http_send(ctx, request, op);
+            } else if let Some(op) = op_before
+                && self.http_client.current_op(id) != Some(op)
+            {
+                self.http_done(ctx, op);
+            }
+        } else if self.http.owns(id) {
+            let ids = &mut *ctx.ids;
+            self.http.on_ready(
+                ctx.registry,
+                &mut || ids.next_id(),
+                id,
+                readable,
+                hangup,
+                &mut self.events,
+            );
+        } else if self.servers.contains_key(&id) {
+            self.on_acceptable(ctx, id);
+        } else if let Some(conn) = self.conns.get_mut(&id) {
+            let was_connecting =
+                conn.phase == Phase::Connecting || conn.phase == Phase::Handshaking;
+            if hangup {
+                conn.transport.note_hangup();
+            }
+            conn.on_ready(readable, writable, &mut self.events);
+            if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking
+            {
+                let timer = conn.connect_timer.take();
+                self.disarm(ctx, timer);
+            }
+            self.disarm_finished_reads(ctx, id);
+            self.sweep(ctx, id);
+        } else if let Some(socket) = self.udp.get_mut(&id) {
+            socket.on_ready(readable, writable, &mut self.events);
+            self.disarm_finished_udp(ctx, id);
+            self.sweep(ctx, id);
+        }
+    }
+
+    /// A network timer fired; true if it was one of ours.
+    pub fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool {
+        let Some(deadline) = self.deadlines.get(&timer).copied() else {
+            return false;
+        };
+        if let Deadline::HttpSweep(server) = deadline {
+            self.http.check_timeouts(ctx.registry, server);
+            return true;
+        }
+        self.deadlines.remove(&timer);
+        match deadline {
+            Deadline::HttpSweep(_) => {}
+            Deadline::HttpRequest(op) => {
+                if let Some((conn, _)) = self.http_ops.remove(&op) {
+                    if self.http_resolving.remove(&conn).is_some() {
+                        self.events.push_back(NetEvent::failure(op, "timeout"));
+                    } else {
+                        self.http_client
+                            .time_out(ctx.registry, conn, op, &mut self.events);
+                    }
+                }
+            }
+            Deadline::Connect(id) => {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.connect_timer = None;
+                    conn.fail("timeout", &mut self.events);
+                }
+                self.sweep(ctx, id);
+            }
+            Deadline::Read { conn, op } => {
+                if let Some(connection) = self.conns.get_mut(&conn) {
+                    connection.time_out_read(op, &mut self.events);
+                }
+            }
+            Deadline::Accept { server, op } => {
+                if let Some(server) = self.servers.get_mut(&server)
+                    && let Some(index) = server.accepts.iter().position(|(accept, _)| *accept == op)
+                {
+                    server.accepts.remove(index);
+                    self.events.push_back(NetEvent::Complete {
+                        op,
+                        values: vec![accept_failure("Accept timeout")],
+                    });
+                }
+            }
+            Deadline::UdpRead { socket, op } => {
+                if let Some(socket) = self.udp.get_mut(&socket) {
+                    socket.time_out_read(op, &mut self.events);
+                }
+            }
+        }
+        true
+    }
+
+    /// Drops socket `id` if it is finished: deregistered, fd closed, timers cancelled.
+    fn sweep(&mut self, ctx: &mut NetContext, id: u64) {
+        if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
+            if let Some(mut conn) = self.conns.remove(&id) {
+                let _ = ctx.registry.deregister(conn.transport.socket());
+                let timers: Vec<u64> = conn.read_timers().chain(conn.connect_timer).collect();
+                for timer in timers {
+                    self.disarm(ctx, Some(timer));
+                }
+                for server in self.servers.values_mut() {
+                    server.clients.retain(|client| *client != id);
+                    server.backlog.retain(|client| *client != id);
+                }
+            }
+            self.remember_closed(id);
+        } else if self.udp.get(&id).is_some_and(UdpSock::is_finished) {
+            if let Some(mut socket) = self.udp.remove(&id) {
+                let _ = ctx.registry.deregister(&mut socket.socket);
+                let timers: Vec<u64> = socket.read_timers().collect();
+                for timer in timers {
+                    self.disarm(ctx, Some(timer));
+                }
+            }
+            self.remember_closed(id);
+        }
+    }
+
+    /// Abandons operation `op` (a blocking wait gave up): a waiting read, accept or receive is
+    /// removed without a completion, so no data is consumed for nobody.
+    pub fn cancel(&mut self, op: u64) {
+        for conn in self.conns.values_mut() {
+            conn.time_out_read(op, &mut self.events);
+        }
+        for socket in self.udp.values_mut() {
+            socket.time_out_read(op, &mut self.events);
+        }
+        for server in self.servers.values_mut() {
+            server.accepts.retain(|(accept, _)| *accept != op);
+        }
+        self.events
+            .retain(|event| !matches!(event, NetEvent::Complete { op: done, .. } if *done == op));
+    }
+}

@@ -1,0 +1,96 @@
+//! UDP sockets in the socket registry.
+
+use super::*;
+
+impl Net {
+    // ---- UDP ---------------------------------------------------------------------------
+
+    /// Opens a UDP socket: bound to `bind` (receive from anyone) and/or connected to `peer`.
+    pub fn udp_open(
+        &mut self,
+        ctx: &mut NetContext,
+        bind: SocketAddr,
+        peer: Option<SocketAddr>,
+        broadcast: bool,
+        timeout: Option<f64>,
+    ) -> Result<(u64, SocketAddr), String> {
+        let id = ctx.ids.next_id();
+        let mut socket = UdpSock::open(bind, peer, broadcast)?;
+        socket.timeout = timeout;
+        ctx.registry
+            .register(
+                &mut socket.socket,
+                token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|error| error.to_string())?;
+        let local = socket.local_addr();
+        self.udp.insert(id, socket);
+        Ok((id, local))
+    }
+
+    /// Sends one datagram (to the connected peer when `to` is `None`).
+    pub fn udp_send(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        data: Vec<u8>,
+        to: Option<SocketAddr>,
+        op: u64,
+    ) {
+        match self.udp.get_mut(&id) {
+            Some(socket) => socket.send(data, to, op, &mut self.events),
+            None => {
+                let message = self.missing(id, "UDP socket");
+                self.events.push_back(NetEvent::failure(op, message));
+            }
+        }
+        self.sweep(ctx, id);
+    }
+
+    /// Receives one datagram: `op` completes with `(true, data, msg, ip, port)`.
+    pub fn udp_receive(&mut self, ctx: &mut NetContext, id: u64, max: usize, op: u64) {
+        let Some(socket) = self.udp.get(&id) else {
+            let message = self.missing(id, "UDP socket");
+            self.events.push_back(NetEvent::failure(op, message));
+            return;
+        };
+        let timer = socket
+            .timeout
+            .map(|seconds| self.arm(ctx, seconds, Deadline::UdpRead { socket: id, op }));
+        if let Some(socket) = self.udp.get_mut(&id) {
+            socket.receive(op, max, timer, &mut self.events);
+        }
+        self.disarm_finished_udp(ctx, id);
+    }
+
+    pub(super) fn disarm_finished_udp(&mut self, ctx: &mut NetContext, id: u64) {
+        let pending: HashSet<u64> = self
+            .udp
+            .get(&id)
+            .map(|socket| socket.read_timers().collect())
+            .unwrap_or_default();
+        let stale: Vec<u64> = self
+            .deadlines
+            .iter()
+            .filter(|(timer, deadline)| {
+                matches!(deadline, Deadline::UdpRead { socket, .. } if *socket == id)
+                    && !pending.contains(timer)
+            })
+            .map(|(timer, _)| *timer)
+            .collect();
+        for timer in stale {
+            self.disarm(ctx, Some(timer));
+        }
+    }
+
+    /// Closes UDP socket `id`; false if unknown.
+    pub fn udp_close(&mut self, ctx: &mut NetContext, id: u64) -> bool {
+        let Some(socket) = self.udp.get_mut(&id) else {
+            return false;
+        };
+        socket.close(&mut self.events);
+        self.sweep(ctx, id);
+        true
+    }
+}
