@@ -127,3 +127,33 @@ end)
         .assert_no_panic()
         .assert_lines(&["echo\tbye"]);
 }
+
+#[test]
+fn finished_reads_leave_no_timers_behind() {
+    // A read with a timeout arms a network deadline; once the read is answered the deadline is
+    // cancelled, and network deadlines never count as script timers anyway.
+    let out = support::run_script(
+        r#"
+local srv = _PY.tcp_server_create()
+_PY.tcp_server_add_event_listener(srv, "data_received", function(id, data) _PY.tcp_write(id, data) end)
+local _, _, port = _PY.tcp_server_start(srv, "127.0.0.1", 0)
+local ok, id = _PY.tcp_connect_sync("127.0.0.1", port, { timeout = 30 })
+assert(ok, id)
+for i = 1, 20 do
+  assert(_PY.tcp_write_sync(id, "ping\n"))
+  assert(_PY.tcp_read_sync(id, "*l"))
+end
+print("timeouts", _PY.has_active_timers(), "intervals", _PY.has_active_intervals())
+_PY.tcp_close_sync(id)
+_PY.tcp_server_close(srv)
+"#,
+        &[],
+    );
+    out.assert_code(0).assert_no_panic();
+    assert!(
+        out.stdout.contains("timeouts\tfalse\tintervals\tfalse"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}

@@ -89,6 +89,8 @@ pub struct TcpConn {
     pub referenced: bool,
     received: Vec<u8>,
     reads: VecDeque<ReadRequest>,
+    /// Timers of finished reads, not yet cancelled by the owner.
+    done_timers: Vec<u64>,
     writes: VecDeque<WriteEntry>,
     queued_bytes: usize,
     /// The peer sent EOF.
@@ -115,6 +117,7 @@ impl TcpConn {
             referenced: true,
             received: Vec::new(),
             reads: VecDeque::new(),
+            done_timers: Vec::new(),
             writes: VecDeque::new(),
             queued_bytes: 0,
             eof: false,
@@ -318,8 +321,10 @@ impl TcpConn {
 
     /// Ends a read request with "timeout"; already received bytes stay buffered.
     pub fn time_out_read(&mut self, op: u64, events: &mut EventQueue) {
-        if let Some(index) = self.reads.iter().position(|read| read.op == op) {
-            self.reads.remove(index);
+        if let Some(index) = self.reads.iter().position(|read| read.op == op)
+            && let Some(read) = self.reads.remove(index)
+        {
+            self.done_timers.extend(read.timer);
             events.push_back(NetEvent::failure(op, "timeout"));
         }
     }
@@ -406,14 +411,16 @@ impl TcpConn {
         while let Some(request) = self.reads.front() {
             match take_for(&request.kind, &mut self.received, self.eof) {
                 Some(data) => {
-                    let op = request.op;
+                    let (op, timer) = (request.op, request.timer);
                     self.reads.pop_front();
+                    self.done_timers.extend(timer);
                     let message = format!("Received {} bytes", data.len());
                     events.push_back(NetEvent::success(op, Val::Bytes(data), message));
                 }
                 None if self.eof => {
-                    let op = request.op;
+                    let (op, timer) = (request.op, request.timer);
                     self.reads.pop_front();
+                    self.done_timers.extend(timer);
                     events.push_back(NetEvent::failure(op, "closed"));
                 }
                 None => break,
@@ -443,6 +450,12 @@ impl TcpConn {
         }
     }
 
+    /// Timeout timers of reads that have finished since the last call, for the owner to
+    /// cancel (no scan of all timers needed).
+    pub fn take_done_timers(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.done_timers)
+    }
+
     /// Timer ids of pending reads, to cancel when the connection goes away.
     pub fn read_timers(&self) -> impl Iterator<Item = u64> + '_ {
         self.reads.iter().filter_map(|read| read.timer)
@@ -455,6 +468,7 @@ impl TcpConn {
             return;
         }
         for read in self.reads.drain(..) {
+            self.done_timers.extend(read.timer);
             events.push_back(NetEvent::failure(read.op, "closed"));
         }
         if let Some(op) = self.connect_op.take() {
@@ -489,6 +503,7 @@ impl TcpConn {
             events.push_back(NetEvent::failure(op, message));
         }
         for read in self.reads.drain(..) {
+            self.done_timers.extend(read.timer);
             events.push_back(NetEvent::failure(read.op, message));
         }
         for entry in self.writes.drain(..) {

@@ -38,6 +38,8 @@ pub struct UdpSock {
     peer: Option<SocketAddr>,
     received: VecDeque<(Vec<u8>, SocketAddr)>,
     receives: VecDeque<Receive>,
+    /// Timers of finished receives, not yet cancelled by the owner.
+    done_timers: Vec<u64>,
     sends: VecDeque<Send>,
     closed: bool,
 }
@@ -71,6 +73,7 @@ impl UdpSock {
             peer,
             received: VecDeque::new(),
             receives: VecDeque::new(),
+            done_timers: Vec::new(),
             sends: VecDeque::new(),
             closed: false,
         })
@@ -91,6 +94,11 @@ impl UdpSock {
     /// True once closed.
     pub fn is_finished(&self) -> bool {
         self.closed
+    }
+
+    /// Timeout timers of receives that finished since the last call, for the owner to cancel.
+    pub fn take_done_timers(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.done_timers)
     }
 
     /// Timers of waiting receives.
@@ -177,6 +185,7 @@ impl UdpSock {
                 Err(error) => {
                     // ICMP errors (port unreachable) on a connected socket: fail one receive.
                     if let Some(receive) = self.receives.pop_front() {
+                        self.done_timers.extend(receive.timer);
                         events.push_back(NetEvent::failure(receive.op, describe_io_error(&error)));
                     }
                 }
@@ -202,6 +211,7 @@ impl UdpSock {
             else {
                 break;
             };
+            self.done_timers.extend(receive.timer);
             data.truncate(receive.max.max(1));
             let message = format!("Received {} bytes from {from}", data.len());
             events.push_back(NetEvent::Complete {
@@ -219,8 +229,10 @@ impl UdpSock {
 
     /// Ends a receive with "timeout".
     pub fn time_out_read(&mut self, op: u64, events: &mut EventQueue) {
-        if let Some(index) = self.receives.iter().position(|receive| receive.op == op) {
-            self.receives.remove(index);
+        if let Some(index) = self.receives.iter().position(|receive| receive.op == op)
+            && let Some(receive) = self.receives.remove(index)
+        {
+            self.done_timers.extend(receive.timer);
             events.push_back(NetEvent::failure(op, "timeout"));
         }
     }
@@ -232,6 +244,7 @@ impl UdpSock {
         }
         self.closed = true;
         for receive in self.receives.drain(..) {
+            self.done_timers.extend(receive.timer);
             events.push_back(NetEvent::failure(receive.op, "closed"));
         }
         for send in self.sends.drain(..) {

@@ -47,7 +47,10 @@ pub struct Timers {
     by_id: HashMap<u64, Timer, IdHasher>,
     started: Instant,
     referenced: usize,
+    /// Script (`setInterval`) intervals.
     intervals: usize,
+    /// Script (`setTimeout`) timeouts.
+    timeouts: usize,
 }
 
 impl Timers {
@@ -59,6 +62,7 @@ impl Timers {
             started: Instant::now(),
             referenced: 0,
             intervals: 0,
+            timeouts: 0,
         }
     }
 
@@ -96,8 +100,12 @@ impl Timers {
             },
         );
         self.referenced += 1;
-        if repeat {
-            self.intervals += 1;
+        if action == TimerAction::Callback {
+            if repeat {
+                self.intervals += 1;
+            } else {
+                self.timeouts += 1;
+            }
         }
     }
 
@@ -141,12 +149,13 @@ impl Timers {
         self.referenced
     }
 
-    /// True if any timeout (not interval) is pending.
+    /// True if any script timeout (`setTimeout`) is pending; sleeps and network deadlines do
+    /// not count.
     pub fn has_timeouts(&self) -> bool {
-        self.by_id.len() > self.intervals
+        self.timeouts > 0
     }
 
-    /// True if any interval is active.
+    /// True if any script interval is active.
     pub fn has_intervals(&self) -> bool {
         self.intervals > 0
     }
@@ -214,8 +223,12 @@ impl Timers {
         if timer.referenced {
             self.referenced -= 1;
         }
-        if timer.period != 0 {
-            self.intervals -= 1;
+        if timer.action == TimerAction::Callback {
+            if timer.period != 0 {
+                self.intervals -= 1;
+            } else {
+                self.timeouts -= 1;
+            }
         }
     }
 }

@@ -345,7 +345,8 @@ impl Net {
         if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
             if let Some(mut conn) = self.conns.remove(&id) {
                 let _ = ctx.registry.deregister(conn.transport.socket());
-                let timers: Vec<u64> = conn.read_timers().chain(conn.connect_timer).collect();
+                let mut timers: Vec<u64> = conn.read_timers().chain(conn.connect_timer).collect();
+                timers.extend(conn.take_done_timers());
                 for timer in timers {
                     self.disarm(ctx, Some(timer));
                 }
@@ -358,7 +359,8 @@ impl Net {
         } else if self.udp.get(&id).is_some_and(UdpSock::is_finished) {
             if let Some(mut socket) = self.udp.remove(&id) {
                 let _ = ctx.registry.deregister(&mut socket.socket);
-                let timers: Vec<u64> = socket.read_timers().collect();
+                let mut timers: Vec<u64> = socket.read_timers().collect();
+                timers.extend(socket.take_done_timers());
                 for timer in timers {
                     self.disarm(ctx, Some(timer));
                 }

@@ -150,23 +150,13 @@ impl Net {
         self.sweep(ctx, id);
     }
 
-    /// Read timers whose reads already finished are cancelled.
+    /// Cancels the timeout timers of the reads connection `id` finished.
     pub(super) fn disarm_finished_reads(&mut self, ctx: &mut NetContext, id: u64) {
-        let pending: HashSet<u64> = self
-            .conns
-            .get(&id)
-            .map(|conn| conn.read_timers().collect())
-            .unwrap_or_default();
-        let stale: Vec<u64> = self
-            .deadlines
-            .iter()
-            .filter(|(timer, deadline)| {
-                matches!(deadline, Deadline::Read { conn, .. } if *conn == id)
-                    && !pending.contains(timer)
-            })
-            .map(|(timer, _)| *timer)
-            .collect();
-        for timer in stale {
+        let done = match self.conns.get_mut(&id) {
+            Some(conn) => conn.take_done_timers(),
+            None => return,
+        };
+        for timer in done {
             self.disarm(ctx, Some(timer));
         }
     }

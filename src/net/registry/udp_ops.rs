@@ -64,22 +64,13 @@ impl Net {
         self.disarm_finished_udp(ctx, id);
     }
 
+    /// Cancels the timeout timers of the receives socket `id` finished.
     pub(super) fn disarm_finished_udp(&mut self, ctx: &mut NetContext, id: u64) {
-        let pending: HashSet<u64> = self
-            .udp
-            .get(&id)
-            .map(|socket| socket.read_timers().collect())
-            .unwrap_or_default();
-        let stale: Vec<u64> = self
-            .deadlines
-            .iter()
-            .filter(|(timer, deadline)| {
-                matches!(deadline, Deadline::UdpRead { socket, .. } if *socket == id)
-                    && !pending.contains(timer)
-            })
-            .map(|(timer, _)| *timer)
-            .collect();
-        for timer in stale {
+        let done = match self.udp.get_mut(&id) {
+            Some(socket) => socket.take_done_timers(),
+            None => return,
+        };
+        for timer in done {
             self.disarm(ctx, Some(timer));
         }
     }
