@@ -275,6 +275,15 @@ local function load_http_client()
   end
 end
 
+local websocket_loaded = false
+local function load_websocket()
+  load_sockets()
+  if not websocket_loaded then
+    websocket_loaded = true
+    require("plua.websocket").install(core, PY, { listeners = listeners })
+  end
+end
+
 local load_py_helper = core.load_py_helper
 
 setmetatable(PY, {
@@ -296,6 +305,9 @@ setmetatable(PY, {
           web_compat_loaded = true
           require("plua.web_compat").install(PY)
         end
+        return rawget(PY, key)
+      elseif key:sub(1, 10) == "websocket_" then
+        load_websocket()
         return rawget(PY, key)
       elseif key == "http_request_async" or key == "http_request_sync" or key == "http_request_blocking_pool" then
         load_http_client()

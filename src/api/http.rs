@@ -10,13 +10,15 @@ use crate::http::blocking::{self, BlockingRequest};
 use crate::http::client::ClientRequest;
 use crate::http::request::Limits;
 use crate::http::response::Response;
-use crate::http::server::ServerOptions;
+use crate::http::server::{ServerOptions, WsRoutes};
 use crate::http::url::Url;
 use crate::net::tls;
 use crate::reactor::SharedReactor;
 use crate::reactor::pool::JobOutput;
 
-fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, String> {
+/// Server options from a script's `opts` table: limits, timeouts, `tls = {cert, key}` and
+/// `websocket = {[path] = WebSocket server id}`.
+pub(crate) fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, String> {
     let mut options = ServerOptions::default();
     let Some(opts) = opts else {
         return Ok(options);
@@ -41,6 +43,15 @@ fn options_from(opts: Option<Table>) -> std::result::Result<ServerOptions, Strin
     options.max_connections = size("max_connections", options.max_connections);
     options.idle_timeout = seconds("idle_timeout", options.idle_timeout);
     options.read_timeout = seconds("read_timeout", options.read_timeout);
+    if let Ok(Some(routes)) = opts.get::<Option<Table>>("websocket") {
+        let mut ws_routes = WsRoutes::default();
+        for pair in routes.pairs::<String, u64>() {
+            let (path, server) =
+                pair.map_err(|_| "websocket routes must map paths to WebSocket server ids")?;
+            ws_routes.routes.push((path, server));
+        }
+        options.websocket = Some(std::sync::Arc::new(ws_routes));
+    }
     if let Ok(Some(tls_opts)) = opts.get::<Option<Table>>("tls") {
         let cert: Option<String> = tls_opts.get("cert").ok().flatten();
         let key: Option<String> = tls_opts.get("key").ok().flatten();

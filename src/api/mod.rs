@@ -12,6 +12,7 @@ pub mod net;
 pub mod output;
 pub mod system;
 pub mod timers;
+pub mod websocket;
 
 use mlua::{Lua, Result, Table};
 

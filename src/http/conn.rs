@@ -5,12 +5,14 @@
 //! 413, 431, 501, 408) and the connection closes after the answer.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::request::{
     BodyFraming, ChunkedDecoder, Head, Limits, RequestError, decode_query, parse_head,
 };
 use super::response::Response;
+use super::upgrade::{self, Decision, Upgraded, WsRoutes};
 use crate::net::transport::Transport;
 use crate::net::{EventQueue, NetEvent, Val};
 
@@ -70,6 +72,10 @@ pub struct HttpConn {
     pub request_started: Option<Instant>,
     /// Last time anything happened (for the idle timeout).
     pub last_activity: Instant,
+    /// The server's WebSocket routes, if it has any.
+    websocket: Option<Arc<WsRoutes>>,
+    /// An upgrade answered (or being answered) with 101: WebSocket server and request info.
+    upgrade: Option<(u64, Val)>,
 }
 
 impl HttpConn {
@@ -80,6 +86,7 @@ impl HttpConn {
         transport: Box<dyn Transport>,
         peer: String,
         limits: Limits,
+        websocket: Option<Arc<WsRoutes>>,
     ) -> HttpConn {
         let state = if transport.is_established() {
             State::Open
@@ -104,7 +111,30 @@ impl HttpConn {
             paused: false,
             request_started: None,
             last_activity: Instant::now(),
+            websocket,
+            upgrade: None,
         }
+    }
+
+    /// True once an upgrade's 101 is sent and nothing else is owed: the connection can move
+    /// to its WebSocket server ([`HttpConn::into_upgrade`]).
+    pub fn upgrade_ready(&self) -> bool {
+        self.upgrade.is_some()
+            && self.state == State::Open
+            && self.slots.is_empty()
+            && self.output.is_empty()
+    }
+
+    /// Hands the connection over after an upgrade; `None` if there was none.
+    pub fn into_upgrade(self) -> Option<Upgraded> {
+        let (ws_server, request) = self.upgrade?;
+        Some(Upgraded {
+            conn: self.id,
+            ws_server,
+            transport: self.transport,
+            leftover: self.input,
+            request,
+        })
     }
 
     /// True when no request is being read or answered.
@@ -249,6 +279,35 @@ impl HttpConn {
     }
 
     fn dispatch(&mut self, head: Head, body: Vec<u8>, events: &mut EventQueue) {
+        if let Some(routes) = self.websocket.clone() {
+            match upgrade::decide(&head, &routes, &self.peer) {
+                Decision::Http => {}
+                Decision::Refuse(response) => {
+                    self.input.clear();
+                    return self.answer_and_close(response);
+                }
+                Decision::Upgrade {
+                    ws_server,
+                    answer,
+                    request,
+                } => {
+                    // The 101 goes out after any responses still owed; then the connection is
+                    // the WebSocket server's, with whatever bytes followed the request.
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    self.slots.push_back(Slot {
+                        seq,
+                        head_only: false,
+                        keep_alive: true,
+                        bytes: Some(answer),
+                    });
+                    self.reading = false;
+                    self.upgrade = Some((ws_server, request));
+                    self.request_started = None;
+                    return self.advance();
+                }
+            }
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.slots.push_back(Slot {

@@ -7,4 +7,5 @@ pub mod conn;
 pub mod request;
 pub mod response;
 pub mod server;
+pub mod upgrade;
 pub mod url;

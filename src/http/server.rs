@@ -13,6 +13,8 @@ use mio::{Interest, Registry, Token};
 use super::conn::{HttpConn, State};
 use super::request::Limits;
 use super::response::Response;
+use super::upgrade::Upgraded;
+pub use super::upgrade::WsRoutes;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
 use crate::net::{EventQueue, TOKEN_OFFSET};
@@ -29,6 +31,8 @@ pub struct ServerOptions {
     /// A request must arrive completely within this once it started.
     pub read_timeout: Duration,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Paths whose upgrade requests go to WebSocket servers.
+    pub websocket: Option<Arc<WsRoutes>>,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +43,7 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(10),
             tls: None,
+            websocket: None,
         }
     }
 }
@@ -57,6 +62,8 @@ struct Server {
 pub struct HttpServers {
     servers: HashMap<u64, Server, IdHasher>,
     conns: HashMap<u64, HttpConn, IdHasher>,
+    /// Connections upgraded to WebSocket, for the registry to take.
+    upgrades: Vec<Upgraded>,
 }
 
 fn token(id: u64) -> Token {
@@ -180,6 +187,7 @@ impl HttpServers {
                 transport,
                 peer.to_string(),
                 server.options.limits,
+                server.options.websocket.clone(),
             );
             let _ = conn.transport.socket().set_nodelay(true);
             if registry
@@ -238,7 +246,23 @@ impl HttpServers {
         }
     }
 
+    /// Connections whose WebSocket upgrade was answered, taken out of the HTTP server.
+    pub fn take_upgrades(&mut self) -> Vec<Upgraded> {
+        std::mem::take(&mut self.upgrades)
+    }
+
     fn sweep_closed(&mut self, registry: &Registry, id: u64) {
+        if self.conns.get(&id).is_some_and(HttpConn::upgrade_ready)
+            && let Some(conn) = self.conns.remove(&id)
+        {
+            if let Some(server) = self.servers.get_mut(&conn.server) {
+                server.conns.remove(&id);
+            }
+            if let Some(upgraded) = conn.into_upgrade() {
+                self.upgrades.push(upgraded);
+            }
+            return;
+        }
         if self
             .conns
             .get(&id)

@@ -11,6 +11,7 @@ pub mod tcp;
 pub mod tls;
 pub mod transport;
 pub mod udp;
+pub mod ws;
 
 use std::collections::VecDeque;
 

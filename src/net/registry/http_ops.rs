@@ -51,8 +51,11 @@ impl Net {
         seq: u64,
         response: &Response,
     ) -> bool {
-        self.http
-            .respond(ctx.registry, conn, seq, response, &mut self.events)
+        let delivered = self
+            .http
+            .respond(ctx.registry, conn, seq, response, &mut self.events);
+        self.ws_take_upgrades(ctx);
+        delivered
     }
 
     // ---- HTTP client --------------------------------------------------------------------

@@ -13,6 +13,9 @@ use mio::{Interest, Registry, Token};
 mod http_ops;
 mod tcp_ops;
 mod udp_ops;
+mod ws_ops;
+
+pub use ws_ops::WsConnectOptions;
 
 use tcp_ops::accept_failure;
 
@@ -22,6 +25,7 @@ use super::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
 use super::tls::{self, TlsTransport};
 use super::transport::{PlainTcp, Transport};
 use super::udp::UdpSock;
+use super::ws::WebSockets;
 use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
 use crate::http::blocking::BlockingResponse;
 use crate::http::client::{ClientRequest, Followup, HttpClient};
@@ -72,6 +76,8 @@ enum Deadline {
     HttpSweep(u64),
     /// The time limit of an HTTP client request.
     HttpRequest(u64),
+    /// The connect, closing handshake or drain of a WebSocket connection.
+    WebSocket(u64),
 }
 
 struct PendingConnect {
@@ -105,6 +111,8 @@ pub struct Net {
     http_ops: HashMap<u64, (u64, Option<u64>), IdHasher>,
     /// Client requests waiting for a name lookup, by lookup job (= future connection id).
     http_resolving: HashMap<u64, (u64, ClientRequest), IdHasher>,
+    /// WebSocket clients, servers and connections.
+    ws: WebSockets,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -132,6 +140,7 @@ impl Net {
             + self.http_client.in_flight()
             + self.http_resolving.len()
             + self.resolving.len()
+            + self.ws.alive()
     }
 
     /// `_PY.unref` / `_PY.ref` for sockets; false if `id` is no socket.
@@ -142,6 +151,10 @@ impl Net {
             server.referenced = referenced;
         } else if let Some(socket) = self.udp.get_mut(&id) {
             socket.referenced = referenced;
+        } else if let Some(conn) = self.ws.conns.get_mut(&id) {
+            conn.referenced = referenced;
+        } else if let Some(http) = self.ws.servers.get(&id).and_then(|server| server.http) {
+            return self.http.set_referenced(http, referenced);
         } else {
             return self.http.set_referenced(id, referenced);
         }
@@ -205,6 +218,11 @@ impl Net {
             }
             return true;
         }
+        let output = match output.downcast::<Result<SocketAddr, String>>() {
+            Ok(result) if self.ws_resolved(ctx, job, &result) => return true,
+            Ok(result) => result as JobOutput,
+            Err(output) => output,
+        };
         let Some(pending) = self.resolving.remove(&job) else {
             return false;
         };
@@ -241,6 +259,9 @@ impl Net {
         writable: bool,
         hangup: bool,
     ) {
+        if self.ws_on_ready(ctx, id, readable, writable, hangup) {
+            return;
+        }
         if self.http_client.owns(id) {
             let op_before = self.http_client.current_op(id);
             let followup = self
@@ -263,6 +284,7 @@ impl Net {
                 hangup,
                 &mut self.events,
             );
+            self.ws_take_upgrades(ctx);
         } else if self.servers.contains_key(&id) {
             self.on_acceptable(ctx, id);
         } else if let Some(conn) = self.conns.get_mut(&id) {
@@ -293,11 +315,13 @@ impl Net {
         };
         if let Deadline::HttpSweep(server) = deadline {
             self.http.check_timeouts(ctx.registry, server);
+            self.ws_take_upgrades(ctx);
             return true;
         }
         self.deadlines.remove(&timer);
         match deadline {
             Deadline::HttpSweep(_) => {}
+            Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
             Deadline::HttpRequest(op) => {
                 if let Some((conn, _)) = self.http_ops.remove(&op) {
                     if self.http_resolving.remove(&conn).is_some() {

@@ -1,0 +1,234 @@
+-- plua.websocket: the `_PY.websocket_*` client and `_PY.websocket_server_*` families on the
+-- reactor's WebSocket layer (src/net/ws/, primitives in src/api/websocket.rs). Here live the
+-- argument checks (errors name the function and argument and point at the caller's line) and
+-- the listeners; every event runs in its own coroutine.
+--
+-- Client events: connected(), dataReceived(data, is_binary), error(message),
+-- disconnected(code, reason). Server events: client_connected(client, request),
+-- message(client, data, is_binary), client_disconnected(client, code, reason),
+-- error(message, client). Several listeners on one event run in the order they were added.
+
+local M = {}
+
+local type, error, tostring = type, error, tostring
+local math_type = math.type
+
+function M.install(core, PY, shared)
+  local listeners = shared.listeners
+
+  local function bad(name, index, expected, value)
+    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), 3)
+  end
+
+  local function want_id(name, index, value, what)
+    if math_type(value) == "float" and value == math.floor(value) then
+      value = math.tointeger(value)
+    end
+    if math_type(value) ~= "integer" then
+      bad(name, index, what or "id", value)
+    end
+    return value
+  end
+
+  local function want_data(name, index, value)
+    local t = type(value)
+    if t == "number" then
+      return tostring(value)
+    end
+    if t ~= "string" then
+      bad(name, index, "string", value)
+    end
+    return value
+  end
+
+  local function want_table(name, index, value)
+    if value ~= nil and type(value) ~= "table" then
+      bad(name, index, "table", value)
+    end
+    return value
+  end
+
+  local function want_code(name, index, value)
+    if value == nil then
+      return nil
+    end
+    value = want_id(name, index, value, "close code")
+    if value < 1000 or value > 4999 then
+      error(("%s: bad argument #%d (close code %d out of range 1000-4999)"):format(name, index, value), 3)
+    end
+    return value
+  end
+
+  local function add_listener(name, known, id, event, fn)
+    id = want_id(name, 1, id)
+    if type(event) ~= "string" then
+      bad(name, 2, "event name", event)
+    end
+    if not known[event] then
+      error(("%s: bad argument #2 (unknown event '%s'; expected %s)"):format(name, event, known[1]), 3)
+    end
+    if type(fn) ~= "function" then
+      bad(name, 3, "function", fn)
+    end
+    local of_owner = listeners[id]
+    if not of_owner then
+      of_owner = {}
+      listeners[id] = of_owner
+    end
+    local before = of_owner[event]
+    if before then
+      of_owner[event] = function(...)
+        before(...)
+        return fn(...)
+      end
+    else
+      of_owner[event] = fn
+    end
+    return true
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Client
+  ---------------------------------------------------------------------------------------------
+
+  local client_events = {
+    connected = true,
+    disconnected = true,
+    error = true,
+    dataReceived = true,
+    "connected, disconnected, error or dataReceived",
+  }
+
+  --- A new client id; connect it with websocket_connect.
+  function PY.websocket_client_create()
+    return core.ws_client_create()
+  end
+
+  function PY.websocket_add_event_listener(id, event, fn)
+    return add_listener("websocket_add_event_listener", client_events, id, event, fn)
+  end
+
+  --- Connects client `id` to a ws:// or wss:// URL with extra handshake `headers`. `opts`:
+  --- `timeout` (seconds, connect + handshake), `verify` (default true), `cafile`,
+  --- `max_message_size`. Returns true (the outcome arrives as `connected` or `error`), or
+  --- false and a message for an unknown or already connected id.
+  function PY.websocket_connect(id, url, headers, opts)
+    id = want_id("websocket_connect", 1, id, "client id")
+    if type(url) ~= "string" then
+      bad("websocket_connect", 2, "URL string", url)
+    end
+    want_table("websocket_connect", 3, headers)
+    want_table("websocket_connect", 4, opts)
+    local ok, message = core.ws_connect(id, url, headers, opts)
+    if not ok then
+      return false, message
+    end
+    return true
+  end
+
+  --- Sends `data` (text unless `binary` is true); true, or false and a message.
+  function PY.websocket_send(id, data, binary)
+    id = want_id("websocket_send", 1, id, "client id")
+    data = want_data("websocket_send", 2, data)
+    local ok, message = core.ws_send(id, data, binary == true)
+    if not ok then
+      return false, message
+    end
+    return true
+  end
+
+  function PY.websocket_is_open(id)
+    id = want_id("websocket_is_open", 1, id, "client id")
+    return core.ws_is_open(id)
+  end
+
+  --- Starts the closing handshake (code 1000 unless given); `disconnected` follows.
+  function PY.websocket_close(id, code, reason)
+    id = want_id("websocket_close", 1, id, "client id")
+    code = want_code("websocket_close", 2, code)
+    if reason ~= nil then
+      reason = want_data("websocket_close", 3, reason)
+    end
+    return core.ws_close(id, code, reason)
+  end
+
+  ---------------------------------------------------------------------------------------------
+  -- Server
+  ---------------------------------------------------------------------------------------------
+
+  local server_events = {
+    client_connected = true,
+    message = true,
+    client_disconnected = true,
+    error = true,
+    "client_connected, message, client_disconnected or error",
+  }
+
+  function PY.websocket_server_create()
+    return core.ws_server_create()
+  end
+
+  function PY.websocket_server_add_event_listener(id, event, fn)
+    return add_listener("websocket_server_add_event_listener", server_events, id, event, fn)
+  end
+
+  --- Listens on host:port (port 0: a free one). `opts`: `tls = {cert, key}` (PEM files) for
+  --- wss://, `max_message_size` (default 16 MiB; larger messages close with 1009), and the
+  --- HTTP server's limits. Returns true and the bound port, or false and a message (also
+  --- given to the `error` listeners).
+  function PY.websocket_server_start(id, host, port, opts)
+    id = want_id("websocket_server_start", 1, id, "server id")
+    if type(host) ~= "string" then
+      bad("websocket_server_start", 2, "string", host)
+    end
+    port = want_id("websocket_server_start", 3, port, "port number")
+    want_table("websocket_server_start", 4, opts)
+    local bound, message = core.ws_server_start(id, host, port, opts)
+    if not bound then
+      local on_error = listeners[id] and listeners[id].error
+      if on_error then
+        PY.setTimeout(on_error, 0, message)
+      end
+      return false, message
+    end
+    return true, bound
+  end
+
+  --- Sends `data` to one client (text unless `binary` is true); true, or false and a message.
+  function PY.websocket_server_send(id, client, data, binary)
+    want_id("websocket_server_send", 1, id, "server id")
+    client = want_id("websocket_server_send", 2, client, "client id")
+    data = want_data("websocket_server_send", 3, data)
+    local ok, message = core.ws_send(client, data, binary == true)
+    if not ok then
+      return false, message
+    end
+    return true
+  end
+
+  --- Sends `data` to every open client; returns how many it went to.
+  function PY.websocket_server_broadcast(id, data, binary)
+    id = want_id("websocket_server_broadcast", 1, id, "server id")
+    data = want_data("websocket_server_broadcast", 2, data)
+    return core.ws_broadcast(id, data, binary == true)
+  end
+
+  --- Closes one client's connection (code 1000 unless given).
+  function PY.websocket_server_disconnect(id, client, code, reason)
+    want_id("websocket_server_disconnect", 1, id, "server id")
+    client = want_id("websocket_server_disconnect", 2, client, "client id")
+    code = want_code("websocket_server_disconnect", 3, code)
+    if reason ~= nil then
+      reason = want_data("websocket_server_disconnect", 4, reason)
+    end
+    return core.ws_close(client, code, reason)
+  end
+
+  --- Stops listening and closes every client with 1001; false if there is no such server.
+  function PY.websocket_server_close(id)
+    id = want_id("websocket_server_close", 1, id, "server id")
+    return core.ws_server_close(id)
+  end
+end
+
+return M

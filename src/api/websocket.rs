@@ -1,0 +1,185 @@
+//! The Rust primitives behind the `_PY.websocket_*` families; the Lua half
+//! (`lua_stdlib/plua/websocket.lua`) checks arguments and keeps the listeners. Events reach
+//! Lua as emits of the client id (`connected`, `dataReceived`, `error`, `disconnected`) or of
+//! the server id (`client_connected`, `message`, `error`, `client_disconnected`).
+
+use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
+
+use crate::net::registry::WsConnectOptions;
+use crate::reactor::SharedReactor;
+
+/// Close code sent by `websocket_close` without one: normal closure.
+const NORMAL_CLOSE: u16 = 1000;
+
+fn failure(lua: &Lua, message: String) -> Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string(message)?),
+    ]))
+}
+
+fn connect_options(opts: Option<&Table>) -> WsConnectOptions {
+    let mut options = WsConnectOptions {
+        verify: true,
+        ..WsConnectOptions::default()
+    };
+    if let Some(opts) = opts {
+        if let Ok(Some(verify)) = opts.get::<Option<bool>>("verify") {
+            options.verify = verify;
+        }
+        options.ca_file = opts.get::<Option<String>>("cafile").ok().flatten();
+        options.timeout = opts
+            .get::<Option<f64>>("timeout")
+            .ok()
+            .flatten()
+            .filter(|t| t.is_finite() && *t > 0.0);
+        options.max_message = max_message(opts);
+    }
+    options
+}
+
+fn max_message(opts: &Table) -> Option<usize> {
+    opts.get::<Option<f64>>("max_message_size")
+        .ok()
+        .flatten()
+        .filter(|size| *size >= 1.0)
+        .map(|size| size as usize)
+}
+
+/// Adds the WebSocket primitives to `core`.
+pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> {
+    let r = reactor.clone();
+    core.set(
+        "ws_client_create",
+        lua.create_function(move |_, ()| {
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.ws_client_create(&mut ctx))
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_connect",
+        lua.create_function(
+            move |lua, (id, url, headers, opts): (u64, String, Option<Table>, Option<Table>)| {
+                let mut header_list = Vec::new();
+                if let Some(headers) = headers {
+                    for pair in headers.pairs::<String, String>() {
+                        header_list.push(pair?);
+                    }
+                }
+                let options = connect_options(opts.as_ref());
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                match net.ws_connect(&mut ctx, id, &url, &header_list, options) {
+                    Ok(()) => Ok(MultiValue::from_vec(vec![Value::Boolean(true)])),
+                    Err(message) => failure(lua, message),
+                }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_send",
+        lua.create_function(
+            move |lua, (id, data, binary): (u64, LuaString, Option<bool>)| {
+                let mut reactor = r.borrow_mut();
+                match reactor
+                    .net
+                    .ws_send(id, &data.as_bytes(), binary.unwrap_or(false))
+                {
+                    Ok(()) => Ok(MultiValue::from_vec(vec![Value::Boolean(true)])),
+                    Err(message) => failure(lua, message),
+                }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_is_open",
+        lua.create_function(move |_, id: u64| Ok(r.borrow().net.ws_is_open(id)))?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_close",
+        lua.create_function(
+            move |_, (id, code, reason): (u64, Option<u16>, Option<String>)| {
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                Ok(net.ws_close(
+                    &mut ctx,
+                    id,
+                    code.unwrap_or(NORMAL_CLOSE),
+                    reason.as_deref().unwrap_or(""),
+                ))
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_server_create",
+        lua.create_function(move |_, ()| {
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.ws_server_create(&mut ctx))
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_server_start",
+        lua.create_function(
+            move |lua, (id, host, port, opts): (u64, String, i64, Option<Table>)| {
+                let Ok(port) = u16::try_from(port) else {
+                    return failure(lua, format!("port {port} is out of range (0-65535)"));
+                };
+                let limit = opts.as_ref().and_then(max_message);
+                let options = match crate::api::http::options_from(opts) {
+                    Ok(options) => options,
+                    Err(message) => return failure(lua, message),
+                };
+                let mut reactor = r.borrow_mut();
+                let (net, mut ctx) = reactor.net();
+                match net.ws_server_start(&mut ctx, id, &host, port, options, limit) {
+                    Ok(address) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
+                        address.port(),
+                    ))])),
+                    Err(message) => failure(lua, message),
+                }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_server_close",
+        lua.create_function(move |_, id: u64| {
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(net.ws_server_close(&mut ctx, id))
+        })?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_broadcast",
+        lua.create_function(
+            move |lua, (id, data, binary): (u64, LuaString, Option<bool>)| {
+                let mut reactor = r.borrow_mut();
+                match reactor
+                    .net
+                    .ws_broadcast(id, &data.as_bytes(), binary.unwrap_or(false))
+                {
+                    Ok(count) => Ok(MultiValue::from_vec(vec![Value::Integer(count as i64)])),
+                    Err(message) => failure(lua, message),
+                }
+            },
+        )?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! WebSocket clients, servers and connections in the socket registry: connects (name lookups
+//! on the worker pool, TLS), sends, closes with their deadlines, servers started as HTTP
+//! servers whose upgrades become WebSocket connections, and broadcast.
+
+use super::*;
+use crate::http::server::WsRoutes;
+use crate::net::ws::client::{self, PendingConnect};
+use crate::net::ws::io::TransportIo;
+use crate::net::ws::{self, Followup, WsConn, WsServer};
+
+/// Options of `websocket_connect`.
+#[derive(Debug, Clone, Default)]
+pub struct WsConnectOptions {
+    pub verify: bool,
+    pub ca_file: Option<String>,
+    /// Seconds the connect and handshake may take.
+    pub timeout: Option<f64>,
+    pub max_message: Option<usize>,
+}
+
+impl Net {
+    /// A new client id (nothing is opened until `ws_connect`).
+    pub fn ws_client_create(&mut self, ctx: &mut NetContext) -> u64 {
+        let id = ctx.ids.next_id();
+        self.ws.clients.insert(id);
+        id
+    }
+
+    /// Starts connecting client `id` to `url`; failures arrive as its `error` event.
+    pub fn ws_connect(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        url: &str,
+        headers: &[(String, String)],
+        options: WsConnectOptions,
+    ) -> Result<(), String> {
+        if !self.ws.clients.contains(&id) {
+            return Err(format!("unknown WebSocket client id {id}"));
+        }
+        if self.ws.conns.contains_key(&id) || self.ws.resolving.contains_key(&id) {
+            return Err("already connected or connecting".into());
+        }
+        let config = ws::config(options.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
+        let target = match client::prepare(url, headers) {
+            Ok(target) => target,
+            Err(message) => {
+                self.ws_error(id, message);
+                return Ok(());
+            }
+        };
+        let tls = target.url.tls.then(|| TlsOptions {
+            verify: options.verify,
+            server_name: None,
+            ca_file: options.ca_file.clone(),
+        });
+        let timeout = options.timeout.unwrap_or(CONNECT_TIMEOUT);
+        let timer = self.arm(ctx, timeout, Deadline::WebSocket(id));
+        let pending = PendingConnect {
+            target,
+            tls,
+            config,
+        };
+        let (host, port) = (pending.target.url.host.clone(), pending.target.url.port);
+        match resolve::literal(&host, port) {
+            Some(address) => self.ws_open(ctx, id, address, pending, timer),
+            None => {
+                let job = ctx.pool.submit(id, move || {
+                    Box::new(resolve::lookup(&host, port)) as JobOutput
+                });
+                match job {
+                    Ok(()) => {
+                        self.ws.resolving.insert(id, (pending, timer));
+                    }
+                    Err(error) => {
+                        self.disarm(ctx, Some(timer));
+                        self.ws_error(id, error.to_string());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A client's name lookup finished; false if `job` was not one.
+    pub(super) fn ws_resolved(
+        &mut self,
+        ctx: &mut NetContext,
+        job: u64,
+        output: &Result<SocketAddr, String>,
+    ) -> bool {
+        let Some((pending, timer)) = self.ws.resolving.remove(&job) else {
+            return false;
+        };
+        match output {
+            Ok(address) => self.ws_open(ctx, job, *address, pending, timer),
+            Err(message) => {
+                self.disarm(ctx, Some(timer));
+                self.ws_error(job, message.clone());
+            }
+        }
+        true
+    }
+
+    fn ws_open(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        address: SocketAddr,
+        pending: PendingConnect,
+        timer: u64,
+    ) {
+        let fail = |net: &mut Net, ctx: &mut NetContext, message: String| {
+            net.disarm(ctx, Some(timer));
+            net.ws_error(id, message);
+        };
+        let stream = match TcpStream::connect(address) {
+            Ok(stream) => stream,
+            Err(error) => return fail(self, ctx, describe_io_error(&error)),
+        };
+        let transport: Box<dyn Transport> = match &pending.tls {
+            None => Box::new(PlainTcp::new(stream)),
+            Some(options) => {
+                let config = match tls::client_config(
+                    options.verify,
+                    options.ca_file.as_deref().map(std::path::Path::new),
+                ) {
+                    Ok(config) => config,
+                    Err(error) => return fail(self, ctx, error.to_string()),
+                };
+                match TlsTransport::client(stream, config, &pending.target.url.host) {
+                    Ok(transport) => Box::new(transport),
+                    Err(error) => return fail(self, ctx, error.to_string()),
+                }
+            }
+        };
+        let mut conn = WsConn::client(
+            id,
+            TransportIo::new(transport),
+            pending.target.request,
+            pending.config,
+        );
+        conn.deadline = Some(timer);
+        let registered = conn.socket().map(|socket| {
+            ctx.registry
+                .register(socket, token(id), Interest::READABLE | Interest::WRITABLE)
+        });
+        if let Some(Err(error)) = registered {
+            return fail(self, ctx, error.to_string());
+        }
+        self.ws.conns.insert(id, conn);
+    }
+
+    fn ws_error(&mut self, id: u64, message: String) {
+        self.events.push_back(NetEvent::Emit {
+            owner: id,
+            event: "error",
+            args: vec![Val::Text(message)],
+        });
+    }
+
+    /// Sends a text (or binary) message on connection `id` (a client, or a server's client).
+    pub fn ws_send(&mut self, id: u64, data: &[u8], binary: bool) -> Result<(), String> {
+        let Some(conn) = self.ws.conns.get_mut(&id) else {
+            return Err(if self.ws.clients.contains(&id) {
+                "not connected".into()
+            } else {
+                self.missing(id, "WebSocket")
+            });
+        };
+        conn.send(data, binary)
+    }
+
+    /// True if connection `id` is open.
+    pub fn ws_is_open(&self, id: u64) -> bool {
+        self.ws.conns.get(&id).is_some_and(WsConn::is_open)
+    }
+
+    /// Starts closing connection `id` with `code` and `reason`; false if it is not open.
+    pub fn ws_close(&mut self, ctx: &mut NetContext, id: u64, code: u16, reason: &str) -> bool {
+        if let Some((_, timer)) = self.ws.resolving.remove(&id) {
+            self.disarm(ctx, Some(timer));
+            return true;
+        }
+        let Some(conn) = self.ws.conns.get_mut(&id) else {
+            return false;
+        };
+        let followup = conn.close(code, reason, &mut self.events);
+        self.ws_follow(ctx, id, followup);
+        self.ws_sweep(ctx, id);
+        true
+    }
+
+    /// Readiness of connection `id`; false if it is not a WebSocket connection.
+    pub(super) fn ws_on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    ) -> bool {
+        let Some(conn) = self.ws.conns.get_mut(&id) else {
+            return false;
+        };
+        let was_open = conn.is_open();
+        let followup = conn.on_ready(readable, writable, hangup, &mut self.events);
+        if !was_open && conn.is_open() {
+            // Connected: the connect deadline is over.
+            let timer = conn.deadline.take();
+            self.disarm(ctx, timer);
+        }
+        self.ws_follow(ctx, id, followup);
+        self.ws_sweep(ctx, id);
+        true
+    }
+
+    /// The deadline of connection `id` passed.
+    pub(super) fn ws_timed_out(&mut self, ctx: &mut NetContext, id: u64) {
+        if let Some((_, _timer)) = self.ws.resolving.remove(&id) {
+            self.ws_error(id, "timeout".into());
+            return;
+        }
+        if let Some(conn) = self.ws.conns.get_mut(&id) {
+            conn.time_out(&mut self.events);
+        }
+        self.ws_sweep(ctx, id);
+    }
+
+    fn ws_follow(&mut self, ctx: &mut NetContext, id: u64, followup: Followup) {
+        if let Followup::Deadline(seconds) = followup {
+            let old = self
+                .ws
+                .conns
+                .get_mut(&id)
+                .and_then(|conn| conn.deadline.take());
+            self.disarm(ctx, old);
+            let timer = self.arm(ctx, seconds, Deadline::WebSocket(id));
+            if let Some(conn) = self.ws.conns.get_mut(&id) {
+                conn.deadline = Some(timer);
+            }
+        }
+    }
+
+    /// Drops connection `id` once it is closed: deregistered, fd closed, deadline cancelled.
+    fn ws_sweep(&mut self, ctx: &mut NetContext, id: u64) {
+        if !self.ws.conns.get(&id).is_some_and(WsConn::is_finished) {
+            return;
+        }
+        if let Some(mut conn) = self.ws.conns.remove(&id) {
+            if let Some(socket) = conn.socket() {
+                let _ = ctx.registry.deregister(socket);
+            }
+            let timer = conn.deadline.take();
+            self.disarm(ctx, timer);
+            if let ws::Side::Server { server } = conn.side
+                && let Some(server) = self.ws.servers.get_mut(&server)
+            {
+                server.clients.remove(&id);
+            }
+        }
+    }
+
+    // ---- servers --------------------------------------------------------------------------
+
+    /// A new WebSocket server id (nothing listens until `ws_server_start`).
+    pub fn ws_server_create(&mut self, ctx: &mut NetContext) -> u64 {
+        let id = ctx.ids.next_id();
+        self.ws.servers.insert(
+            id,
+            WsServer {
+                max_message: ws::DEFAULT_MAX_MESSAGE,
+                ..WsServer::default()
+            },
+        );
+        id
+    }
+
+    /// Starts server `id` on `host:port` (an HTTP server answering only upgrades); returns the
+    /// bound address.
+    pub fn ws_server_start(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        host: &str,
+        port: u16,
+        mut options: ServerOptions,
+        max_message: Option<usize>,
+    ) -> Result<SocketAddr, String> {
+        let Some(server) = self.ws.servers.get_mut(&id) else {
+            return Err(self.missing(id, "WebSocket server"));
+        };
+        if server.http.is_some() {
+            return Err("already started".into());
+        }
+        if let Some(max) = max_message {
+            server.max_message = max;
+        }
+        options.websocket = Some(Arc::new(WsRoutes {
+            routes: vec![("*".into(), id)],
+            only: true,
+        }));
+        let (http, address) = self.http_start(ctx, host, port, options)?;
+        if let Some(server) = self.ws.servers.get_mut(&id) {
+            server.http = Some(http);
+        }
+        Ok(address)
+    }
+
+    /// Stops server `id`: no new connections, and its clients are sent a 1001 close.
+    pub fn ws_server_close(&mut self, ctx: &mut NetContext, id: u64) -> bool {
+        let Some(server) = self.ws.servers.get_mut(&id) else {
+            return false;
+        };
+        let http = server.http.take();
+        let clients: Vec<u64> = server.clients.iter().copied().collect();
+        if let Some(http) = http {
+            self.http_stop(ctx, http);
+        }
+        for client in clients {
+            self.ws_close(ctx, client, 1001, "server shutting down");
+        }
+        true
+    }
+
+    /// Sends a message to every open client of server `id`; returns how many got it.
+    pub fn ws_broadcast(&mut self, id: u64, data: &[u8], binary: bool) -> Result<usize, String> {
+        let Some(server) = self.ws.servers.get(&id) else {
+            return Err(self.missing(id, "WebSocket server"));
+        };
+        let clients: Vec<u64> = server.clients.iter().copied().collect();
+        let mut sent = 0;
+        for client in clients {
+            if let Some(conn) = self.ws.conns.get_mut(&client)
+                && conn.send(data, binary).is_ok()
+            {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Turns the upgrades the HTTP servers answered with 101 into WebSocket connections.
+    pub(super) fn ws_take_upgrades(&mut self, ctx: &mut NetContext) {
+        for upgrade in self.http.take_upgrades() {
+            let id = upgrade.conn;
+            let Some(server) = self.ws.servers.get_mut(&upgrade.ws_server) else {
+                continue;
+            };
+            server.clients.insert(id);
+            let config = ws::config(server.max_message);
+            let mut io = TransportIo::new(upgrade.transport);
+            io.unread(upgrade.leftover);
+            let conn = WsConn::server(id, upgrade.ws_server, io, config);
+            self.ws.conns.insert(id, conn);
+            self.events.push_back(NetEvent::Emit {
+                owner: upgrade.ws_server,
+                event: "client_connected",
+                args: vec![Val::Int(id as i64), upgrade.request],
+            });
+            // Frames may have arrived with the upgrade request.
+            self.ws_on_ready(ctx, id, true, true, false);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! What a WebSocket client connect starts from: the `ws://` / `wss://` URL checked and split
+//! into where to connect and the opening handshake request (with the script's extra headers).
+
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::client::Request;
+use tungstenite::http::{HeaderName, HeaderValue};
+use tungstenite::protocol::WebSocketConfig;
+
+use crate::http::url::Url;
+use crate::net::registry::TlsOptions;
+
+/// A client connect waiting for its name lookup.
+pub struct PendingConnect {
+    pub target: Target,
+    pub tls: Option<TlsOptions>,
+    pub config: WebSocketConfig,
+}
+
+/// Where a client connects and what it sends there.
+pub struct Target {
+    /// Host and port (and whether TLS is used).
+    pub url: Url,
+    /// The opening handshake request.
+    pub request: Request,
+}
+
+/// Checks `url` (`ws://` or `wss://`) and builds the handshake request with `headers` added.
+pub fn prepare(url: &str, headers: &[(String, String)]) -> Result<Target, String> {
+    let text = url.trim();
+    let lower = text.get(..6).unwrap_or("").to_ascii_lowercase();
+    let http_form = if lower.starts_with("ws://") {
+        format!("http://{}", &text[5..])
+    } else if lower.starts_with("wss://") {
+        format!("https://{}", &text[6..])
+    } else {
+        return Err(format!(
+            "invalid WebSocket URL '{text}' (expected ws:// or wss://)"
+        ));
+    };
+    let parsed = Url::parse(&http_form).map_err(|_| format!("invalid WebSocket URL '{text}'"))?;
+    let mut request = text
+        .into_client_request()
+        .map_err(|error| format!("invalid WebSocket URL '{text}': {error}"))?;
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid header name '{name}'"))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| format!("invalid value for header '{name}'"))?;
+        request.headers_mut().insert(name, value);
+    }
+    Ok(Target {
+        url: parsed,
+        request,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_and_wss_urls_give_host_port_and_tls() {
+        let target = prepare("ws://127.0.0.1:9000/chat?x=1", &[]).expect("valid");
+        assert_eq!(target.url.host, "127.0.0.1");
+        assert_eq!(target.url.port, 9000);
+        assert!(!target.url.tls);
+        assert_eq!(target.request.uri().path(), "/chat");
+        let target = prepare("WSS://example.com/", &[]).expect("valid");
+        assert_eq!(target.url.port, 443);
+        assert!(target.url.tls);
+    }
+
+    #[test]
+    fn other_schemes_and_bad_headers_are_refused_with_a_message() {
+        let error = prepare("http://127.0.0.1/", &[]).err().expect("refused");
+        assert!(error.contains("ws:// or wss://"), "{error}");
+        let error = prepare("ws://", &[]).err().expect("refused");
+        assert!(error.contains("invalid WebSocket URL"), "{error}");
+        let headers = [("bad name".to_owned(), "x".to_owned())];
+        let error = prepare("ws://h/", &headers).err().expect("refused");
+        assert!(error.contains("invalid header name"), "{error}");
+    }
+
+    #[test]
+    fn extra_headers_are_in_the_request() {
+        let headers = [("X-Token".to_owned(), "abc".to_owned())];
+        let target = prepare("ws://h:1/", &headers).expect("valid");
+        assert_eq!(target.request.headers()["x-token"], "abc");
+    }
+}

@@ -1,0 +1,570 @@
+//! One WebSocket connection, client or server side, driven by readiness events: the client's
+//! TCP connect and opening handshake (tungstenite's, resumed after each `WouldBlock`), then
+//! messages read until `WouldBlock`, writes queued in tungstenite and flushed on writable
+//! events, and the closing handshake. What happens becomes [`NetEvent`]s for the owner's
+//! listeners: a client emits to itself, a server-side connection to its server.
+
+use std::io;
+
+use tungstenite::error::{Error as WsError, ProtocolError};
+use tungstenite::handshake::client::{ClientHandshake, Request};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::{Message, WebSocket};
+
+use super::io::TransportIo;
+use crate::net::{EventQueue, NetEvent, Val, describe_io_error};
+
+/// Close code reported when the connection ended without a closing handshake.
+pub const ABNORMAL_CLOSE: u16 = 1006;
+/// Close code reported when the peer's close frame carried none.
+const NO_STATUS: u16 = 1005;
+
+/// Who the connection belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A client made by `websocket_client_create` (its id is the connection's).
+    Client,
+    /// A connection accepted by WebSocket server `server`.
+    Server { server: u64 },
+}
+
+enum Phase {
+    /// TCP connect in progress (client).
+    Connecting {
+        io: Box<TransportIo>,
+        request: Box<Request>,
+    },
+    /// The client's opening handshake, waiting for the socket.
+    Handshaking(Box<MidHandshake<ClientHandshake<TransportIo>>>),
+    /// Messages flow; `closing` once a close frame was sent or received.
+    Open(Box<WebSocket<TransportIo>>),
+    /// Failed: the close frame and FIN are on their way and input is read and dropped until
+    /// the peer closes too (closing a socket with unread input would reset it and could lose
+    /// the close frame).
+    Draining(Box<WebSocket<TransportIo>>),
+    Closed,
+}
+
+/// What a call to the connection asks the registry to do next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Followup {
+    Nothing,
+    /// Arm (or re-arm) the connection's deadline: the close handshake or the drain must end
+    /// within this many seconds.
+    Deadline(f64),
+}
+
+/// Seconds a closing handshake may take before the socket is closed anyway.
+const CLOSE_TIMEOUT: f64 = 5.0;
+/// Seconds input is drained after a failure.
+const DRAIN_TIMEOUT: f64 = 2.0;
+
+/// A WebSocket connection.
+pub struct WsConn {
+    pub id: u64,
+    pub side: Side,
+    phase: Phase,
+    config: WebSocketConfig,
+    /// Counts towards keeping the process alive.
+    pub referenced: bool,
+    /// `connected`/`client_connected` was reported, so a disconnect is owed.
+    announced: bool,
+    /// The close code and reason to report (received, or ours after a failure).
+    close_info: Option<(u16, String)>,
+    /// A close frame was received (or sent by us after a failure).
+    got_close: bool,
+    /// The timer bounding the connect, the close handshake or the drain.
+    pub deadline: Option<u64>,
+}
+
+impl WsConn {
+    /// A client connection whose TCP connect (plain or TLS transport) was started.
+    pub fn client(id: u64, io: TransportIo, request: Request, config: WebSocketConfig) -> WsConn {
+        WsConn::with_phase(
+            id,
+            Side::Client,
+            Phase::Connecting {
+                io: Box::new(io),
+                request: Box::new(request),
+            },
+            config,
+        )
+    }
+
+    /// The server side of a connection whose upgrade was answered with 101; it is open.
+    pub fn server(id: u64, server: u64, io: TransportIo, config: WebSocketConfig) -> WsConn {
+        let socket = WebSocket::from_raw_socket(io, Role::Server, Some(config));
+        let mut conn = WsConn::with_phase(
+            id,
+            Side::Server { server },
+            Phase::Open(Box::new(socket)),
+            config,
+        );
+        conn.announced = true;
+        conn
+    }
+
+    fn with_phase(id: u64, side: Side, phase: Phase, config: WebSocketConfig) -> WsConn {
+        WsConn {
+            id,
+            side,
+            phase,
+            config,
+            referenced: true,
+            announced: false,
+            close_info: None,
+            got_close: false,
+            deadline: None,
+        }
+    }
+
+    /// True while messages can be sent.
+    pub fn is_open(&self) -> bool {
+        matches!(&self.phase, Phase::Open(socket) if socket.can_write())
+    }
+
+    /// True once the socket can be dropped.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// Counts towards keeping the process alive.
+    pub fn is_alive(&self) -> bool {
+        self.referenced && !matches!(self.phase, Phase::Closed | Phase::Draining(_))
+    }
+
+    /// The transport's socket, for the poller; `None` once closed.
+    pub fn socket(&mut self) -> Option<&mut mio::net::TcpStream> {
+        let io = match &mut self.phase {
+            Phase::Connecting { io, .. } => io,
+            Phase::Handshaking(mid) => mid.get_mut().get_mut(),
+            Phase::Open(socket) | Phase::Draining(socket) => socket.get_mut(),
+            Phase::Closed => return None,
+        };
+        Some(io.transport.socket())
+    }
+
+    fn io(&mut self) -> Option<&mut TransportIo> {
+        match &mut self.phase {
+            Phase::Connecting { io, .. } => Some(io),
+            Phase::Handshaking(mid) => Some(mid.get_mut().get_mut()),
+            Phase::Open(socket) | Phase::Draining(socket) => Some(socket.get_mut()),
+            Phase::Closed => None,
+        }
+    }
+
+    /// Handles readiness.
+    pub fn on_ready(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+        events: &mut EventQueue,
+    ) -> Followup {
+        if let Some(io) = self.io() {
+            if readable || hangup {
+                io.readable = true;
+            }
+            if hangup {
+                io.transport.note_hangup();
+            }
+        }
+        match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Connecting { mut io, request } => match connected(&mut io) {
+                Ok(false) => {
+                    self.phase = Phase::Connecting { io, request };
+                    Followup::Nothing
+                }
+                Ok(true) => {
+                    let _ = io.transport.socket().set_nodelay(true);
+                    match ClientHandshake::start(*io, *request, Some(self.config)) {
+                        Ok(mid) => self.handshake_step(mid.handshake(), events),
+                        Err(error) => {
+                            self.fail_connect(&describe(&error), events);
+                            Followup::Nothing
+                        }
+                    }
+                }
+                Err(error) => {
+                    self.fail_connect(&describe_io_error(&error), events);
+                    Followup::Nothing
+                }
+            },
+            Phase::Handshaking(mid) => self.handshake_step(mid.handshake(), events),
+            Phase::Open(socket) => {
+                self.phase = Phase::Open(socket);
+                self.pump(writable, events)
+            }
+            Phase::Draining(mut socket) => {
+                let _ = socket.flush();
+                let io = socket.get_mut();
+                let mut scratch = Vec::new();
+                loop {
+                    scratch.clear();
+                    match io.transport.read_into(&mut scratch, 64 * 1024) {
+                        Ok(status) if status.eof => break,
+                        Ok(status) if status.bytes == 64 * 1024 => continue,
+                        Ok(_) => {
+                            self.phase = Phase::Draining(socket);
+                            return Followup::Nothing;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                Followup::Nothing
+            }
+            Phase::Closed => Followup::Nothing,
+        }
+    }
+
+    fn handshake_step(
+        &mut self,
+        result: Result<
+            (
+                WebSocket<TransportIo>,
+                tungstenite::handshake::client::Response,
+            ),
+            HandshakeError<ClientHandshake<TransportIo>>,
+        >,
+        events: &mut EventQueue,
+    ) -> Followup {
+        match result {
+            Ok((socket, _response)) => {
+                self.phase = Phase::Open(Box::new(socket));
+                self.announced = true;
+                events.push_back(self.emit("connected", Vec::new()));
+                // Messages may have come with the handshake's answer.
+                self.pump(true, events)
+            }
+            Err(HandshakeError::Interrupted(mid)) => {
+                self.phase = Phase::Handshaking(Box::new(mid));
+                Followup::Nothing
+            }
+            Err(HandshakeError::Failure(error)) => {
+                self.fail_connect(&describe(&error), events);
+                Followup::Nothing
+            }
+        }
+    }
+
+    /// Reads messages until the socket has nothing more, and sends what is queued.
+    fn pump(&mut self, writable: bool, events: &mut EventQueue) -> Followup {
+        let Phase::Open(socket) = &mut self.phase else {
+            return Followup::Nothing;
+        };
+        if writable {
+            match socket.flush() {
+                Ok(()) => {}
+                Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return self.on_error(error, events),
+            }
+        }
+        let got_close_before = self.got_close;
+        loop {
+            match socket.read() {
+                Ok(Message::Text(text)) => {
+                    events.push_back(message_event(
+                        self.side,
+                        self.id,
+                        Vec::from(text.as_bytes()),
+                        false,
+                    ));
+                }
+                Ok(Message::Binary(bytes)) => {
+                    events.push_back(message_event(
+                        self.side,
+                        self.id,
+                        Vec::from(bytes.as_ref()),
+                        true,
+                    ));
+                }
+                Ok(Message::Close(frame)) => {
+                    self.got_close = true;
+                    if self.close_info.is_none() || !got_close_before {
+                        self.close_info = Some(match frame {
+                            Some(frame) => (u16::from(frame.code), frame.reason.to_string()),
+                            None => (NO_STATUS, String::new()),
+                        });
+                    }
+                }
+                Ok(_) => {} // ping (answered by tungstenite), pong, raw frame
+                Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => return self.on_error(error, events),
+            }
+        }
+        if self.got_close {
+            // Our answer to the peer's close (or the end of our own) must reach the socket;
+            // then the exchange is over and both sides may close.
+            match socket.flush() {
+                Ok(()) | Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
+                    self.finish(events);
+                }
+                Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => {
+                    return Followup::Deadline(CLOSE_TIMEOUT);
+                }
+                Err(_) => self.finish(events),
+            }
+        }
+        Followup::Nothing
+    }
+
+    /// Sends a message (text unless `binary`).
+    pub fn send(&mut self, data: &[u8], binary: bool) -> Result<(), String> {
+        let Phase::Open(socket) = &mut self.phase else {
+            return Err(self.not_open());
+        };
+        if !socket.can_write() {
+            return Err("closing".into());
+        }
+        let message = if binary {
+            Message::binary(data.to_vec())
+        } else {
+            match std::str::from_utf8(data) {
+                Ok(text) => Message::text(text),
+                Err(_) => return Err("text message is not valid UTF-8 (send it as binary)".into()),
+            }
+        };
+        let result = socket.write(message).and_then(|()| socket.flush());
+        match result {
+            Ok(()) => Ok(()),
+            Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(WsError::WriteBufferFull(_)) => {
+                Err("send buffer full: the peer is not reading".into())
+            }
+            Err(WsError::Capacity(error)) => Err(format!("message too big: {error}")),
+            Err(error) => Err(describe(&error)),
+        }
+    }
+
+    fn not_open(&self) -> String {
+        match self.phase {
+            Phase::Connecting { .. } | Phase::Handshaking(_) => "not connected yet".into(),
+            _ => "not connected".into(),
+        }
+    }
+
+    /// Starts the closing handshake with `code` and `reason`; a connection still connecting is
+    /// abandoned at once. Returns what the registry should arm.
+    pub fn close(&mut self, code: u16, reason: &str, events: &mut EventQueue) -> Followup {
+        match &mut self.phase {
+            Phase::Open(socket) if socket.can_write() => {
+                self.close_info = Some((code, reason.to_owned()));
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.into(),
+                };
+                match socket.close(Some(frame)) {
+                    Ok(()) => {}
+                    Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
+                        self.finish(events);
+                        return Followup::Nothing;
+                    }
+                    Err(_) => {
+                        self.finish(events);
+                        return Followup::Nothing;
+                    }
+                }
+                Followup::Deadline(CLOSE_TIMEOUT)
+            }
+            Phase::Open(_) => Followup::Nothing, // already closing
+            Phase::Connecting { .. } | Phase::Handshaking(_) => {
+                if let Some(io) = self.io() {
+                    io.transport.shutdown();
+                }
+                self.phase = Phase::Closed;
+                Followup::Nothing
+            }
+            Phase::Draining(_) | Phase::Closed => Followup::Nothing,
+        }
+    }
+
+    /// The connection's deadline passed: the connect, the closing handshake or the drain took
+    /// too long.
+    pub fn time_out(&mut self, events: &mut EventQueue) {
+        self.deadline = None;
+        match self.phase {
+            Phase::Connecting { .. } | Phase::Handshaking(_) => {
+                if let Some(io) = self.io() {
+                    io.transport.shutdown();
+                }
+                self.fail_connect("timeout", events);
+            }
+            Phase::Open(_) => {
+                if self.close_info.is_none() {
+                    self.close_info = Some((ABNORMAL_CLOSE, "close timeout".into()));
+                }
+                self.finish(events);
+            }
+            Phase::Draining(_) | Phase::Closed => self.phase = Phase::Closed,
+        }
+    }
+
+    /// The closing handshake is over (or the connection broke): close the socket and report.
+    fn finish(&mut self, events: &mut EventQueue) {
+        if let Some(io) = self.io() {
+            io.transport.shutdown();
+        }
+        self.phase = Phase::Closed;
+        self.report_disconnect(events);
+    }
+
+    fn report_disconnect(&mut self, events: &mut EventQueue) {
+        if !self.announced {
+            return;
+        }
+        self.announced = false;
+        let (code, reason) = self
+            .close_info
+            .take()
+            .unwrap_or((ABNORMAL_CLOSE, String::new()));
+        let args = vec![Val::Int(i64::from(code)), Val::Text(reason)];
+        let event = match self.side {
+            Side::Client => NetEvent::Emit {
+                owner: self.id,
+                event: "disconnected",
+                args,
+            },
+            Side::Server { server } => {
+                let mut with_client = vec![Val::Int(self.id as i64)];
+                with_client.extend(args);
+                NetEvent::Emit {
+                    owner: server,
+                    event: "client_disconnected",
+                    args: with_client,
+                }
+            }
+        };
+        events.push_back(event);
+    }
+
+    /// A protocol, size or I/O error on an open connection.
+    fn on_error(&mut self, error: WsError, events: &mut EventQueue) -> Followup {
+        let (code, reason) = match &error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed => {
+                self.finish(events);
+                return Followup::Nothing;
+            }
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                self.close_info = Some((
+                    ABNORMAL_CLOSE,
+                    "connection closed without a close frame".into(),
+                ));
+                self.finish(events);
+                return Followup::Nothing;
+            }
+            WsError::Io(io_error) => {
+                let quiet = matches!(
+                    io_error.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::ConnectionAborted
+                );
+                if !quiet {
+                    events.push_back(self.emit_error(describe(&error)));
+                }
+                self.close_info = Some((ABNORMAL_CLOSE, describe_io_error(io_error)));
+                self.finish(events);
+                return Followup::Nothing;
+            }
+            WsError::Capacity(_) => (1009, "message too big"),
+            WsError::Utf8(_) => (1007, "invalid UTF-8 in text message"),
+            _ => (1002, "protocol error"),
+        };
+        events.push_back(self.emit_error(describe(&error)));
+        self.close_info = Some((code, reason.to_owned()));
+        let Phase::Open(mut socket) = std::mem::replace(&mut self.phase, Phase::Closed) else {
+            return Followup::Nothing;
+        };
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        let _ = socket.close(Some(frame));
+        socket.get_mut().transport.shutdown();
+        self.phase = Phase::Draining(socket);
+        self.report_disconnect(events);
+        Followup::Deadline(DRAIN_TIMEOUT)
+    }
+
+    fn fail_connect(&mut self, message: &str, events: &mut EventQueue) {
+        self.phase = Phase::Closed;
+        events.push_back(self.emit_error(message.to_owned()));
+    }
+
+    fn emit(&self, event: &'static str, args: Vec<Val>) -> NetEvent {
+        NetEvent::Emit {
+            owner: self.id,
+            event,
+            args,
+        }
+    }
+
+    fn emit_error(&self, message: String) -> NetEvent {
+        match self.side {
+            Side::Client => self.emit("error", vec![Val::Text(message)]),
+            Side::Server { server } => NetEvent::Emit {
+                owner: server,
+                event: "error",
+                args: vec![Val::Text(message), Val::Int(self.id as i64)],
+            },
+        }
+    }
+}
+
+/// A received message for the owner's listeners: `dataReceived(data, is_binary)` on a client,
+/// `message(client, data, is_binary)` on a server.
+fn message_event(side: Side, id: u64, data: Vec<u8>, binary: bool) -> NetEvent {
+    match side {
+        Side::Client => NetEvent::Emit {
+            owner: id,
+            event: "dataReceived",
+            args: vec![Val::Bytes(data), Val::Bool(binary)],
+        },
+        Side::Server { server } => NetEvent::Emit {
+            owner: server,
+            event: "message",
+            args: vec![Val::Int(id as i64), Val::Bytes(data), Val::Bool(binary)],
+        },
+    }
+}
+
+/// True once a connecting socket is connected; the connect's error if it failed.
+fn connected(io: &mut TransportIo) -> io::Result<bool> {
+    let socket = io.transport.socket();
+    if let Some(error) = socket.take_error()? {
+        return Err(error);
+    }
+    match socket.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// A clear message for a tungstenite error.
+pub fn describe(error: &WsError) -> String {
+    match error {
+        WsError::Io(error) if error.kind() == io::ErrorKind::InvalidData => error
+            .get_ref()
+            .map_or_else(|| error.to_string(), |inner| inner.to_string()),
+        WsError::Io(error) => describe_io_error(error),
+        WsError::Http(response) => {
+            let status = response.status();
+            format!(
+                "handshake failed: the server answered {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned()
+        }
+        WsError::Capacity(error) => format!("message too big: {error}"),
+        WsError::Protocol(error) => format!("protocol error: {error}"),
+        other => other.to_string(),
+    }
+}
