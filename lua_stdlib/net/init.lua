@@ -8,5 +8,6 @@ require("net.tcp")(net)
 require("net.udp")(net)
 require("net.server")(net)
 require("net.http")(net)
+require("net.websocket")(net)
 
 return net

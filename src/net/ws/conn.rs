@@ -199,7 +199,9 @@ impl WsConn {
                 self.pump(writable, events)
             }
             Phase::Draining(mut socket) => {
-                let _ = socket.flush();
+                if writable && socket.flush().is_ok() {
+                    socket.get_mut().transport.shutdown();
+                }
                 let io = socket.get_mut();
                 let mut scratch = Vec::new();
                 loop {
@@ -484,8 +486,10 @@ impl WsConn {
             code: CloseCode::from(code),
             reason: reason.into(),
         };
-        let _ = socket.close(Some(frame));
-        socket.get_mut().transport.shutdown();
+        // The FIN follows the close frame once that is on the socket (here or in `on_ready`).
+        if socket.close(Some(frame)).is_ok() {
+            socket.get_mut().transport.shutdown();
+        }
         self.phase = Phase::Draining(socket);
         self.report_disconnect(events);
         Followup::Deadline(DRAIN_TIMEOUT)
