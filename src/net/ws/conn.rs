@@ -14,8 +14,10 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
+use super::error::describe;
+use super::event;
 use super::io::TransportIo;
-use crate::net::{EventQueue, NetEvent, Val, describe_io_error};
+use crate::net::{EventQueue, describe_io_error};
 
 /// Close code reported when the connection ended without a closing handshake.
 pub const ABNORMAL_CLOSE: u16 = 1006;
@@ -237,7 +239,7 @@ impl WsConn {
             Ok((socket, _response)) => {
                 self.phase = Phase::Open(Box::new(socket));
                 self.announced = true;
-                events.push_back(self.emit("connected", Vec::new()));
+                events.push_back(event::connected(self.id));
                 // Messages may have come with the handshake's answer.
                 self.pump(true, events)
             }
@@ -268,7 +270,7 @@ impl WsConn {
         loop {
             match socket.read() {
                 Ok(Message::Text(text)) => {
-                    events.push_back(message_event(
+                    events.push_back(event::message(
                         self.side,
                         self.id,
                         Vec::from(text.as_bytes()),
@@ -276,7 +278,7 @@ impl WsConn {
                     ));
                 }
                 Ok(Message::Binary(bytes)) => {
-                    events.push_back(message_event(
+                    events.push_back(event::message(
                         self.side,
                         self.id,
                         Vec::from(bytes.as_ref()),
@@ -423,24 +425,7 @@ impl WsConn {
             .close_info
             .take()
             .unwrap_or((ABNORMAL_CLOSE, String::new()));
-        let args = vec![Val::Int(i64::from(code)), Val::Text(reason)];
-        let event = match self.side {
-            Side::Client => NetEvent::Emit {
-                owner: self.id,
-                event: "disconnected",
-                args,
-            },
-            Side::Server { server } => {
-                let mut with_client = vec![Val::Int(self.id as i64)];
-                with_client.extend(args);
-                NetEvent::Emit {
-                    owner: server,
-                    event: "client_disconnected",
-                    args: with_client,
-                }
-            }
-        };
-        events.push_back(event);
+        events.push_back(event::disconnected(self.side, self.id, code, reason));
     }
 
     /// A protocol, size or I/O error on an open connection.
@@ -467,7 +452,7 @@ impl WsConn {
                         | io::ErrorKind::ConnectionAborted
                 );
                 if !quiet {
-                    events.push_back(self.emit_error(describe(&error)));
+                    events.push_back(event::error(self.side, self.id, describe(&error)));
                 }
                 self.close_info = Some((ABNORMAL_CLOSE, describe_io_error(io_error)));
                 self.finish(events);
@@ -477,7 +462,7 @@ impl WsConn {
             WsError::Utf8(_) => (1007, "invalid UTF-8 in text message"),
             _ => (1002, "protocol error"),
         };
-        events.push_back(self.emit_error(describe(&error)));
+        events.push_back(event::error(self.side, self.id, describe(&error)));
         self.close_info = Some((code, reason.to_owned()));
         let Phase::Open(mut socket) = std::mem::replace(&mut self.phase, Phase::Closed) else {
             return Followup::Nothing;
@@ -497,43 +482,7 @@ impl WsConn {
 
     fn fail_connect(&mut self, message: &str, events: &mut EventQueue) {
         self.phase = Phase::Closed;
-        events.push_back(self.emit_error(message.to_owned()));
-    }
-
-    fn emit(&self, event: &'static str, args: Vec<Val>) -> NetEvent {
-        NetEvent::Emit {
-            owner: self.id,
-            event,
-            args,
-        }
-    }
-
-    fn emit_error(&self, message: String) -> NetEvent {
-        match self.side {
-            Side::Client => self.emit("error", vec![Val::Text(message)]),
-            Side::Server { server } => NetEvent::Emit {
-                owner: server,
-                event: "error",
-                args: vec![Val::Text(message), Val::Int(self.id as i64)],
-            },
-        }
-    }
-}
-
-/// A received message for the owner's listeners: `dataReceived(data, is_binary)` on a client,
-/// `message(client, data, is_binary)` on a server.
-fn message_event(side: Side, id: u64, data: Vec<u8>, binary: bool) -> NetEvent {
-    match side {
-        Side::Client => NetEvent::Emit {
-            owner: id,
-            event: "dataReceived",
-            args: vec![Val::Bytes(data), Val::Bool(binary)],
-        },
-        Side::Server { server } => NetEvent::Emit {
-            owner: server,
-            event: "message",
-            args: vec![Val::Int(id as i64), Val::Bytes(data), Val::Bool(binary)],
-        },
+        events.push_back(event::error(self.side, self.id, message.to_owned()));
     }
 }
 
@@ -547,28 +496,5 @@ fn connected(io: &mut TransportIo) -> io::Result<bool> {
         Ok(_) => Ok(true),
         Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
         Err(error) => Err(error),
-    }
-}
-
-/// A clear message for a tungstenite error.
-pub fn describe(error: &WsError) -> String {
-    match error {
-        WsError::Io(error) if error.kind() == io::ErrorKind::InvalidData => error
-            .get_ref()
-            .map_or_else(|| error.to_string(), |inner| inner.to_string()),
-        WsError::Io(error) => describe_io_error(error),
-        WsError::Http(response) => {
-            let status = response.status();
-            format!(
-                "handshake failed: the server answered {} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )
-            .trim_end()
-            .to_owned()
-        }
-        WsError::Capacity(error) => format!("message too big: {error}"),
-        WsError::Protocol(error) => format!("protocol error: {error}"),
-        other => other.to_string(),
     }
 }

@@ -6,6 +6,8 @@
 
 pub mod client;
 pub mod conn;
+pub mod error;
+pub mod event;
 pub mod io;
 
 use std::collections::{HashMap, HashSet};
