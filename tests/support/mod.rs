@@ -843,3 +843,57 @@ impl Pki {
         p.to_str().unwrap().to_owned()
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket tests: Python `websockets` peers (Debian's python3-websockets, which may belong to
+// /usr/bin/python3 rather than the first python3 on PATH).
+// ---------------------------------------------------------------------------------------------
+
+/// A python3 interpreter that can `import websockets`: `python3` from PATH if it can, else
+/// `/usr/bin/python3`. Fails the test when neither can.
+pub fn websockets_python() -> &'static str {
+    static FOUND: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        ["python3", "/usr/bin/python3"].into_iter().find(|py| {
+            Command::new(py)
+                .args(["-c", "import websockets"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success())
+        })
+    });
+    found.expect("no python3 can import websockets (apt-get install python3-websockets)")
+}
+
+/// Like `python`, with an interpreter that has the `websockets` module.
+pub fn python_ws(code: &str, args: &[&str]) -> Running {
+    let mut cmd = Command::new(websockets_python());
+    cmd.arg("-u").arg("-c").arg(code).args(args);
+    Running::start(cmd, true)
+}
+
+/// Like `python_server` (first stdout line = port), with an interpreter that has `websockets`.
+pub fn python_ws_server(code: &str, args: &[&str]) -> (Running, u16) {
+    let mut peer = python_ws(code, args);
+    let first = peer.first_line();
+    let port: u16 = first.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "python peer printed {first:?}, not a port\n{}",
+            peer.stderr_text()
+        )
+    });
+    assert!(port > 0);
+    (peer, port)
+}
+
+/// Asserts that stdout has a line exactly equal to `line`.
+pub fn assert_has_line(out: &Output, line: &str) {
+    assert!(
+        out.lines().contains(&line),
+        "stdout lacks the line {line:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
