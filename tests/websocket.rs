@@ -284,7 +284,7 @@ client("ws://127.0.0.1:" .. port .. "/chat?room=42",
     );
     let upgrade = out.lines().into_iter().find(|l| l.starts_with("upgrade\t"));
     assert!(
-        upgrade.is_some_and(|l| l.to_ascii_lowercase() == "upgrade\twebsocket"),
+        upgrade.is_some_and(|l| l.eq_ignore_ascii_case("upgrade\twebsocket")),
         "{upgrade:?}"
     );
     assert!(
@@ -691,4 +691,36 @@ tls:connect("ws://127.0.0.1:" .. port .. "/room")
     ] {
         assert_has_line(&out, line);
     }
+}
+
+#[test]
+fn start_on_a_busy_port_fails_and_unknown_clients_are_refused() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().unwrap().port();
+    let out = run_script(
+        r#"
+local sid = _PY.websocket_server_create()
+_PY.websocket_server_add_event_listener(sid, "error", function(m) print("error event", m ~= nil) end)
+local ok, msg = _PY.websocket_server_start(sid, "127.0.0.1", tonumber(arg[1]))
+print("start", ok, type(msg), #tostring(msg) > 0)
+print("send to unknown client", _PY.websocket_server_send(sid, 424242, "x"))
+print("broadcast without clients", _PY.websocket_server_broadcast(sid, "x"))
+"#,
+        &[&port.to_string()],
+    );
+    out.assert_code(0).assert_no_panic();
+    assert_has_line(&out, "start\tfalse\tstring\ttrue");
+    assert_has_line(&out, "error event\ttrue");
+    assert_has_line(&out, "broadcast without clients\t0");
+    let unknown = out
+        .lines()
+        .into_iter()
+        .find(|l| l.starts_with("send to unknown client\t"))
+        .unwrap_or_else(|| panic!("{}\n{}", out.stdout, out.stderr))
+        .to_owned();
+    assert!(
+        unknown.starts_with("send to unknown client\tfalse\t"),
+        "{unknown}"
+    );
+    drop(busy);
 }

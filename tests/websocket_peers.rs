@@ -5,8 +5,8 @@
 mod support;
 
 use support::{
-    GUARD, Pki, assert_has_line, python_ws, python_ws_server, run_named_script, run_script,
-    start_http_server,
+    GUARD, Pki, Running, TempDir, assert_has_line, python_one_client_server, python_ws,
+    python_ws_server, run_named_script, run_script, start_http_server,
 };
 
 /// Python: a `websockets` echo server on 127.0.0.1:0 (prints its port). Per connection it
@@ -292,4 +292,122 @@ asyncio.run(main())
     let out = server.kill_and_collect();
     out.assert_no_panic();
     assert_has_line(&out, "disconnected\t4010\ttls bye");
+}
+
+/// Python (a `python_one_client_server` body): reads the client's opening handshake and
+/// accepts it by hand, then prints `upgraded`.
+const PY_ACCEPT_HANDSHAKE: &str = "import base64\n\
+head = b''\n\
+while True:\n\
+\x20   line = recv_line()\n\
+\x20   if line in (b'\\r\\n', b''):\n\
+\x20       break\n\
+\x20   head += line\n\
+key = [l.split(b':', 1)[1].strip() for l in head.split(b'\\r\\n') if l.lower().startswith(b'sec-websocket-key:')][0]\n\
+accept = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())\n\
+c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + b'\\r\\n\\r\\n')\n\
+print('upgraded', flush=True)\n";
+
+/// Lua: a client of ws://127.0.0.1:arg[1]/ printing its events (`opts` from the global
+/// `OPTS`); `on_connected` (global) runs on `connected`.
+const LOGGING_CLIENT: &str = r#"
+local id = _PY.websocket_client_create()
+CLIENT_ID = id
+local function say(...) print(...) io.stdout:flush() end
+_PY.websocket_add_event_listener(id, "connected", function()
+  say("connected")
+  if on_connected then on_connected(id, say) end
+end)
+_PY.websocket_add_event_listener(id, "error", function(m) say("error", m) end)
+_PY.websocket_add_event_listener(id, "disconnected", function(code) say("disconnected", code) end)
+_PY.websocket_connect(id, "ws://127.0.0.1:" .. arg[1] .. "/", nil, OPTS)
+"#;
+
+fn logging_client(prefix: &str, port: u16) -> (TempDir, Running) {
+    let dir = TempDir::new();
+    dir.write("client.lua", &format!("{prefix}\n{LOGGING_CLIENT}"));
+    let client = Running::script_with_args(&dir, "client.lua", &[&port.to_string()]);
+    (dir, client)
+}
+
+#[test]
+fn handshake_timeout_and_refused_handshake_are_error_events() {
+    // A server that accepts the TCP connection and never answers.
+    let (silent, port) = python_one_client_server("time.sleep(15)");
+    let (_dir, client) = logging_client("OPTS = { timeout = 1 }", port);
+    let out = client.finish(GUARD);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.lines().len(), 1, "{}", out.stdout);
+    assert!(out.stdout.starts_with("error\t"), "{}", out.stdout);
+    assert!(out.stdout.contains("timeout"), "{}", out.stdout);
+    silent.kill_and_collect();
+
+    // A server that answers the upgrade with 404.
+    let (http, port) = python_one_client_server(
+        "while recv_line() not in (b'\\r\\n', b''):\n\
+         \x20   pass\n\
+         c.sendall(b'HTTP/1.1 404 Not Found\\r\\nContent-Length: 0\\r\\n\\r\\n')\n\
+         time.sleep(1)",
+    );
+    let (_dir, client) = logging_client("", port);
+    let out = client.finish(GUARD);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.lines().len(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("error\t") && out.stdout.contains("404"),
+        "{}",
+        out.stdout
+    );
+    http.kill_and_collect();
+}
+
+#[test]
+fn server_killed_while_connected_gives_1006_and_the_client_exits() {
+    let (mut peer, port) =
+        python_one_client_server(&format!("{PY_ACCEPT_HANDSHAKE}time.sleep(30)"));
+    let (_dir, mut client) = logging_client("", port);
+    peer.wait_for_stdout("upgraded");
+    client.wait_for_stdout("connected");
+    assert!(client.is_running());
+    peer.kill_and_collect();
+    let out = client.finish(GUARD);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(
+        out.lines(),
+        ["connected", "disconnected\t1006"],
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sending_to_a_peer_that_never_reads_reports_a_full_buffer() {
+    let (mut peer, port) =
+        python_one_client_server(&format!("{PY_ACCEPT_HANDSHAKE}time.sleep(30)"));
+    let (_dir, mut client) = logging_client(
+        r#"
+function on_connected(id, say)
+  local chunk = string.rep("z", 1024 * 1024)
+  for i = 1, 1000 do
+    local ok, msg = _PY.websocket_send(id, chunk, true)
+    if not ok then say("refused after MiB", i - 1, msg) return end
+  end
+  say("never refused")
+end
+"#,
+        port,
+    );
+    peer.wait_for_stdout("upgraded");
+    let refused = client.line_after("refused after MiB\t");
+    let (count, message) = refused.split_once('\t').expect("count and message");
+    let count: usize = count.parse().expect("a count");
+    // 64 MiB are queued (the kernel's socket buffers take a few more) before sends are refused.
+    assert!((64..200).contains(&count), "{refused}");
+    assert!(message.contains("send buffer full"), "{refused}");
+    // Once the peer dies, the client is disconnected and the process ends by itself.
+    peer.kill_and_collect();
+    let out = client.finish(GUARD);
+    out.assert_code(0).assert_no_panic();
+    assert_has_line(&out, "disconnected\t1006");
+    assert!(!out.stdout.contains("never refused"), "{}", out.stdout);
 }
