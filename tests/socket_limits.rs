@@ -7,7 +7,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{GUARD, Running, TempDir, plua, python, rss_kib, run_script};
+use support::{GUARD, Running, TempDir, plua, python, rss_kib, run_named_script, run_script};
 
 const ECHO_SERVER: &str = r#"
 local srv = _PY.tcp_server_create()
@@ -180,6 +180,34 @@ try("start", _PY.tcp_server_start, "id", "127.0.0.1", 0)
             "{line:?} should start with {prefix:?}"
         );
         assert!(line.contains(msg), "{line:?} should contain {msg:?}");
+    }
+}
+
+#[test]
+fn argument_errors_point_at_the_callers_line() {
+    // Errors raised inside the library's argument checks (one or two functions deep) must
+    // name the script's line, not a line of lua_stdlib/plua/sockets.lua.
+    let out = run_named_script(
+        "caller.lua",
+        r#"
+print(select(2, pcall(function() _PY.tcp_write("x", "data") end)))
+print(select(2, pcall(function() _PY.tcp_connect("127.0.0.1", 70000) end)))
+print(select(2, pcall(function() _PY.tcp_read(1, 10, 42) end)))
+print(select(2, pcall(function() _PY.udp_write({}, "x") end)))
+"#,
+        &[],
+        &[],
+    );
+    out.assert_code(0).assert_no_panic();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 4, "{}\n{}", out.stdout, out.stderr);
+    for (index, line) in lines.iter().enumerate() {
+        let position = format!("caller.lua:{}: ", index + 2);
+        assert!(
+            line.contains(&position),
+            "{line:?} should name {position:?}"
+        );
+        assert!(line.contains("bad argument"), "{line:?}");
     }
 }
 

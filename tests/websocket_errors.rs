@@ -173,3 +173,25 @@ print("broadcast without clients", _PY.websocket_server_broadcast(sid, "x"))
     );
     drop(busy);
 }
+
+#[test]
+fn an_error_in_one_listener_does_not_skip_the_next_listener_of_the_event() {
+    let out = run_script(
+        r#"
+local srv = _PY.websocket_server_create()
+_PY.websocket_server_add_event_listener(srv, "client_connected", function() error("first listener fails") end)
+_PY.websocket_server_add_event_listener(srv, "client_connected", function(client)
+  print("second listener ran", math.type(client))
+  _PY.websocket_server_close(srv)
+end)
+local ok, port = _PY.websocket_server_start(srv, "127.0.0.1", 0)
+local client = _PY.websocket_client_create()
+_PY.websocket_connect(client, "ws://127.0.0.1:" .. port .. "/")
+"#,
+        &[],
+    );
+    out.assert_code(0).assert_no_panic();
+    assert_has_line(&out, "second listener ran\tinteger");
+    out.assert_stderr_contains("Error in client_connected callback:")
+        .assert_stderr_contains("first listener fails");
+}

@@ -15,8 +15,10 @@ local math_type = math.type
 function M.install(core, PY, shared)
   local callbacks, listeners, await = shared.callbacks, shared.listeners, shared.await
 
-  local function bad(name, index, expected, value)
-    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), 3)
+  -- `depth`: how many functions of this file are between the caller and `bad` (1 when an API
+  -- function calls it, 2 from a `want_*` check), so the error points at the caller's line.
+  local function bad(name, index, expected, value, depth)
+    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), (depth or 1) + 2)
   end
 
   local function want_id(name, index, value)
@@ -24,7 +26,7 @@ function M.install(core, PY, shared)
       value = math.tointeger(value)
     end
     if math_type(value) ~= "integer" then
-      bad(name, index, "connection id", value)
+      bad(name, index, "connection id", value, 2)
     end
     return value
   end
@@ -34,7 +36,7 @@ function M.install(core, PY, shared)
       return tostring(value)
     end
     if t ~= "string" then
-      bad(name, index, "string", value)
+      bad(name, index, "string", value, 2)
     end
     return value
   end
@@ -43,7 +45,7 @@ function M.install(core, PY, shared)
       value = math.tointeger(value)
     end
     if math_type(value) ~= "integer" then
-      bad(name, index, "port number", value)
+      bad(name, index, "port number", value, 2)
     end
     if value < 0 or value > 65535 then
       error(("%s: bad argument #%d (port %d out of range 0-65535)"):format(name, index, value), 3)
@@ -52,7 +54,7 @@ function M.install(core, PY, shared)
   end
   local function want_callback(name, index, value)
     if value ~= nil and type(value) ~= "function" then
-      bad(name, index, "function", value)
+      bad(name, index, "function", value, 2)
     end
     return value
   end
@@ -61,13 +63,13 @@ function M.install(core, PY, shared)
       return nil
     end
     if type(value) ~= "number" then
-      bad(name, index, "number", value)
+      bad(name, index, "number", value, 2)
     end
     return value
   end
   local function want_table(name, index, value)
     if value ~= nil and type(value) ~= "table" then
-      bad(name, index, "table", value)
+      bad(name, index, "table", value, 2)
     end
     return value
   end

@@ -6,18 +6,22 @@
 -- Client events: connected(), dataReceived(data, is_binary), error(message),
 -- disconnected(code, reason). Server events: client_connected(client, request),
 -- message(client, data, is_binary), client_disconnected(client, code, reason),
--- error(message, client). Several listeners on one event run in the order they were added.
+-- error(message, client). Several listeners on one event run in the order they were added;
+-- an error in one does not keep the others from running.
 
 local M = {}
 
-local type, error, tostring = type, error, tostring
+local type, error, tostring, xpcall = type, error, tostring, xpcall
 local math_type = math.type
+local traceback = debug.traceback
 
 function M.install(core, PY, shared)
   local listeners = shared.listeners
 
-  local function bad(name, index, expected, value)
-    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), 3)
+  -- `depth`: how many functions of this file are between the caller and `bad` (1 when an API
+  -- function calls it, 2 from a `want_*` check), so the error points at the caller's line.
+  local function bad(name, index, expected, value, depth)
+    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), (depth or 1) + 2)
   end
 
   local function want_id(name, index, value, what)
@@ -25,7 +29,7 @@ function M.install(core, PY, shared)
       value = math.tointeger(value)
     end
     if math_type(value) ~= "integer" then
-      bad(name, index, what or "id", value)
+      bad(name, index, what or "id", value, 2)
     end
     return value
   end
@@ -36,14 +40,14 @@ function M.install(core, PY, shared)
       return tostring(value)
     end
     if t ~= "string" then
-      bad(name, index, "string", value)
+      bad(name, index, "string", value, 2)
     end
     return value
   end
 
   local function want_table(name, index, value)
     if value ~= nil and type(value) ~= "table" then
-      bad(name, index, "table", value)
+      bad(name, index, "table", value, 2)
     end
     return value
   end
@@ -52,7 +56,12 @@ function M.install(core, PY, shared)
     if value == nil then
       return nil
     end
-    value = want_id(name, index, value, "close code")
+    if math_type(value) == "float" and value == math.floor(value) then
+      value = math.tointeger(value)
+    end
+    if math_type(value) ~= "integer" then
+      bad(name, index, "close code", value, 2)
+    end
     if value < 1000 or value > 4999 then
       error(("%s: bad argument #%d (close code %d out of range 1000-4999)"):format(name, index, value), 3)
     end
@@ -62,13 +71,13 @@ function M.install(core, PY, shared)
   local function add_listener(name, known, id, event, fn)
     id = want_id(name, 1, id)
     if type(event) ~= "string" then
-      bad(name, 2, "event name", event)
+      bad(name, 2, "event name", event, 2)
     end
     if not known[event] then
       error(("%s: bad argument #2 (unknown event '%s'; expected %s)"):format(name, event, known[1]), 3)
     end
     if type(fn) ~= "function" then
-      bad(name, 3, "function", fn)
+      bad(name, 3, "function", fn, 2)
     end
     local of_owner = listeners[id]
     if not of_owner then
@@ -77,8 +86,13 @@ function M.install(core, PY, shared)
     end
     local before = of_owner[event]
     if before then
+      -- An error in one listener is reported as the runtime reports callback errors, and the
+      -- later listeners still run.
       of_owner[event] = function(...)
-        before(...)
+        local ok, message = xpcall(before, traceback, ...)
+        if not ok then
+          io.stderr:write("Error in ", event, " callback: ", tostring(message), "\n")
+        end
         return fn(...)
       end
     else
@@ -105,7 +119,8 @@ function M.install(core, PY, shared)
   end
 
   function PY.websocket_add_event_listener(id, event, fn)
-    return add_listener("websocket_add_event_listener", client_events, id, event, fn)
+    local added = add_listener("websocket_add_event_listener", client_events, id, event, fn)
+    return added
   end
 
   --- Connects client `id` to a ws:// or wss:// URL with extra handshake `headers`. `opts`:
@@ -169,7 +184,8 @@ function M.install(core, PY, shared)
   end
 
   function PY.websocket_server_add_event_listener(id, event, fn)
-    return add_listener("websocket_server_add_event_listener", server_events, id, event, fn)
+    local added = add_listener("websocket_server_add_event_listener", server_events, id, event, fn)
+    return added
   end
 
   --- Listens on host:port (port 0: a free one). `opts`: `tls = {cert, key}` (PEM files) for
