@@ -24,6 +24,17 @@
 #                                                                        target <= 100 ms
 #  11. The plua HTTP client against the plua hello server: 1,000 sequential GETs (one pooled
 #      keep-alive connection) and 1,000 concurrent GETs (http_client.lua)        measured
+#  12. WebSocket echo msgs/s, 64 B text messages, one connection ping-pong (send, wait for the
+#      echo, repeat): ws_echo_server.lua (_PY.websocket_server_*) vs the same echo on Python
+#      `websockets` (ws_echo_server.py, Debian's python3-websockets), both driven by the same
+#      Rust load generator (examples/ws_load.rs, tungstenite on one mio thread, every echo
+#      checked)                                              target >= 5x Python websockets
+#  13. The same with 100 connections, each ping-ponging one message at a time (100 in
+#      flight), server and generator pinned to a core each (WS_PIN); with 12: p99 round
+#      trip and the server's CPU (user+sys) per message
+#                                                           target >= 5x Python websockets
+#      (no lua-luv anchor: Debian packages no WebSocket library for luv; lua-http runs on
+#      cqueues)
 #
 # Usage: scripts/bench.sh
 # Environment:
@@ -34,11 +45,18 @@
 #   BULK_BYTES=n      bytes per bulk run (default 1073741824 = 1 GiB)
 #   HTTP_RUNS=n       wrk runs per server for figure 9, the median is reported (default 3)
 #   HTTP_DURATION=s   seconds per wrk run (default 10)
-# Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time, wrk, nginx and
-# libnginx-mod-http-lua; missing ones are installed with apt-get (on a host with systemd,
+#   WS_RUNS=n         ws_load runs per server and connection count, figures 12-13, the median
+#                     is reported (default 3)
+#   WS_SECONDS=s      measured seconds per ws_load run, after a 0.5 s warm-up (default 5)
+#   WS_PIN=0          do not pin server and load generator to a core each for figure 13
+#   WS_LOAD_BIN=path  the load generator (default: cargo build --release --example ws_load)
+#   WS_PYTHON=path    the python3 that has `websockets` (default /usr/bin/python3: Debian's
+#                     python3-websockets is only on Debian's python, not on a pyenv/venv one)
+# Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time, wrk, nginx, libnginx-mod-http-lua
+# and python3-websockets; missing ones are installed with apt-get (on a host with systemd,
 # installing nginx also starts the system's nginx on port 80; this script only runs its own,
-# from a config in a temp dir, and stops it at the end). Takes about 3 minutes once the
-# binary is built.
+# from a config in a temp dir, and stops it at the end). Takes about 4 minutes once the
+# binaries are built.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +69,10 @@ BULK_BYTES="${BULK_BYTES:-1073741824}"
 BULK_CHUNK=262144
 HTTP_RUNS="${HTTP_RUNS:-3}"
 HTTP_DURATION="${HTTP_DURATION:-10}"
+WS_RUNS="${WS_RUNS:-3}"
+WS_SECONDS="${WS_SECONDS:-5}"
+WS_PYTHON="${WS_PYTHON:-/usr/bin/python3}"
+WS_LOAD=""
 NGINX_MODULES=/usr/lib/nginx/modules # where Debian's libnginx-mod-* put their .so files
 TMP="$(mktemp -d)"
 SERVER_PIDS=()                       # servers started by start_server, killed on exit
@@ -124,6 +146,7 @@ ensure_tools() {
   command -v wrk       >/dev/null || missing+=(wrk)
   command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
   [[ -f "$NGINX_MODULES/ngx_http_lua_module.so" ]] || missing+=(libnginx-mod-http-lua)
+  "$WS_PYTHON" -c 'import websockets' >/dev/null 2>&1 || missing+=(python3-websockets)
   if ((${#missing[@]})); then
     local sudo=""
     [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
@@ -147,6 +170,14 @@ build_plua() {
   [[ -x "$PLUA" ]] || { warn "no executable plua at $PLUA"; exit 1; }
   if ! "$PLUA" -e '' </dev/null >/dev/null 2>&1; then
     warn "'$PLUA -e \"\"' fails; figures will show n/a"
+  fi
+  if [[ -n "${WS_LOAD_BIN:-}" ]]; then
+    WS_LOAD="$WS_LOAD_BIN"
+  else
+    say "building: cargo build --release --example ws_load"
+    (cd "$ROOT" && cargo build --release --quiet --example ws_load) >&2 ||
+      warn "building the ws_load example failed; figures 12-13 will show n/a"
+    WS_LOAD="$ROOT/target/release/examples/ws_load"
   fi
 }
 
@@ -506,14 +537,110 @@ bench_http_client() {
   ROWS+=("| HTTP client, 1,000 GETs to the plua hello server: sequential (one keep-alive connection) / concurrent | $(fmt "%.1f k/s" "$(kilo "$seq")") / $(fmt "%.1f k/s" "$(kilo "$conc")") | — | measured |")
 }
 
+# ws_run PORT PID CONNS [CPU]: one ws_load run of $WS_SECONDS s (after 0.5 s of warm-up) with
+# CONNS connections ping-ponging 64 B text messages against the echo server on 127.0.0.1:PORT
+# (the generator pinned to CPU when given);
+# prints "msgs_per_sec p99_us server_cpu_us_per_msg client_cpu_us_per_msg" (the server's from
+# the CPU time of its process PID across the run over every echo of the run, warm-up
+# included; "-" if unknown), or nothing if it failed.
+ws_run() {
+  local out="$TMP/ws.out" rate p99 echoed ccpu c0 c1 per="-" pin=()
+  [[ -n "${4:-}" ]] && pin=(taskset -c "$4")
+  c0="$(proc_cpu "$2")"
+  run_kv "$out" "${pin[@]}" "$WS_LOAD" --url "ws://127.0.0.1:$1/" --conns "$3" --size 64 \
+    --seconds "$WS_SECONDS" --warmup 0.5 || return 0
+  c1="$(proc_cpu "$2")"
+  rate="$(kv msgs_per_sec <"$out")"; p99="$(kv p99_us <"$out")"
+  echoed="$(kv echoed <"$out")"; ccpu="$(kv client_cpu_us_per_msg <"$out")"
+  [[ -n "$c0" && -n "$c1" && "${echoed:-0}" -gt 0 ]] && per="$(calc "($c1 - $c0) * 1e6 / $echoed")"
+  if [[ -n "$rate" && -n "$p99" ]]; then echo "$rate $p99 $per ${ccpu:--}"; else warn "no figures in ws_load output"; fi
+}
+
+# 12 + 13. WebSocket echo, 64 B text messages, each connection ping-ponging one message at a
+#    time: 1 connection (12) and 100 connections (13), plua (ws_echo_server.lua) vs Python
+#    websockets (ws_echo_server.py), the same load generator (examples/ws_load.rs, which
+#    checks every echo) against both. Runs alternate between the two servers so both see the
+#    same machine load; medians of $WS_RUNS runs of msgs/s, of p99 round trip and of the
+#    server's CPU per message. The generator shares the machine with the server: its own CPU
+#    per message is printed too (mostly the kernel's loopback TCP, as for the servers).
+#    Placement: one connection is a serial chain (only one side has work at any moment), so
+#    the scheduler places both processes (loopback wake-ups tend to keep them on one core,
+#    sparing a cross-core wake-up per hop). With 100 in flight both sides have work at once:
+#    unless WS_PIN=0 (or there is one core) the server is pinned to the last core (all its
+#    threads, taskset -a) and the generator to core 0, so the server's rate is not capped by
+#    the sum of its and the generator's CPU per message.
+bench_ws_echo() {
+  local ports=("" "") pids=("" "") n i j r v q c g gen_cpu="" last_cpu
+  local -A rate=() p99=() cpu=() gen=()
+  if [[ -n "$WS_LOAD" && -x "$WS_LOAD" ]]; then
+    start_server plua-ws "$PLUA" "$BENCH/ws_echo_server.lua" && ports[0]="$SERVER_PORT"
+    pids[0]="${SERVER_PIDS[-1]:-}"
+    start_server py-ws "$WS_PYTHON" "$BENCH/ws_echo_server.py" && ports[1]="$SERVER_PORT"
+    pids[1]="${SERVER_PIDS[-1]:-}"
+  else
+    warn "no ws_load binary at ${WS_LOAD:-?}: figures 12-13 skipped"
+  fi
+  for j in 0 1; do pids[j]="$(child_pid "${pids[j]}")"; done  # the server under its `timeout`
+  last_cpu=$(($(nproc) - 1))
+  for n in 1 100; do
+    if ((n > 1 && last_cpu > 0)) && [[ "${WS_PIN:-1}" != 0 ]]; then
+      gen_cpu=0
+      for j in 0 1; do
+        if [[ -n "${pids[j]}" ]] && ! taskset -a -p -c "$last_cpu" "${pids[j]}" >/dev/null; then
+          warn "could not pin server ${pids[j]} to CPU $last_cpu"
+        fi
+      done
+    fi
+    local -a pr=() pl=() pc=() pg=() yr=() yl=() yc=() yg=()
+    for ((i = 1; i <= WS_RUNS; i++)); do
+      for j in 0 1; do
+        [[ -n "${ports[j]}" ]] || continue
+        r="$(ws_run "${ports[j]}" "${pids[j]}" "$n" "$gen_cpu")"
+        if [[ -z "$r" ]]; then ports[j]=""; continue; fi  # a failing server is not retried
+        read -r v q c g <<<"$r"
+        [[ "$c" == "-" ]] && c=""
+        [[ "$g" == "-" ]] && g=""
+        if ((j == 0)); then pr+=("$v"); pl+=("$q"); pc+=("$c"); pg+=("$g")
+        else yr+=("$v"); yl+=("$q"); yc+=("$c"); yg+=("$g"); fi
+      done
+    done
+    if ((${#pr[@]})); then
+      rate[p$n]="$(median "${pr[@]}")"; p99[p$n]="$(median "${pl[@]}")"
+      cpu[p$n]="$(median "${pc[@]}")"; gen[p$n]="$(median "${pg[@]}")"
+    fi
+    if ((${#yr[@]})); then
+      rate[y$n]="$(median "${yr[@]}")"; p99[y$n]="$(median "${yl[@]}")"
+      cpu[y$n]="$(median "${yc[@]}")"; gen[y$n]="$(median "${yg[@]}")"
+    fi
+    local ratio="" ok label="[12] WS echo 1 conn " what="1 connection"
+    if ((n > 1)); then
+      label="[13] WS echo $n conns"; what="$n connections, one message in flight on each"
+      [[ -n "$gen_cpu" ]] && what+=", server and generator pinned to a core each"
+    fi
+    [[ -n "${rate[p$n]:-}" && -n "${rate[y$n]:-}" ]] && ratio="$(calc "${rate[p$n]} / ${rate[y$n]}")"
+    ok="$(verdict "$(or_bad "$ratio") >= 5")"
+    say "$label plua $(fmt "%.0f msgs/s" "${rate[p$n]:-}"), p99 $(fmt "%.0f us" "${p99[p$n]:-}")," \
+        "server $(fmt "%.2f us" "${cpu[p$n]:-}") CPU/msg (runs: ${pr[*]:-none})"
+    say "                     python $(fmt "%.0f msgs/s" "${rate[y$n]:-}"), p99 $(fmt "%.0f us" "${p99[y$n]:-}")," \
+        "server $(fmt "%.2f us" "${cpu[y$n]:-}") CPU/msg (runs: ${yr[*]:-none})"
+    say "                     ratio $(fmt "%.2fx" "$ratio") (target >= 5x) $ok; load generator" \
+        "$(fmt "%.2f" "${gen[p$n]:-}") / $(fmt "%.2f" "${gen[y$n]:-}") us CPU/msg (plua / python runs)"
+    ROWS+=("| WebSocket echo, 64 B ping-pong, $what: msgs/s | $(fmt "%.1f k/s" "$(kilo "${rate[p$n]:-}")") | $(fmt "%.1f k/s" "$(kilo "${rate[y$n]:-}")") (Python websockets) | ≥ 5× Python: $(fmt "%.2f×" "$ratio") $ok |")
+  done
+  stop_servers
+  ROWS+=("| WebSocket echo, same runs: p99 round trip, 1 / 100 connections | $(fmt "%.0f µs" "${p99[p1]:-}") / $(fmt "%.0f µs" "${p99[p100]:-}") | $(fmt "%.0f µs" "${p99[y1]:-}") / $(fmt "%.0f µs" "${p99[y100]:-}") (Python websockets) | lower is better |")
+  ROWS+=("| WebSocket echo, same runs: server CPU (user+sys) per message, 1 / 100 connections | $(fmt "%.2f µs" "${cpu[p1]:-}") / $(fmt "%.2f µs" "${cpu[p100]:-}") | $(fmt "%.2f µs" "${cpu[y1]:-}") / $(fmt "%.2f µs" "${cpu[y100]:-}") (Python websockets) | lower is better |")
+}
+
 print_table() {
-  local cpu node_v="" plua_v luv_v nginx_v wrk_v
+  local cpu node_v="" plua_v luv_v nginx_v wrk_v ws_v
   cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
   plua_v="$("$PLUA" --version 2>/dev/null | head -n 1 || true)"
   [[ -n "$NODE" ]] && node_v="$("$NODE" --version 2>/dev/null || true)"
   luv_v="$("$LUA" -e 'io.write(require("luv").version_string())' 2>/dev/null || true)"
   nginx_v="$("$NGINX" -v 2>&1 | sed -n 's|^nginx version: nginx/||p')"
   wrk_v="$(dpkg-query -W -f '${Version}' wrk 2>/dev/null || true)"
+  ws_v="$("$WS_PYTHON" -c 'import websockets; print(websockets.__version__)' 2>/dev/null || true)"
   say ""
   say "| what | plua | anchor | target |"
   say "|---|---|---|---|"
@@ -521,9 +648,11 @@ print_table() {
   say ""
   say "Measured $(date -u +%Y-%m-%d) with scripts/bench.sh on ${cpu:-unknown CPU}, $(nproc) cores;" \
       "${plua_v:-plua}, $("$LUA" -v 2>&1 | cut -d' ' -f1-2), node ${node_v:-n/a}, lua-luv" \
-      "${luv_v:-n/a}, nginx ${nginx_v:-n/a} + libnginx-mod-http-lua, wrk ${wrk_v:-n/a};" \
+      "${luv_v:-n/a}, nginx ${nginx_v:-n/a} + libnginx-mod-http-lua, wrk ${wrk_v:-n/a}," \
+      "Python websockets ${ws_v:-n/a} ($("$WS_PYTHON" -V 2>&1));" \
       "timer and TCP figures are medians of $REPEAT runs, HTTP of $HTTP_RUNS wrk runs," \
-      "TCP and HTTP over 127.0.0.1."
+      "WebSocket of $WS_RUNS ws_load runs of $WS_SECONDS s," \
+      "TCP, HTTP and WebSocket over 127.0.0.1."
 }
 
 main() {
@@ -541,6 +670,7 @@ main() {
   bench_http
   bench_slowloris
   bench_http_client
+  bench_ws_echo
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }
