@@ -6,6 +6,11 @@ use std::io::{self, Read, Write};
 
 use crate::net::transport::Transport;
 
+/// Bytes taken from the socket per receive. tungstenite asks for at most its read buffer size
+/// (kept small: it zero-fills that much before every read), so a big message still costs
+/// one receive per 64 KiB.
+const STAGE: usize = 64 * 1024;
+
 /// A non-blocking transport as a `Read + Write` stream.
 pub struct TransportIo {
     pub transport: Box<dyn Transport>,
@@ -53,7 +58,8 @@ impl Read for TransportIo {
             }
             self.staged.clear();
             self.staged_from = 0;
-            let want = buf.len().max(1);
+            // One receive of up to STAGE bytes; tungstenite's small reads are served from it.
+            let want = buf.len().max(STAGE);
             let status = self.transport.read_into(&mut self.staged, want)?;
             if status.bytes < want {
                 self.readable = false;

@@ -19,8 +19,9 @@ pub use conn::{Followup, Side, WsConn};
 
 /// Largest message (and frame) accepted by default: 16 MiB; bigger ones close with 1009.
 pub const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;
-/// Bytes tungstenite reads per call (allocated per connection).
-const READ_BUFFER: usize = 16 * 1024;
+/// Bytes tungstenite reads per call. It zero-fills this much before each read, so small
+/// keeps small messages cheap; `io.rs` receives in bigger chunks and hands them over.
+const READ_BUFFER: usize = 4 * 1024;
 /// Outgoing bytes a connection may queue before `send` fails (a peer that stops reading).
 const MAX_WRITE_BUFFER: usize = 64 * 1024 * 1024;
 
