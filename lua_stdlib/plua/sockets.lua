@@ -10,69 +10,13 @@
 local M = {}
 
 local type, error, tostring = type, error, tostring
-local math_type = math.type
 
 function M.install(core, PY, shared)
   local callbacks, listeners, await = shared.callbacks, shared.listeners, shared.await
 
-  -- `depth`: how many functions of this file are between the caller and `bad` (1 when an API
-  -- function calls it, 2 from a `want_*` check), so the error points at the caller's line.
-  local function bad(name, index, expected, value, depth)
-    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), (depth or 1) + 2)
-  end
-
-  local function want_id(name, index, value)
-    if math_type(value) == "float" and value == math.floor(value) then
-      value = math.tointeger(value)
-    end
-    if math_type(value) ~= "integer" then
-      bad(name, index, "connection id", value, 2)
-    end
-    return value
-  end
-  local function want_string(name, index, value)
-    local t = type(value)
-    if t == "number" then
-      return tostring(value)
-    end
-    if t ~= "string" then
-      bad(name, index, "string", value, 2)
-    end
-    return value
-  end
-  local function want_port(name, index, value)
-    if math_type(value) == "float" and value == math.floor(value) then
-      value = math.tointeger(value)
-    end
-    if math_type(value) ~= "integer" then
-      bad(name, index, "port number", value, 2)
-    end
-    if value < 0 or value > 65535 then
-      error(("%s: bad argument #%d (port %d out of range 0-65535)"):format(name, index, value), 3)
-    end
-    return value
-  end
-  local function want_callback(name, index, value)
-    if value ~= nil and type(value) ~= "function" then
-      bad(name, index, "function", value, 2)
-    end
-    return value
-  end
-  local function want_number(name, index, value, optional)
-    if value == nil and optional then
-      return nil
-    end
-    if type(value) ~= "number" then
-      bad(name, index, "number", value, 2)
-    end
-    return value
-  end
-  local function want_table(name, index, value)
-    if value ~= nil and type(value) ~= "table" then
-      bad(name, index, "table", value, 2)
-    end
-    return value
-  end
+  local checks = require("plua.checks")
+  local bad, want_id, want_string, want_port = checks.bad, checks.id, checks.string, checks.port
+  local want_callback, want_number, want_table = checks.callback, checks.number, checks.table
 
   local function on_done(op, cb)
     if cb then

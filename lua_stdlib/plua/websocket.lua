@@ -12,64 +12,17 @@
 local M = {}
 
 local type, error, tostring, xpcall = type, error, tostring, xpcall
-local math_type = math.type
 local traceback = debug.traceback
 
 function M.install(core, PY, shared)
   local listeners = shared.listeners
 
-  -- `depth`: how many functions of this file are between the caller and `bad` (1 when an API
-  -- function calls it, 2 from a `want_*` check), so the error points at the caller's line.
-  local function bad(name, index, expected, value, depth)
-    error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), (depth or 1) + 2)
-  end
-
-  local function want_id(name, index, value, what)
-    if math_type(value) == "float" and value == math.floor(value) then
-      value = math.tointeger(value)
-    end
-    if math_type(value) ~= "integer" then
-      bad(name, index, what or "id", value, 2)
-    end
-    return value
-  end
-
-  local function want_data(name, index, value)
-    local t = type(value)
-    if t == "number" then
-      return tostring(value)
-    end
-    if t ~= "string" then
-      bad(name, index, "string", value, 2)
-    end
-    return value
-  end
-
-  local function want_table(name, index, value)
-    if value ~= nil and type(value) ~= "table" then
-      bad(name, index, "table", value, 2)
-    end
-    return value
-  end
-
-  local function want_code(name, index, value)
-    if value == nil then
-      return nil
-    end
-    if math_type(value) == "float" and value == math.floor(value) then
-      value = math.tointeger(value)
-    end
-    if math_type(value) ~= "integer" then
-      bad(name, index, "close code", value, 2)
-    end
-    if value < 1000 or value > 4999 then
-      error(("%s: bad argument #%d (close code %d out of range 1000-4999)"):format(name, index, value), 3)
-    end
-    return value
-  end
+  local checks = require("plua.checks")
+  local bad, want_id, want_data, want_table = checks.bad, checks.id, checks.string, checks.table
+  local want_code = checks.close_code
 
   local function add_listener(name, known, id, event, fn)
-    id = want_id(name, 1, id)
+    id = want_id(name, 1, id, "id")
     if type(event) ~= "string" then
       bad(name, 2, "event name", event, 2)
     end

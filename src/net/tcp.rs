@@ -6,9 +6,8 @@
 //! full (so an echoing handler cannot grow memory without bound).
 
 use std::collections::VecDeque;
-use std::io;
 
-use super::transport::Transport;
+use super::transport::{Transport, connect_finished};
 use super::{EventQueue, NetEvent, Val, describe_io_error};
 
 /// Bytes read per pass for connections that emit `data_received` events.
@@ -142,7 +141,7 @@ impl TcpConn {
             if !writable && !readable {
                 return;
             }
-            match self.check_connected() {
+            match connect_finished(self.transport.socket()) {
                 Ok(true) => self.on_connected(events),
                 Ok(false) => return,
                 Err(error) => {
@@ -160,18 +159,6 @@ impl TcpConn {
         }
         if self.phase == Phase::Handshaking && self.transport.is_established() {
             self.on_established(events);
-        }
-    }
-
-    fn check_connected(&mut self) -> io::Result<bool> {
-        let socket = self.transport.socket();
-        if let Some(error) = socket.take_error()? {
-            return Err(error);
-        }
-        match socket.peer_addr() {
-            Ok(_) => Ok(true),
-            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(error) => Err(error),
         }
     }
 

@@ -44,6 +44,19 @@ pub trait Transport {
     fn socket(&mut self) -> &mut TcpStream;
 }
 
+/// Whether a non-blocking connect has finished: `Ok(true)` once connected, `Ok(false)` while
+/// still in progress, the connect's error if it failed.
+pub fn connect_finished(socket: &TcpStream) -> io::Result<bool> {
+    if let Some(error) = socket.take_error()? {
+        return Err(error);
+    }
+    match socket.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Plain TCP.
 pub struct PlainTcp {
     stream: TcpStream,

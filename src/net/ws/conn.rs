@@ -17,6 +17,7 @@ use tungstenite::{Message, WebSocket};
 use super::error::describe;
 use super::event;
 use super::io::TransportIo;
+use crate::net::transport::connect_finished;
 use crate::net::{EventQueue, describe_io_error};
 
 /// Close code reported when the connection ended without a closing handshake.
@@ -175,26 +176,28 @@ impl WsConn {
             }
         }
         match std::mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Connecting { mut io, request } => match connected(&mut io) {
-                Ok(false) => {
-                    self.phase = Phase::Connecting { io, request };
-                    Followup::Nothing
-                }
-                Ok(true) => {
-                    let _ = io.transport.socket().set_nodelay(true);
-                    match ClientHandshake::start(*io, *request, Some(self.config)) {
-                        Ok(mid) => self.handshake_step(mid.handshake(), events),
-                        Err(error) => {
-                            self.fail_connect(&describe(&error), events);
-                            Followup::Nothing
+            Phase::Connecting { mut io, request } => {
+                match connect_finished(io.transport.socket()) {
+                    Ok(false) => {
+                        self.phase = Phase::Connecting { io, request };
+                        Followup::Nothing
+                    }
+                    Ok(true) => {
+                        let _ = io.transport.socket().set_nodelay(true);
+                        match ClientHandshake::start(*io, *request, Some(self.config)) {
+                            Ok(mid) => self.handshake_step(mid.handshake(), events),
+                            Err(error) => {
+                                self.fail_connect(&describe(&error), events);
+                                Followup::Nothing
+                            }
                         }
                     }
+                    Err(error) => {
+                        self.fail_connect(&describe_io_error(&error), events);
+                        Followup::Nothing
+                    }
                 }
-                Err(error) => {
-                    self.fail_connect(&describe_io_error(&error), events);
-                    Followup::Nothing
-                }
-            },
+            }
             Phase::Handshaking(mid) => self.handshake_step(mid.handshake(), events),
             Phase::Open(socket) => {
                 self.phase = Phase::Open(socket);
@@ -483,18 +486,5 @@ impl WsConn {
     fn fail_connect(&mut self, message: &str, events: &mut EventQueue) {
         self.phase = Phase::Closed;
         events.push_back(event::error(self.side, self.id, message.to_owned()));
-    }
-}
-
-/// True once a connecting socket is connected; the connect's error if it failed.
-fn connected(io: &mut TransportIo) -> io::Result<bool> {
-    let socket = io.transport.socket();
-    if let Some(error) = socket.take_error()? {
-        return Err(error);
-    }
-    match socket.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
-        Err(error) => Err(error),
     }
 }
