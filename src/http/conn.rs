@@ -5,10 +5,11 @@
 //! 413, 431, 501, 408) and the connection closes after the answer.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::request::{
-    BodyFraming, ChunkedDecoder, Head, Limits, RequestError, decode_query, parse_head,
+    BodyFraming, ChunkedDecoder, Head, Limits, Request, RequestError, parse_head,
 };
 use super::response::Response;
 use crate::net::transport::Transport;
@@ -52,7 +53,7 @@ pub struct HttpConn {
     pub server: u64,
     pub transport: Box<dyn Transport>,
     pub state: State,
-    pub peer: String,
+    pub peer: Arc<str>,
     limits: Limits,
     input: Vec<u8>,
     parse: Parse,
@@ -78,7 +79,7 @@ impl HttpConn {
         id: u64,
         server: u64,
         transport: Box<dyn Transport>,
-        peer: String,
+        peer: Arc<str>,
         limits: Limits,
     ) -> HttpConn {
         let state = if transport.is_established() {
@@ -253,35 +254,18 @@ impl HttpConn {
         self.next_seq += 1;
         self.slots.push_back(Slot {
             seq,
-            head_only: head.method == "HEAD",
+            head_only: head.method() == "HEAD",
             keep_alive: head.keep_alive,
             bytes: None,
         });
         if !head.keep_alive {
             self.reading = false;
         }
-        let query = decode_query(&head.query)
-            .into_iter()
-            .map(|(key, value)| (key, Val::Text(value)))
-            .collect();
-        let mut headers: Vec<(String, Val)> = Vec::with_capacity(head.headers.len());
-        for (name, value) in head.headers {
-            match headers.iter_mut().find(|(existing, _)| *existing == name) {
-                Some((_, Val::Text(joined))) => {
-                    joined.push_str(", ");
-                    joined.push_str(&value);
-                }
-                _ => headers.push((name, Val::Text(value))),
-            }
-        }
-        let request = Val::Record(vec![
-            ("method", Val::Text(head.method)),
-            ("path", Val::Text(head.path)),
-            ("query", Val::Map(query)),
-            ("headers", Val::Map(headers)),
-            ("body", Val::Bytes(body)),
-            ("remote", Val::Text(self.peer.clone())),
-        ]);
+        let request = Val::HttpRequest(Box::new(Request {
+            head,
+            body,
+            remote: Arc::clone(&self.peer),
+        }));
         events.push_back(NetEvent::Emit {
             owner: self.server,
             event: "request",

@@ -178,7 +178,7 @@ impl HttpServers {
                 conn_id,
                 id,
                 transport,
-                peer.to_string(),
+                Arc::from(peer.to_string()),
                 server.options.limits,
             );
             let _ = conn.transport.socket().set_nodelay(true);

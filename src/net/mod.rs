@@ -31,6 +31,9 @@ pub enum Val {
     Record(Vec<(&'static str, Val)>),
     /// A table with keys from the wire (HTTP headers, query parameters).
     Map(Vec<(String, Val)>),
+    /// A request to the embedded HTTP server: the `req` table of its handler, built straight
+    /// from the parsed head (boxed: it is much larger than the other values).
+    HttpRequest(Box<crate::http::request::Request>),
 }
 
 impl From<&str> for Val {
