@@ -205,7 +205,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let mut response = Response {
                     status,
                     headers: Vec::new(),
-                    body: body.as_bytes().to_vec(),
+                    body: &body.as_bytes(),
                 };
                 if let Some(headers) = headers {
                     for pair in headers.pairs::<String, String>() {

@@ -314,16 +314,25 @@ impl HttpConn {
 
     /// The handler for request `seq` finished: queue its response (in request order).
     pub fn respond(&mut self, seq: u64, response: &Response, events: &mut EventQueue) -> bool {
-        let Some(slot) = self
+        let Some(index) = self
             .slots
-            .iter_mut()
-            .find(|slot| slot.seq == seq && slot.bytes.is_none())
+            .iter()
+            .position(|slot| slot.seq == seq && slot.bytes.is_none())
         else {
             return false;
         };
-        let mut bytes = Vec::with_capacity(response.body.len() + 160);
-        response.write_to(&mut bytes, slot.head_only, slot.keep_alive);
-        slot.bytes = Some(bytes);
+        let (head_only, keep_alive) = (self.slots[index].head_only, self.slots[index].keep_alive);
+        if index == 0 {
+            // The oldest outstanding request (always so without pipelining): the response
+            // goes straight into the output buffer.
+            response.write_to(&mut self.output, head_only, keep_alive);
+            self.slots.pop_front();
+            self.sent_one(keep_alive);
+        } else {
+            let mut bytes = Vec::with_capacity(response.body.len() + 160);
+            response.write_to(&mut bytes, head_only, keep_alive);
+            self.slots[index].bytes = Some(bytes);
+        }
         self.last_activity = Instant::now();
         self.advance();
         if self.paused {
@@ -337,25 +346,34 @@ impl HttpConn {
 
     /// Moves finished responses from the front of the queue to the output and sends.
     fn advance(&mut self) {
-        while self.slots.front().is_some_and(|slot| slot.bytes.is_some()) {
-            let Some(slot) = self.slots.pop_front() else {
+        while let Some(slot) = self.slots.front_mut() {
+            let Some(bytes) = slot.bytes.take() else {
                 break;
             };
-            let bytes = slot.bytes.unwrap_or_default();
+            let keep_alive = slot.keep_alive;
+            self.slots.pop_front();
             if self.output_sent == self.output.len() {
                 self.output = bytes;
                 self.output_sent = 0;
             } else {
                 self.output.extend_from_slice(&bytes);
             }
-            if !slot.keep_alive {
-                self.close_when_done = true;
-                self.reading = false;
-                self.slots.clear();
+            if !self.sent_one(keep_alive) {
                 break;
             }
         }
         self.flush();
+    }
+
+    /// Bookkeeping after a response was queued for output: one that closes the connection
+    /// ends reading and drops the requests behind it. False if nothing more may be sent.
+    fn sent_one(&mut self, keep_alive: bool) -> bool {
+        if !keep_alive {
+            self.close_when_done = true;
+            self.reading = false;
+            self.slots.clear();
+        }
+        keep_alive
     }
 
     fn flush(&mut self) {
