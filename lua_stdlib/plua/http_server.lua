@@ -10,6 +10,7 @@
 local M = {}
 
 local type, tostring, xpcall = type, tostring, xpcall
+local math_type = math.type
 local traceback = debug.traceback
 
 function M.install(core, PY, shared)
@@ -19,7 +20,13 @@ function M.install(core, PY, shared)
     error(("http_server_start: bad argument #%d (%s expected, got %s)"):format(index, expected, type(value)), 3)
   end
 
+  local http_respond = core.http_respond
+
   local function respond(conn, seq, ok, status, body, headers)
+    if ok and headers == nil and type(body) == "string" and math_type(status) == "integer"
+        and status >= 100 and status <= 999 then
+      return http_respond(conn, seq, status, body) -- the common case, as is
+    end
     if not ok then
       io.stderr:write("Error in HTTP handler: ", tostring(status), "\n")
       return core.http_respond(conn, seq, 500, "Internal Server Error\n", nil)
