@@ -10,7 +10,6 @@
 local M = {}
 
 local type, tostring, xpcall = type, tostring, xpcall
-local math_type = math.type
 local traceback = debug.traceback
 
 function M.install(core, PY, shared)
@@ -23,13 +22,14 @@ function M.install(core, PY, shared)
   local http_respond = core.http_respond
 
   local function respond(conn, seq, ok, status, body, headers)
-    if ok and headers == nil and type(body) == "string" and math_type(status) == "integer"
-        and status >= 100 and status <= 999 then
-      return http_respond(conn, seq, status, body) -- the common case, as is
+    -- The common case (an integer status in range, a string body, no headers) goes out as it
+    -- is: http_respond answers nil for values it would have to normalise first.
+    if ok and headers == nil and http_respond(conn, seq, status, body) ~= nil then
+      return
     end
     if not ok then
       io.stderr:write("Error in HTTP handler: ", tostring(status), "\n")
-      return core.http_respond(conn, seq, 500, "Internal Server Error\n", nil)
+      return http_respond(conn, seq, 500, "Internal Server Error\n", nil)
     end
     if type(status) ~= "number" then
       status, body, headers = 200, status, body
@@ -58,7 +58,7 @@ function M.install(core, PY, shared)
     elseif type(body) ~= "string" then
       body = tostring(body)
     end
-    return core.http_respond(conn, seq, status, body, headers)
+    return http_respond(conn, seq, status, body, headers)
   end
 
   --- Starts a server; returns its id and the bound port, or nil and a message.
