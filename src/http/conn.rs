@@ -158,10 +158,15 @@ impl HttpConn {
                     return;
                 }
             };
-            if self.input.len() > before && self.request_started.is_none() {
-                self.request_started = Some(Instant::now());
+            let fresh = self.input.len() > before && self.request_started.is_none();
+            // The read timeout counts from the first byte of a request; taken after parsing,
+            // so a request that arrives whole costs no clock reading.
+            match self.parse_requests(events) {
+                Some(false) => self.request_started = None,
+                Some(true) => self.request_started = Some(Instant::now()),
+                None if fresh => self.request_started = Some(Instant::now()),
+                None => {}
             }
-            self.parse_requests(events);
             if status.eof {
                 // The client is done sending: answer what it asked, then close.
                 self.reading = false;
@@ -177,18 +182,21 @@ impl HttpConn {
         self.flush();
     }
 
-    fn parse_requests(&mut self, events: &mut EventQueue) {
+    /// Parses and dispatches what the input holds. Returns `None` if no request was completed,
+    /// else whether bytes of a next request are left in the input.
+    fn parse_requests(&mut self, events: &mut EventQueue) -> Option<bool> {
+        let mut completed = None;
         loop {
             if !self.reading || self.state == State::Closed {
-                return;
+                return completed;
             }
             match std::mem::replace(&mut self.parse, Parse::Head) {
                 Parse::Head => {
                     if self.input.is_empty() {
-                        return;
+                        return completed;
                     }
                     match parse_head(&self.input, &self.limits) {
-                        Ok(None) => return,
+                        Ok(None) => return completed,
                         Ok(Some((head, used))) => {
                             self.input.drain(..used);
                             let decoder = match head.framing {
@@ -205,7 +213,10 @@ impl HttpConn {
                                 decoder,
                             };
                         }
-                        Err(error) => return self.reject(&error),
+                        Err(error) => {
+                            self.reject(&error);
+                            return completed;
+                        }
                     }
                 }
                 Parse::Body {
@@ -225,7 +236,10 @@ impl HttpConn {
                                     self.input.drain(..used);
                                     decoder.done()
                                 }
-                                Err(error) => return self.reject(&error),
+                                Err(error) => {
+                                    self.reject(&error);
+                                    return completed;
+                                }
                             }
                         }
                         _ => true,
@@ -236,13 +250,9 @@ impl HttpConn {
                             body,
                             decoder,
                         };
-                        return;
+                        return completed;
                     }
-                    self.request_started = if self.input.is_empty() {
-                        None
-                    } else {
-                        Some(Instant::now())
-                    };
+                    completed = Some(!self.input.is_empty());
                     self.dispatch(head, body, events);
                 }
             }
