@@ -21,12 +21,8 @@ function M.install(core, PY, shared)
 
   local http_respond = core.http_respond
 
+  -- Answers with what the handler returned (ok = false: it raised `status`), normalised.
   local function respond(conn, seq, ok, status, body, headers)
-    -- The common case (an integer status in range, a string body, no headers) goes out as it
-    -- is: http_respond answers nil for values it would have to normalise first.
-    if ok and headers == nil and http_respond(conn, seq, status, body) ~= nil then
-      return
-    end
     if not ok then
       io.stderr:write("Error in HTTP handler: ", tostring(status), "\n")
       return http_respond(conn, seq, 500, "Internal Server Error\n", nil)
@@ -81,7 +77,13 @@ function M.install(core, PY, shared)
     end
     listeners[id] = {
       request = function(conn, seq, req)
-        return respond(conn, seq, xpcall(handler, traceback, req))
+        local ok, status, body, headers = xpcall(handler, traceback, req)
+        -- The common case (an integer status in range, a string body, no headers) goes out
+        -- as it is: http_respond answers nil for values it would have to normalise first.
+        if ok and headers == nil and http_respond(conn, seq, status, body) ~= nil then
+          return
+        end
+        return respond(conn, seq, ok, status, body, headers)
       end,
     }
     return id, bound

@@ -13,7 +13,7 @@ use super::request::{
 };
 use super::response::Response;
 use crate::net::transport::Transport;
-use crate::net::{EventQueue, NetEvent, Val};
+use crate::net::{EventQueue, NetEvent};
 
 /// Requests read ahead of their responses before reading pauses.
 const MAX_PIPELINE: usize = 32;
@@ -271,15 +271,15 @@ impl HttpConn {
         if !head.keep_alive {
             self.reading = false;
         }
-        let request = Val::HttpRequest(Box::new(Request {
-            head,
-            body,
-            remote: Arc::clone(&self.peer),
-        }));
-        events.push_back(NetEvent::Emit {
-            owner: self.server,
-            event: "request",
-            args: vec![Val::Int(self.id as i64), Val::Int(seq as i64), request],
+        events.push_back(NetEvent::HttpRequest {
+            server: self.server,
+            conn: self.id,
+            seq,
+            request: Request {
+                head,
+                body,
+                remote: Arc::clone(&self.peer),
+            },
         });
     }
 

@@ -85,12 +85,13 @@ impl Tasks {
         ))
     }
 
-    /// Runs the `event` listener of `owner` (a server or socket) in a task coroutine.
+    /// Runs the `event` listener of `owner` (a server or socket) with `values` in a task
+    /// coroutine.
     pub fn emit(
         &mut self,
         owner: u64,
         event: &'static str,
-        values: MultiValue,
+        values: impl IntoLuaMulti,
     ) -> (Thread, Outcome) {
         let name = match self.event_name(event) {
             Ok(name) => name,
@@ -101,9 +102,7 @@ impl Tasks {
                 );
             }
         };
-        let mut args = values;
-        args.push_front(Value::String(name));
-        args.push_front(Value::Integer(owner as i64));
+        let args = (owner as i64, name, values);
         run_pooled(&self.lua, &mut self.idle, &self.run_event, args)
     }
 

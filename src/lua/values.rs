@@ -29,17 +29,12 @@ pub fn to_lua(lua: &Lua, value: Val) -> Result<Value> {
             }
             Value::Table(table)
         }
-        Val::HttpRequest(request) => request_table(lua, &request)?,
     })
 }
 
-/// Several values, in order (with room for the two an emit puts in front).
+/// Several values, in order.
 pub fn to_lua_multi(lua: &Lua, values: Vec<Val>) -> Result<MultiValue> {
-    let mut out = MultiValue::with_capacity(values.len() + 2);
-    for value in values {
-        out.push_back(to_lua(lua, value)?);
-    }
-    Ok(out)
+    values.into_iter().map(|value| to_lua(lua, value)).collect()
 }
 
 /// Strings of every `req` table, made once per Lua state and kept (as app data) in one Lua
@@ -120,7 +115,7 @@ fn known_value(text: &str) -> Option<i64> {
 /// Built with the raw C API in one protected call, the known strings passed in as argument:
 /// this runs for every request, and a registry reference per string and table, or a C-string
 /// key lookup per field, costs more than the rest of the conversion.
-fn request_table(lua: &Lua, request: &Request) -> Result<Value> {
+pub fn request_table(lua: &Lua, request: &Request) -> Result<Value> {
     let known = KnownStrings::get(lua)?;
     // Everything owned is made before the protected call: a Lua error (out of memory) unwinds
     // it with a longjmp, which must not skip destructors.
@@ -234,7 +229,7 @@ mod tests {
             body: body.to_vec(),
             remote: "10.0.0.1:4242".into(),
         };
-        match to_lua(lua, Val::HttpRequest(Box::new(request))).expect("converts") {
+        match request_table(lua, &request).expect("converts") {
             Value::Table(table) => table,
             other => panic!("not a table: {other:?}"),
         }

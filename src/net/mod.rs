@@ -31,9 +31,6 @@ pub enum Val {
     Record(Vec<(&'static str, Val)>),
     /// A table with keys from the wire (HTTP headers, query parameters).
     Map(Vec<(String, Val)>),
-    /// A request to the embedded HTTP server: the `req` table of its handler, built straight
-    /// from the parsed head (boxed: it is much larger than the other values).
-    HttpRequest(Box<crate::http::request::Request>),
 }
 
 impl From<&str> for Val {
@@ -58,6 +55,15 @@ pub enum NetEvent {
         owner: u64,
         event: &'static str,
         args: Vec<Val>,
+    },
+    /// HTTP server `server` emits `request` (connection `conn`, sequence number `seq`): the
+    /// hot path of the HTTP server, kept apart from `Emit` so the request goes to Lua without
+    /// an intermediate tree of values.
+    HttpRequest {
+        server: u64,
+        conn: u64,
+        seq: u64,
+        request: crate::http::request::Request,
     },
 }
 
