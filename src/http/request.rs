@@ -205,10 +205,9 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
     };
     head.framing = framing(&head, limits)?;
     if let Some(connection) = head.header("connection") {
-        let connection = connection.to_ascii_lowercase();
-        if connection.contains("close") {
+        if contains_ignore_case(connection, "close") {
             head.keep_alive = false;
-        } else if connection.contains("keep-alive") {
+        } else if contains_ignore_case(connection, "keep-alive") {
             head.keep_alive = true;
         }
     }
@@ -216,6 +215,13 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
         .header("expect")
         .is_some_and(|value| value.eq_ignore_ascii_case("100-continue"));
     Ok(Some((head, used)))
+}
+
+/// True if `text` contains `word` (ASCII, any case), without a lower-case copy.
+fn contains_ignore_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
@@ -430,6 +436,27 @@ mod tests {
             ]
         );
         assert_eq!((head.query(), head.header("x-a")), ("", Some("1")));
+    }
+
+    #[test]
+    fn connection_header_decides_keep_alive_in_any_case() {
+        let limits = Limits::default();
+        let keep_alive = |raw: &[u8]| {
+            parse_head(raw, &limits)
+                .expect("ok")
+                .expect("done")
+                .0
+                .keep_alive
+        };
+        assert!(!keep_alive(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"));
+        assert!(keep_alive(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(!keep_alive(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(keep_alive(
+            b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+        ));
+        assert!(!keep_alive(
+            b"GET / HTTP/1.0\r\nConnection: x, CLOSE\r\n\r\n"
+        ));
     }
 
     #[test]
