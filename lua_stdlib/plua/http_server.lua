@@ -78,9 +78,10 @@ function M.install(core, PY, shared)
     listeners[id] = {
       request = function(conn, seq, req)
         local ok, status, body, headers = xpcall(handler, traceback, req)
-        -- The common case (an integer status in range, a string body, no headers) goes out
-        -- as it is: http_respond answers nil for values it would have to normalise first.
-        if ok and headers == nil and http_respond(conn, seq, status, body) ~= nil then
+        -- The common case (an integer status in range, a string body, a table of headers or
+        -- none) goes out as it is: http_respond answers nil for values it would have to
+        -- normalise first.
+        if ok and http_respond(conn, seq, status, body, headers) ~= nil then
           return
         end
         return respond(conn, seq, ok, status, body, headers)

@@ -201,11 +201,18 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_respond",
         lua.create_function(
-            move |_, (conn, seq, status, body, headers): (u64, u64, Value, Value, Option<Table>)| {
-                // Only a final status with a string body is sent as it is; for anything else
-                // the answer is nil and the Lua side normalises the values and calls again.
-                let (Value::Integer(status @ 100..=999), Value::String(body)) = (status, body) else {
+            move |_, (conn, seq, status, body, headers): (u64, u64, Value, Value, Value)| {
+                // Only a final status with a string body and a table of headers (or none) is
+                // sent as it is; for anything else the answer is nil and the Lua side
+                // normalises the values and calls again.
+                let (Value::Integer(status @ 100..=999), Value::String(body)) = (status, body)
+                else {
                     return Ok(None);
+                };
+                let headers = match headers {
+                    Value::Nil => None,
+                    Value::Table(headers) => Some(headers),
+                    _ => return Ok(None),
                 };
                 let body = body.as_bytes();
                 let mut response = Response {
