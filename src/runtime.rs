@@ -17,7 +17,7 @@ use crate::api::output::{flush_stdout, write_stdout};
 use crate::cli::{Options, RunFor, Script};
 use crate::lua::state::new_state;
 use crate::lua::tasks::{Outcome, Tasks, describe_error};
-use crate::lua::values::to_lua_multi;
+use crate::lua::values::{request_table, to_lua_multi};
 use crate::net::NetEvent;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
@@ -314,6 +314,23 @@ impl Runtime {
                     };
                     let (thread, outcome) = self.tasks.emit(owner, event, args);
                     self.settle(&thread, outcome, event);
+                }
+                NetEvent::HttpRequest {
+                    server,
+                    conn,
+                    seq,
+                    request,
+                } => {
+                    let req = match request_table(&self.lua, &request) {
+                        Ok(req) => req,
+                        Err(error) => {
+                            eprintln!("plua: {}", describe_error(&error));
+                            continue;
+                        }
+                    };
+                    let args = (conn as i64, seq as i64, req);
+                    let (thread, outcome) = self.tasks.emit(server, "request", args);
+                    self.settle(&thread, outcome, "request");
                 }
             }
             if self.exit.is_some() {

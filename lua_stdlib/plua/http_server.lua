@@ -19,10 +19,13 @@ function M.install(core, PY, shared)
     error(("http_server_start: bad argument #%d (%s expected, got %s)"):format(index, expected, type(value)), 3)
   end
 
+  local http_respond = core.http_respond
+
+  -- Answers with what the handler returned (ok = false: it raised `status`), normalised.
   local function respond(conn, seq, ok, status, body, headers)
     if not ok then
       io.stderr:write("Error in HTTP handler: ", tostring(status), "\n")
-      return core.http_respond(conn, seq, 500, "Internal Server Error\n", nil)
+      return http_respond(conn, seq, 500, "Internal Server Error\n", nil)
     end
     if type(status) ~= "number" then
       status, body, headers = 200, status, body
@@ -51,7 +54,7 @@ function M.install(core, PY, shared)
     elseif type(body) ~= "string" then
       body = tostring(body)
     end
-    return core.http_respond(conn, seq, status, body, headers)
+    return http_respond(conn, seq, status, body, headers)
   end
 
   --- Starts a server; returns its id and the bound port, or nil and a message.
@@ -74,7 +77,14 @@ function M.install(core, PY, shared)
     end
     listeners[id] = {
       request = function(conn, seq, req)
-        return respond(conn, seq, xpcall(handler, traceback, req))
+        local ok, status, body, headers = xpcall(handler, traceback, req)
+        -- The common case (an integer status in range, a string body, a table of headers or
+        -- none) goes out as it is: http_respond answers nil for values it would have to
+        -- normalise first.
+        if ok and http_respond(conn, seq, status, body, headers) ~= nil then
+          return
+        end
+        return respond(conn, seq, ok, status, body, headers)
       end,
     }
     return id, bound

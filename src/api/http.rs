@@ -212,11 +212,24 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_respond",
         lua.create_function(
-            move |_, (conn, seq, status, body, headers): (u64, u64, u16, LuaString, Option<Table>)| {
+            move |_, (conn, seq, status, body, headers): (u64, u64, Value, Value, Value)| {
+                // Only a final status with a string body and a table of headers (or none) is
+                // sent as it is; for anything else the answer is nil and the Lua side
+                // normalises the values and calls again.
+                let (Value::Integer(status @ 100..=999), Value::String(body)) = (status, body)
+                else {
+                    return Ok(None);
+                };
+                let headers = match headers {
+                    Value::Nil => None,
+                    Value::Table(headers) => Some(headers),
+                    _ => return Ok(None),
+                };
+                let body = body.as_bytes();
                 let mut response = Response {
-                    status,
+                    status: status as u16,
                     headers: Vec::new(),
-                    body: body.as_bytes().to_vec(),
+                    body: &body,
                 };
                 if let Some(headers) = headers {
                     for pair in headers.pairs::<String, String>() {
@@ -226,7 +239,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 }
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
-                Ok(net.http_respond(&mut ctx, conn, seq, &response))
+                Ok(Some(net.http_respond(&mut ctx, conn, seq, &response)))
             },
         )?,
     )?;

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::request::{
-    BodyFraming, ChunkedDecoder, Head, Limits, RequestError, decode_query, parse_head,
+    BodyFraming, ChunkedDecoder, Head, Limits, Request, RequestError, parse_head,
 };
 use super::response::Response;
 use super::upgrade::{self, Decision, Upgraded, WsRoutes};
 use crate::net::transport::Transport;
-use crate::net::{EventQueue, NetEvent, Val};
+use crate::net::{EventQueue, NetEvent};
 
 /// Requests read ahead of their responses before reading pauses.
 const MAX_PIPELINE: usize = 32;
@@ -54,7 +54,7 @@ pub struct HttpConn {
     pub server: u64,
     pub transport: Box<dyn Transport>,
     pub state: State,
-    pub peer: String,
+    pub peer: Arc<str>,
     limits: Limits,
     input: Vec<u8>,
     parse: Parse,
@@ -84,7 +84,7 @@ impl HttpConn {
         id: u64,
         server: u64,
         transport: Box<dyn Transport>,
-        peer: String,
+        peer: Arc<str>,
         limits: Limits,
         websocket: Option<Arc<WsRoutes>>,
     ) -> HttpConn {
@@ -187,10 +187,15 @@ impl HttpConn {
                     return;
                 }
             };
-            if self.input.len() > before && self.request_started.is_none() {
-                self.request_started = Some(Instant::now());
+            let fresh = self.input.len() > before && self.request_started.is_none();
+            // The read timeout counts from the first byte of a request; taken after parsing,
+            // so a request that arrives whole costs no clock reading.
+            match self.parse_requests(events) {
+                Some(false) => self.request_started = None,
+                Some(true) => self.request_started = Some(Instant::now()),
+                None if fresh => self.request_started = Some(Instant::now()),
+                None => {}
             }
-            self.parse_requests(events);
             if status.eof {
                 // The client is done sending: answer what it asked, then close.
                 self.reading = false;
@@ -206,18 +211,21 @@ impl HttpConn {
         self.flush();
     }
 
-    fn parse_requests(&mut self, events: &mut EventQueue) {
+    /// Parses and dispatches what the input holds. Returns `None` if no request was completed,
+    /// else whether bytes of a next request are left in the input.
+    fn parse_requests(&mut self, events: &mut EventQueue) -> Option<bool> {
+        let mut completed = None;
         loop {
             if !self.reading || self.state == State::Closed {
-                return;
+                return completed;
             }
             match std::mem::replace(&mut self.parse, Parse::Head) {
                 Parse::Head => {
                     if self.input.is_empty() {
-                        return;
+                        return completed;
                     }
                     match parse_head(&self.input, &self.limits) {
-                        Ok(None) => return,
+                        Ok(None) => return completed,
                         Ok(Some((head, used))) => {
                             self.input.drain(..used);
                             let decoder = match head.framing {
@@ -234,7 +242,10 @@ impl HttpConn {
                                 decoder,
                             };
                         }
-                        Err(error) => return self.reject(&error),
+                        Err(error) => {
+                            self.reject(&error);
+                            return completed;
+                        }
                     }
                 }
                 Parse::Body {
@@ -254,7 +265,10 @@ impl HttpConn {
                                     self.input.drain(..used);
                                     decoder.done()
                                 }
-                                Err(error) => return self.reject(&error),
+                                Err(error) => {
+                                    self.reject(&error);
+                                    return completed;
+                                }
                             }
                         }
                         _ => true,
@@ -265,13 +279,9 @@ impl HttpConn {
                             body,
                             decoder,
                         };
-                        return;
+                        return completed;
                     }
-                    self.request_started = if self.input.is_empty() {
-                        None
-                    } else {
-                        Some(Instant::now())
-                    };
+                    completed = Some(!self.input.is_empty());
                     self.dispatch(head, body, events);
                 }
             }
@@ -312,39 +322,22 @@ impl HttpConn {
         self.next_seq += 1;
         self.slots.push_back(Slot {
             seq,
-            head_only: head.method == "HEAD",
+            head_only: head.method() == "HEAD",
             keep_alive: head.keep_alive,
             bytes: None,
         });
         if !head.keep_alive {
             self.reading = false;
         }
-        let query = decode_query(&head.query)
-            .into_iter()
-            .map(|(key, value)| (key, Val::Text(value)))
-            .collect();
-        let mut headers: Vec<(String, Val)> = Vec::with_capacity(head.headers.len());
-        for (name, value) in head.headers {
-            match headers.iter_mut().find(|(existing, _)| *existing == name) {
-                Some((_, Val::Text(joined))) => {
-                    joined.push_str(", ");
-                    joined.push_str(&value);
-                }
-                _ => headers.push((name, Val::Text(value))),
-            }
-        }
-        let request = Val::Record(vec![
-            ("method", Val::Text(head.method)),
-            ("path", Val::Text(head.path)),
-            ("query", Val::Map(query)),
-            ("headers", Val::Map(headers)),
-            ("body", Val::Bytes(body)),
-            ("remote", Val::Text(self.peer.clone())),
-        ]);
-        events.push_back(NetEvent::Emit {
-            owner: self.server,
-            event: "request",
-            args: vec![Val::Int(self.id as i64), Val::Int(seq as i64), request],
+        events.push_back(NetEvent::HttpRequest {
+            server: self.server,
+            conn: self.id,
+            seq,
+            request: Request {
+                head,
+                body,
+                remote: Arc::clone(&self.peer),
+            },
         });
     }
 
@@ -389,16 +382,25 @@ impl HttpConn {
 
     /// The handler for request `seq` finished: queue its response (in request order).
     pub fn respond(&mut self, seq: u64, response: &Response, events: &mut EventQueue) -> bool {
-        let Some(slot) = self
+        let Some(index) = self
             .slots
-            .iter_mut()
-            .find(|slot| slot.seq == seq && slot.bytes.is_none())
+            .iter()
+            .position(|slot| slot.seq == seq && slot.bytes.is_none())
         else {
             return false;
         };
-        let mut bytes = Vec::with_capacity(response.body.len() + 160);
-        response.write_to(&mut bytes, slot.head_only, slot.keep_alive);
-        slot.bytes = Some(bytes);
+        let (head_only, keep_alive) = (self.slots[index].head_only, self.slots[index].keep_alive);
+        if index == 0 {
+            // The oldest outstanding request (always so without pipelining): the response
+            // goes straight into the output buffer.
+            response.write_to(&mut self.output, head_only, keep_alive);
+            self.slots.pop_front();
+            self.sent_one(keep_alive);
+        } else {
+            let mut bytes = Vec::with_capacity(response.body.len() + 160);
+            response.write_to(&mut bytes, head_only, keep_alive);
+            self.slots[index].bytes = Some(bytes);
+        }
         self.last_activity = Instant::now();
         self.advance();
         if self.paused {
@@ -412,25 +414,34 @@ impl HttpConn {
 
     /// Moves finished responses from the front of the queue to the output and sends.
     fn advance(&mut self) {
-        while self.slots.front().is_some_and(|slot| slot.bytes.is_some()) {
-            let Some(slot) = self.slots.pop_front() else {
+        while let Some(slot) = self.slots.front_mut() {
+            let Some(bytes) = slot.bytes.take() else {
                 break;
             };
-            let bytes = slot.bytes.unwrap_or_default();
+            let keep_alive = slot.keep_alive;
+            self.slots.pop_front();
             if self.output_sent == self.output.len() {
                 self.output = bytes;
                 self.output_sent = 0;
             } else {
                 self.output.extend_from_slice(&bytes);
             }
-            if !slot.keep_alive {
-                self.close_when_done = true;
-                self.reading = false;
-                self.slots.clear();
+            if !self.sent_one(keep_alive) {
                 break;
             }
         }
         self.flush();
+    }
+
+    /// Bookkeeping after a response was queued for output: one that closes the connection
+    /// ends reading and drops the requests behind it. False if nothing more may be sent.
+    fn sent_one(&mut self, keep_alive: bool) -> bool {
+        if !keep_alive {
+            self.close_when_done = true;
+            self.reading = false;
+            self.slots.clear();
+        }
+        keep_alive
     }
 
     fn flush(&mut self) {

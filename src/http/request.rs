@@ -3,6 +3,7 @@
 //! map to status codes (400, 413, 431, 501).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Limits applied while reading a request.
 #[derive(Debug, Clone, Copy)]
@@ -58,18 +59,28 @@ pub enum BodyFraming {
     Chunked,
 }
 
-/// A parsed request head.
+/// A byte range of [`Head`]'s text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// A parsed request head. Its strings (method, path, query, header names and values) live back
+/// to back in one owned text, so reading a head costs two allocations whatever the number of
+/// header fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Head {
-    pub method: String,
+    text: String,
+    method: Span,
     /// The path without the query string.
-    pub path: String,
+    path: Span,
     /// The raw query string (after `?`), empty if none.
-    pub query: String,
+    query: Span,
+    /// Header fields (lower-case name, trimmed value), in order (repeated names kept).
+    headers: Vec<(Span, Span)>,
     /// `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub version: u8,
-    /// Header fields with lower-case names, in order (repeated names kept).
-    pub headers: Vec<(String, String)>,
     pub framing: BodyFraming,
     /// The client asked for `100 Continue` before sending the body.
     pub expect_continue: bool,
@@ -78,21 +89,66 @@ pub struct Head {
 }
 
 impl Head {
-    /// The first value of header `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    fn get(&self, span: Span) -> &str {
+        self.text.get(span.start..span.end).unwrap_or("")
+    }
+
+    /// The request method as sent (`GET`, `POST`, ...).
+    pub fn method(&self) -> &str {
+        self.get(self.method)
+    }
+
+    /// The path without the query string.
+    pub fn path(&self) -> &str {
+        self.get(self.path)
+    }
+
+    /// The raw query string (after `?`), empty if none.
+    pub fn query(&self) -> &str {
+        self.get(self.query)
+    }
+
+    /// Header fields as (lower-case name, trimmed value), in order, repeated names kept.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
         self.headers
             .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+            .map(|&(name, value)| (self.get(name), self.get(value)))
+    }
+
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
     }
 }
+
+/// A complete request on its way to the Lua handler, which sees it as the `req` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub head: Head,
+    pub body: Vec<u8>,
+    /// The peer's address, `ip:port`.
+    pub remote: Arc<str>,
+}
+
+/// Header slots parsed on the stack; servers allowing more header fields use the heap.
+const STACK_HEADERS: usize = 128;
 
 /// Parses a request head from the front of `buffer`; `Ok(None)` if more bytes are needed.
 /// On success returns the head and the number of bytes it used.
 pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, RequestError> {
-    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut fields);
-    let used = match request.parse(buffer) {
+    let mut on_stack =
+        [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; STACK_HEADERS];
+    let mut on_heap = Vec::new();
+    let fields = if limits.max_headers <= STACK_HEADERS {
+        &mut on_stack[..limits.max_headers]
+    } else {
+        on_heap.resize_with(limits.max_headers, std::mem::MaybeUninit::uninit);
+        &mut on_heap[..]
+    };
+    let mut request = httparse::Request::new(&mut []);
+    let used = match request.parse_with_uninit_headers(buffer, fields) {
         Ok(httparse::Status::Complete(used)) => used,
         Ok(httparse::Status::Partial) => {
             if buffer.len() > limits.max_head {
@@ -106,19 +162,38 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
     if used > limits.max_head {
         return Err(RequestError::HeadTooLarge);
     }
-    let method = request.method.unwrap_or("GET").to_owned();
-    let target = request.path.unwrap_or("/");
     let version = request.version.unwrap_or(1);
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path.to_owned(), query.to_owned()),
-        None => (target.to_owned(), String::new()),
+    let target = request.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut text = String::with_capacity(used);
+    let mut append = |part: &str| {
+        let start = text.len();
+        text.push_str(part);
+        Span {
+            start,
+            end: text.len(),
+        }
     };
+    let method = append(request.method.unwrap_or("GET"));
+    let path = append(path);
+    let query = append(query);
     let mut headers = Vec::with_capacity(request.headers.len());
     for field in request.headers.iter() {
-        let value = String::from_utf8_lossy(field.value).trim().to_owned();
-        headers.push((field.name.to_ascii_lowercase(), value));
+        let name = append(field.name);
+        // `from_utf8` first: the lossy conversion walks valid input more slowly.
+        let value = match std::str::from_utf8(field.value) {
+            Ok(value) => append(value.trim()),
+            Err(_) => append(String::from_utf8_lossy(field.value).trim()),
+        };
+        headers.push((name, value));
+    }
+    for (name, _) in &headers {
+        if let Some(name) = text.get_mut(name.start..name.end) {
+            name.make_ascii_lowercase();
+        }
     }
     let mut head = Head {
+        text,
         method,
         path,
         query,
@@ -130,10 +205,9 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
     };
     head.framing = framing(&head, limits)?;
     if let Some(connection) = head.header("connection") {
-        let connection = connection.to_ascii_lowercase();
-        if connection.contains("close") {
+        if contains_ignore_case(connection, "close") {
             head.keep_alive = false;
-        } else if connection.contains("keep-alive") {
+        } else if contains_ignore_case(connection, "keep-alive") {
             head.keep_alive = true;
         }
     }
@@ -141,6 +215,13 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
         .header("expect")
         .is_some_and(|value| value.eq_ignore_ascii_case("100-continue"));
     Ok(Some((head, used)))
+}
+
+/// True if `text` contains `word` (ASCII, any case), without a lower-case copy.
+fn contains_ignore_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
@@ -157,10 +238,9 @@ fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
         return Ok(BodyFraming::Chunked);
     }
     let lengths: Vec<&str> = head
-        .headers
-        .iter()
-        .filter(|(key, _)| key == "content-length")
-        .map(|(_, value)| value.as_str())
+        .headers()
+        .filter(|(key, _)| *key == "content-length")
+        .map(|(_, value)| value)
         .collect();
     match lengths.as_slice() {
         [] => Ok(BodyFraming::Empty),
@@ -331,15 +411,52 @@ mod tests {
             .expect("ok")
             .expect("complete");
         assert_eq!(used, raw.len() - 3);
-        assert_eq!(
-            (head.method.as_str(), head.path.as_str()),
-            ("POST", "/api/x")
-        );
+        assert_eq!((head.method(), head.path()), ("POST", "/api/x"));
         assert_eq!(head.framing, BodyFraming::Length(3));
         assert_eq!(head.header("x-thing"), Some("Yes"));
-        let query = decode_query(&head.query);
+        let query = decode_query(head.query());
         assert_eq!(query.get("b").map(String::as_str), Some("two words"));
         assert!(head.keep_alive);
+    }
+
+    #[test]
+    fn header_fields_keep_their_order_repeats_and_trimmed_values() {
+        let raw = b"GET /p HTTP/1.1\r\nX-A: 1\r\nx-b:  two \r\nX-A: 3\r\nX-Bin: \xff!\r\n\r\n";
+        let (head, _) = parse_head(raw, &Limits::default())
+            .expect("ok")
+            .expect("complete");
+        let fields: Vec<(&str, &str)> = head.headers().collect();
+        assert_eq!(
+            fields,
+            [
+                ("x-a", "1"),
+                ("x-b", "two"),
+                ("x-a", "3"),
+                ("x-bin", "\u{fffd}!")
+            ]
+        );
+        assert_eq!((head.query(), head.header("x-a")), ("", Some("1")));
+    }
+
+    #[test]
+    fn connection_header_decides_keep_alive_in_any_case() {
+        let limits = Limits::default();
+        let keep_alive = |raw: &[u8]| {
+            parse_head(raw, &limits)
+                .expect("ok")
+                .expect("done")
+                .0
+                .keep_alive
+        };
+        assert!(!keep_alive(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"));
+        assert!(keep_alive(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(!keep_alive(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(keep_alive(
+            b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+        ));
+        assert!(!keep_alive(
+            b"GET / HTTP/1.0\r\nConnection: x, CLOSE\r\n\r\n"
+        ));
     }
 
     #[test]

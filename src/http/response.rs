@@ -1,8 +1,6 @@
 //! Writing HTTP/1.1 responses: status line, headers (with `Content-Length`, `Date`-free for
 //! speed, `Connection` as negotiated) and body, into one buffer ready for the transport.
 
-use std::fmt::Write as _;
-
 /// The reason phrase for common status codes.
 pub fn reason(status: u16) -> &'static str {
     match status {
@@ -39,30 +37,34 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// A response to serialise.
+/// A response to serialise; the body is borrowed (from the handler's Lua string, say).
 #[derive(Debug, Clone, Default)]
-pub struct Response {
+pub struct Response<'a> {
     pub status: u16,
     /// Header fields as given by the handler (names kept as written).
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
 }
 
-impl Response {
+impl<'a> Response<'a> {
     /// A plain-text response.
-    pub fn text(status: u16, body: &str) -> Response {
+    pub fn text(status: u16, body: &'a str) -> Response<'a> {
         Response {
             status,
             headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
+            body: body.as_bytes(),
         }
     }
 
     /// Appends the wire form to `out`. `head_only` (HEAD requests) keeps `Content-Length` but
     /// leaves the body out; `keep_alive` decides the `Connection` header.
     pub fn write_to(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
-        let mut head = String::with_capacity(128);
-        let _ = write!(head, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
+        out.reserve(128 + self.body.len());
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, self.status.into());
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         let mut has_type = false;
         for (name, value) in &self.headers {
             if name.eq_ignore_ascii_case("content-length")
@@ -75,25 +77,45 @@ impl Response {
                 continue; // never let a handler split the response
             }
             has_type |= name.eq_ignore_ascii_case("content-type");
-            let _ = write!(head, "{name}: {value}\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         let bodiless = self.status < 200 || self.status == 204 || self.status == 304;
         if !has_type && !bodiless && !self.body.is_empty() {
-            head.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+            out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
         }
         if !bodiless {
-            let _ = write!(head, "Content-Length: {}\r\n", self.body.len());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len() as u64);
+            out.extend_from_slice(b"\r\n");
         }
-        head.push_str(if keep_alive {
-            "Connection: keep-alive\r\n\r\n"
+        out.extend_from_slice(if keep_alive {
+            b"Connection: keep-alive\r\n\r\n"
         } else {
-            "Connection: close\r\n\r\n"
+            b"Connection: close\r\n\r\n"
         });
-        out.extend_from_slice(head.as_bytes());
         if !head_only && !bodiless {
-            out.extend_from_slice(&self.body);
+            out.extend_from_slice(self.body);
         }
     }
+}
+
+/// Appends `n` in decimal (without going through `core::fmt`, which costs more than the rest
+/// of a small response).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 #[cfg(test)]
@@ -119,6 +141,15 @@ mod tests {
             text.ends_with("Content-Length: 5\r\nConnection: keep-alive\r\n\r\nhello"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0u64, 7, 10, 204, 999, 123_456_789, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]

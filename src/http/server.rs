@@ -185,7 +185,7 @@ impl HttpServers {
                 conn_id,
                 id,
                 transport,
-                peer.to_string(),
+                Arc::from(peer.to_string()),
                 server.options.limits,
                 server.options.websocket.clone(),
             );

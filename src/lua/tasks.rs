@@ -4,7 +4,7 @@
 //! runtime decides what an error means (exit for the main chunk, a log line for a callback).
 
 use mlua::thread::ThreadStatus;
-use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Result, Table, Thread, Value};
+use mlua::{Function, IntoLuaMulti, Lua, LuaString, MultiValue, Result, Table, Thread, Value};
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
@@ -28,6 +28,8 @@ pub struct Tasks {
     run_event: Function,
     callbacks: Table,
     waiting: Table,
+    /// Event names already made into Lua strings (a handful: "request", "data", ...).
+    event_names: Vec<(&'static str, LuaString)>,
 }
 
 impl Tasks {
@@ -41,6 +43,7 @@ impl Tasks {
             run_event: hooks.get("run_event")?,
             callbacks: hooks.get("callbacks")?,
             waiting: hooks.get("waiting")?,
+            event_names: Vec::new(),
         })
     }
 
@@ -60,8 +63,7 @@ impl Tasks {
 
     /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine.
     pub fn run_timer(&mut self, id: u64, finished: bool) -> (Thread, Outcome) {
-        let body = self.run_timer.clone();
-        self.run_pooled(&body, (id, finished))
+        run_pooled(&self.lua, &mut self.idle, &self.run_timer, (id, finished))
     }
 
     /// Operation `op` finished: resumes the coroutine waiting on it, or runs its callback in a
@@ -73,58 +75,45 @@ impl Tasks {
         if !self.callbacks.contains_key(op).unwrap_or(false) {
             return None;
         }
-        let body = self.run_completion.clone();
         let mut args = values;
         args.push_front(Value::Integer(op as i64));
-        Some(self.run_pooled(&body, args))
+        Some(run_pooled(
+            &self.lua,
+            &mut self.idle,
+            &self.run_completion,
+            args,
+        ))
     }
 
-    /// Runs the `event` listener of `owner` (a server or socket) in a task coroutine.
-    pub fn emit(&mut self, owner: u64, event: &str, values: MultiValue) -> (Thread, Outcome) {
-        let body = self.run_event.clone();
-        let mut args = values;
-        match self.lua.create_string(event) {
-            Ok(name) => args.push_front(Value::String(name)),
+    /// Runs the `event` listener of `owner` (a server or socket) with `values` in a task
+    /// coroutine.
+    pub fn emit(
+        &mut self,
+        owner: u64,
+        event: &'static str,
+        values: impl IntoLuaMulti,
+    ) -> (Thread, Outcome) {
+        let name = match self.event_name(event) {
+            Ok(name) => name,
             Err(error) => {
                 return (
                     self.lua.current_thread(),
                     Outcome::Failed(describe_error(&error)),
                 );
             }
-        }
-        args.push_front(Value::Integer(owner as i64));
-        self.run_pooled(&body, args)
+        };
+        let args = (owner as i64, name, values);
+        run_pooled(&self.lua, &mut self.idle, &self.run_event, args)
     }
 
-    /// Runs `body(args)` in a recycled task coroutine. Bodies return `true` when the coroutine
-    /// may be reused (no handle to it escaped to user code).
-    fn run_pooled(&mut self, body: &Function, args: impl IntoLuaMulti) -> (Thread, Outcome) {
-        let thread = match self.idle.pop() {
-            Some(thread) if thread.reset(body.clone()).is_ok() => thread,
-            _ => match self.lua.create_thread(body.clone()) {
-                Ok(thread) => thread,
-                Err(error) => {
-                    return (
-                        self.lua.current_thread(),
-                        Outcome::Failed(describe_error(&error)),
-                    );
-                }
-            },
-        };
-        let outcome = match thread.resume::<Option<bool>>(args) {
-            Ok(recyclable) => {
-                if thread.status() != ThreadStatus::Finished {
-                    Outcome::Suspended
-                } else {
-                    if recyclable == Some(true) && self.idle.len() < IDLE_LIMIT {
-                        self.idle.push(thread.clone());
-                    }
-                    Outcome::Finished(MultiValue::new())
-                }
-            }
-            Err(error) => Outcome::Failed(describe_error(&error)),
-        };
-        (thread, outcome)
+    /// `event` as a Lua string, made once.
+    fn event_name(&mut self, event: &'static str) -> Result<LuaString> {
+        if let Some((_, name)) = self.event_names.iter().find(|(known, _)| *known == event) {
+            return Ok(name.clone());
+        }
+        let name = self.lua.create_string(event)?;
+        self.event_names.push((event, name.clone()));
+        Ok(name)
     }
 
     /// Resumes the coroutine waiting on operation `id` with `(id, results...)`; `None` if no
@@ -137,6 +126,42 @@ impl Tasks {
         let outcome = resume(&thread, args);
         Some((thread, outcome))
     }
+}
+
+/// Runs `body(args)` in a task coroutine recycled from `idle`. Bodies return `true` when the
+/// coroutine may be reused (no handle to it escaped to user code).
+fn run_pooled(
+    lua: &Lua,
+    idle: &mut Vec<Thread>,
+    body: &Function,
+    args: impl IntoLuaMulti,
+) -> (Thread, Outcome) {
+    let thread = match idle.pop() {
+        Some(thread) if thread.reset(body.clone()).is_ok() => thread,
+        _ => match lua.create_thread(body.clone()) {
+            Ok(thread) => thread,
+            Err(error) => {
+                return (
+                    lua.current_thread(),
+                    Outcome::Failed(describe_error(&error)),
+                );
+            }
+        },
+    };
+    let outcome = match thread.resume::<Option<bool>>(args) {
+        Ok(recyclable) => {
+            if thread.status() != ThreadStatus::Finished {
+                Outcome::Suspended
+            } else {
+                if recyclable == Some(true) && idle.len() < IDLE_LIMIT {
+                    idle.push(thread.clone());
+                }
+                Outcome::Finished(MultiValue::new())
+            }
+        }
+        Err(error) => Outcome::Failed(describe_error(&error)),
+    };
+    (thread, outcome)
 }
 
 /// Resumes `thread` once and classifies the result.

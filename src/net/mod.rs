@@ -57,6 +57,15 @@ pub enum NetEvent {
         event: &'static str,
         args: Vec<Val>,
     },
+    /// HTTP server `server` emits `request` (connection `conn`, sequence number `seq`): the
+    /// hot path of the HTTP server, kept apart from `Emit` so the request goes to Lua without
+    /// an intermediate tree of values.
+    HttpRequest {
+        server: u64,
+        conn: u64,
+        seq: u64,
+        request: crate::http::request::Request,
+    },
 }
 
 impl NetEvent {
