@@ -254,7 +254,7 @@ fn handshake_headers_path_and_query_reach_the_server() {
             r#"
 on("client_connected", function(c, req)
   print("path", req.path)
-  print("query", type(req.query) == "table" and req.query.room or req.query)
+  print("query", type(req.query) == "table" and req.query.room or "not a table")
   print("x-token", req.headers["x-token"])
   print("x-other", req.headers["x-other"])
   print("upgrade", req.headers["upgrade"])
@@ -280,10 +280,7 @@ client("ws://127.0.0.1:" .. port .. "/chat?room=42",
         assert_has_line(&out, line);
     }
     let query = out.lines().into_iter().find(|l| l.starts_with("query\t"));
-    assert!(
-        matches!(query, Some("query\t42") | Some("query\troom=42")),
-        "{query:?}"
-    );
+    assert!(query == Some("query\t42"), "{query:?}");
     let upgrade = out.lines().into_iter().find(|l| l.starts_with("upgrade\t"));
     assert!(
         upgrade.is_some_and(|l| l.eq_ignore_ascii_case("upgrade\twebsocket")),

@@ -132,7 +132,7 @@ fn python_websockets_client_against_plua_server() {
 local sid = _PY.websocket_server_create()
 local function on(event, fn) _PY.websocket_server_add_event_listener(sid, event, fn) end
 on("client_connected", function(c, req)
-  print("connected", req.path, req.query, req.headers["x-token"])
+  print("connected", req.path, req.query.room, req.headers["x-token"])
   if req.path == "/kick" then _PY.websocket_server_disconnect(sid, c, 4003, "go away") end
 end)
 on("message", function(c, data, is_binary)
@@ -158,7 +158,7 @@ io.stdout:flush()
     let out = server.kill_and_collect();
     out.assert_no_panic();
     for line in [
-        "connected\t/chat\troom=7\tpy-token",
+        "connected\t/chat\t7\tpy-token",
         "message\tfalse\t6",
         "message\ttrue\t1048576",
         "disconnected\t4001\tpy done",

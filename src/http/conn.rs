@@ -14,7 +14,7 @@ use super::request::{
 use super::response::Response;
 use super::upgrade::{self, Decision, Upgraded, WsRoutes};
 use crate::net::transport::Transport;
-use crate::net::{EventQueue, NetEvent};
+use crate::net::{EventQueue, NetEvent, Val};
 
 /// Requests read ahead of their responses before reading pauses.
 const MAX_PIPELINE: usize = 32;
@@ -292,8 +292,16 @@ impl HttpConn {
         if let Some(routes) = self.websocket.clone() {
             match upgrade::decide(&head, &routes, &self.peer) {
                 Decision::Http => {}
-                Decision::Refuse(response) => {
+                Decision::Refuse {
+                    status,
+                    text,
+                    header,
+                } => {
                     self.input.clear();
+                    let mut response = Response::text(status, &text);
+                    if let Some((name, value)) = header {
+                        response.headers.push((name.into(), value.into()));
+                    }
                     return self.answer_and_close(response);
                 }
                 Decision::Upgrade {

@@ -2,8 +2,7 @@
 //! WebSocket servers, the checks of the opening handshake (RFC 6455 section 4.2.1) and the
 //! `101 Switching Protocols` answer. The connection itself moves to `src/net/ws/` afterwards.
 
-use super::request::Head;
-use super::response::Response;
+use super::request::{Head, decode_query};
 use crate::net::Val;
 
 /// The WebSocket routes of an HTTP server.
@@ -20,8 +19,12 @@ pub struct WsRoutes {
 pub enum Decision {
     /// Not for a WebSocket route: the script's handler answers it.
     Http,
-    /// Answer this (426 or 400) and close.
-    Refuse(Response),
+    /// Answer with this status (426 or 400), text and extra header, and close.
+    Refuse {
+        status: u16,
+        text: String,
+        header: Option<(&'static str, &'static str)>,
+    },
     /// Send `answer` (the 101), then hand the connection to WebSocket server `ws_server`;
     /// `request` is what its `client_connected` listener gets.
     Upgrade {
@@ -44,7 +47,7 @@ pub fn decide(head: &Head, routes: &WsRoutes, peer: &str) -> Decision {
     let route = routes
         .routes
         .iter()
-        .find(|(path, _)| path == "*" || *path == head.path)
+        .find(|(path, _)| path == "*" || *path == head.path())
         .map(|(_, server)| *server);
     let wants_upgrade = has_token(head.header("upgrade"), "websocket");
     let Some(ws_server) = route else {
@@ -61,24 +64,23 @@ pub fn decide(head: &Head, routes: &WsRoutes, peer: &str) -> Decision {
             Decision::Http
         };
     }
-    let bad = |why: &str| {
-        Decision::Refuse(Response::text(
-            400,
-            &format!("bad WebSocket handshake: {why}\n"),
-        ))
+    let bad = |why: &str| Decision::Refuse {
+        status: 400,
+        text: format!("bad WebSocket handshake: {why}\n"),
+        header: None,
     };
-    if head.method != "GET" {
+    if head.method() != "GET" {
         return bad("the method must be GET");
     }
     if !has_token(head.header("connection"), "upgrade") {
         return bad("Connection must include 'Upgrade'");
     }
     if head.header("sec-websocket-version").map(str::trim) != Some("13") {
-        let mut response = Response::text(426, "WebSocket version 13 required\n");
-        response
-            .headers
-            .push(("Sec-WebSocket-Version".into(), "13".into()));
-        return Decision::Refuse(response);
+        return Decision::Refuse {
+            status: 426,
+            text: "WebSocket version 13 required\n".into(),
+            header: Some(("Sec-WebSocket-Version", "13")),
+        };
     }
     let Some(key) = head.header("sec-websocket-key").map(str::trim) else {
         return bad("no Sec-WebSocket-Key");
@@ -97,23 +99,27 @@ pub fn decide(head: &Head, routes: &WsRoutes, peer: &str) -> Decision {
 }
 
 fn upgrade_required() -> Decision {
-    let mut response = Response::text(426, "this server only speaks WebSocket\n");
-    response
-        .headers
-        .push(("Upgrade".into(), "websocket".into()));
-    Decision::Refuse(response)
+    Decision::Refuse {
+        status: 426,
+        text: "this server only speaks WebSocket\n".into(),
+        header: Some(("Upgrade", "websocket")),
+    }
 }
 
-/// `{path, query, headers, remote}` of the upgrade request (header names lower-case).
+/// `{path, query = {name = value}, headers, remote}` of the upgrade request, as an HTTP
+/// handler's `req` has them (header names lower-case).
 fn request_info(head: &Head, peer: &str) -> Val {
     let headers = head
-        .headers
-        .iter()
-        .map(|(name, value)| (name.clone(), Val::Text(value.clone())))
+        .headers()
+        .map(|(name, value)| (name.to_owned(), Val::Text(value.to_owned())))
+        .collect();
+    let query = decode_query(head.query())
+        .into_iter()
+        .map(|(name, value)| (name, Val::Text(value)))
         .collect();
     Val::Record(vec![
-        ("path", Val::Text(head.path.clone())),
-        ("query", Val::Text(head.query.clone())),
+        ("path", Val::Text(head.path().to_owned())),
+        ("query", Val::Map(query)),
         ("headers", Val::Map(headers)),
         ("remote", Val::Text(peer.to_owned())),
     ])
