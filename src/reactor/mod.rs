@@ -56,6 +56,8 @@ pub struct Reactor {
     pub net: Net,
     /// Events seen while a blocking call polled on its own, for the main loop.
     deferred: Vec<ReadyEvent>,
+    /// Socket readiness of the current poll (kept to reuse its allocation).
+    ready_sockets: Vec<(u64, bool, bool, bool)>,
 }
 
 /// The reactor as the runtime and the Lua bindings hold it.
@@ -76,6 +78,7 @@ impl Reactor {
             ids: IdCounter::default(),
             net: Net::default(),
             deferred: Vec::new(),
+            ready_sockets: Vec::new(),
         })
     }
 
@@ -148,7 +151,7 @@ impl Reactor {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(error) => return Err(error),
         }
-        let mut sockets = Vec::new();
+        let mut sockets = std::mem::take(&mut self.ready_sockets);
         for event in self.events.iter() {
             match event.token() {
                 WAKER => {}
@@ -171,9 +174,11 @@ impl Reactor {
         }
         self.collect_pool_results();
         let (net, mut ctx) = self.net();
-        for (id, readable, writable, hangup) in sockets {
+        for &(id, readable, writable, hangup) in &sockets {
             net.on_ready(&mut ctx, id, readable, writable, hangup);
         }
+        sockets.clear();
+        self.ready_sockets = sockets;
         Ok(())
     }
 
