@@ -185,8 +185,8 @@ try("start", _PY.tcp_server_start, "id", "127.0.0.1", 0)
 
 #[test]
 fn argument_errors_point_at_the_callers_line() {
-    // Errors raised inside the library's argument checks (one or two functions deep) must
-    // name the script's line, not a line of lua_stdlib/plua/sockets.lua.
+    // Errors raised inside the library's argument checks (one or more functions deep, also
+    // behind a `net` class method) must name the script's line, not a line of lua_stdlib/.
     let out = run_named_script(
         "caller.lua",
         r#"
@@ -194,13 +194,14 @@ print(select(2, pcall(function() _PY.tcp_write("x", "data") end)))
 print(select(2, pcall(function() _PY.tcp_connect("127.0.0.1", 70000) end)))
 print(select(2, pcall(function() _PY.tcp_read(1, 10, 42) end)))
 print(select(2, pcall(function() _PY.udp_write({}, "x") end)))
+print(select(2, pcall(function() require("net").TCPSocket():connect("127.0.0.1") end)))
 "#,
         &[],
         &[],
     );
     out.assert_code(0).assert_no_panic();
     let lines = out.lines();
-    assert_eq!(lines.len(), 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(lines.len(), 5, "{}\n{}", out.stdout, out.stderr);
     for (index, line) in lines.iter().enumerate() {
         let position = format!("caller.lua:{}: ", index + 2);
         assert!(

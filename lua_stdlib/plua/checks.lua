@@ -1,17 +1,37 @@
 -- plua.checks: the argument checks of the `_PY` families (sockets, WebSocket). A failed check
 -- raises "<function>: bad argument #<n> (<expected> expected, got <type>)" at the line of the
--- script that called the `_PY` function: the checks are called straight from that function, so
--- the script is two levels above them.
+-- script that made the call: the first caller outside plua's embedded library, however many
+-- library functions (a `net` class method, a `_PY` function, a check) stand in between.
 
 local M = {}
 
 local type, error, tostring = type, error, tostring
 local math_type, floor, tointeger = math.type, math.floor, math.tointeger
+local getinfo = debug.getinfo
 
---- Raises the "bad argument" error. `depth` is how many library functions stand between the
---- script and this call: 1 when a `_PY` function calls it, 2 from one of the checks below.
-function M.bad(name, index, expected, value, depth)
-  error(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)), (depth or 1) + 2)
+-- Chunk names of the embedded library (src/lua/stdlib.rs names them so).
+local LIBRARY = "^@lua_stdlib/"
+
+--- Raises `message` at the line of the first Lua function on the stack that is not part of the
+--- embedded library (C functions such as `pcall` are passed over too).
+function M.raise(message)
+  local level = 2 -- getinfo levels: 1 = raise, 2 = its caller, ...
+  while true do
+    local info = getinfo(level, "S")
+    if info == nil then
+      error(message, 0)
+    end
+    if info.what ~= "C" and not info.source:find(LIBRARY) then
+      error(message, level) -- error's level 1 is raise itself, as getinfo's
+    end
+    level = level + 1
+  end
+end
+local raise = M.raise
+
+--- Raises the "bad argument" error.
+function M.bad(name, index, expected, value)
+  raise(("%s: bad argument #%d (%s expected, got %s)"):format(name, index, expected, type(value)))
 end
 local bad = M.bad
 
@@ -26,7 +46,7 @@ end
 function M.id(name, index, value, what)
   value = integer(value)
   if math_type(value) ~= "integer" then
-    bad(name, index, what or "connection id", value, 2)
+    bad(name, index, what or "connection id", value)
   end
   return value
 end
@@ -38,7 +58,7 @@ function M.string(name, index, value)
     return tostring(value)
   end
   if t ~= "string" then
-    bad(name, index, "string", value, 2)
+    bad(name, index, "string", value)
   end
   return value
 end
@@ -47,10 +67,10 @@ end
 function M.port(name, index, value)
   value = integer(value)
   if math_type(value) ~= "integer" then
-    bad(name, index, "port number", value, 2)
+    bad(name, index, "port number", value)
   end
   if value < 0 or value > 65535 then
-    error(("%s: bad argument #%d (port %d out of range 0-65535)"):format(name, index, value), 3)
+    raise(("%s: bad argument #%d (port %d out of range 0-65535)"):format(name, index, value))
   end
   return value
 end
@@ -62,10 +82,10 @@ function M.close_code(name, index, value)
   end
   value = integer(value)
   if math_type(value) ~= "integer" then
-    bad(name, index, "close code", value, 2)
+    bad(name, index, "close code", value)
   end
   if value < 1000 or value > 4999 then
-    error(("%s: bad argument #%d (close code %d out of range 1000-4999)"):format(name, index, value), 3)
+    raise(("%s: bad argument #%d (close code %d out of range 1000-4999)"):format(name, index, value))
   end
   return value
 end
@@ -73,7 +93,7 @@ end
 --- A function or nil.
 function M.callback(name, index, value)
   if value ~= nil and type(value) ~= "function" then
-    bad(name, index, "function", value, 2)
+    bad(name, index, "function", value)
   end
   return value
 end
@@ -84,7 +104,7 @@ function M.number(name, index, value, optional)
     return nil
   end
   if type(value) ~= "number" then
-    bad(name, index, "number", value, 2)
+    bad(name, index, "number", value)
   end
   return value
 end
@@ -92,7 +112,7 @@ end
 --- A table or nil.
 function M.table(name, index, value)
   if value ~= nil and type(value) ~= "table" then
-    bad(name, index, "table", value, 2)
+    bad(name, index, "table", value)
   end
   return value
 end

@@ -17,6 +17,7 @@ function M.install(core, PY, shared)
   local checks = require("plua.checks")
   local bad, want_id, want_string, want_port = checks.bad, checks.id, checks.string, checks.port
   local want_callback, want_number, want_table = checks.callback, checks.number, checks.table
+  local raise = checks.raise
 
   local function on_done(op, cb)
     if cb then
@@ -46,8 +47,8 @@ function M.install(core, PY, shared)
     if pattern == "*l" or pattern == "l" then
       return "line", nil
     end
-    error(("%s: bad argument #%d (read pattern '*a', '*l' or a number expected, got %s)"):format(
-      name, index, type(pattern) == "string" and ("'" .. pattern .. "'") or type(pattern)), 3)
+    raise(("%s: bad argument #%d (read pattern '*a', '*l' or a number expected, got %s)"):format(
+      name, index, type(pattern) == "string" and ("'" .. pattern .. "'") or type(pattern)))
   end
 
   ---------------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ function M.install(core, PY, shared)
     id = want_id("tcp_server_add_event_listener", 1, id)
     event = want_string("tcp_server_add_event_listener", 2, event)
     if not server_events[event] then
-      error(("tcp_server_add_event_listener: bad argument #2 (unknown event '%s'; expected client_connected, data_received, client_disconnected or error)"):format(event), 2)
+      raise(("tcp_server_add_event_listener: bad argument #2 (unknown event '%s'; expected client_connected, data_received, client_disconnected or error)"):format(event))
     end
     if type(fn) ~= "function" then
       bad("tcp_server_add_event_listener", 3, "function", fn)

@@ -24,13 +24,13 @@ function M.install(core, PY, shared)
   local function add_listener(name, known, id, event, fn)
     id = want_id(name, 1, id, "id")
     if type(event) ~= "string" then
-      bad(name, 2, "event name", event, 2)
+      bad(name, 2, "event name", event)
     end
     if not known[event] then
-      error(("%s: bad argument #2 (unknown event '%s'; expected %s)"):format(name, event, known[1]), 3)
+      checks.raise(("%s: bad argument #2 (unknown event '%s'; expected %s)"):format(name, event, known[1]))
     end
     if type(fn) ~= "function" then
-      bad(name, 3, "function", fn, 2)
+      bad(name, 3, "function", fn)
     end
     local of_owner = listeners[id]
     if not of_owner then
