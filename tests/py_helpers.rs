@@ -211,3 +211,43 @@ print("<font color=red>z</font>")
         out.stdout
     );
 }
+
+#[test]
+fn pairs_over_py_lists_the_helpers_that_load_on_first_use() {
+    let out = run_script(
+        r#"
+local seen = {}
+for name, value in pairs(_PY) do
+  seen[name] = type(value)
+end
+for _, name in ipairs({ "read_file", "to_json", "tcp_connect", "udp_bind", "http_server_start",
+    "http_request_async", "start_web_server", "websocket_send", "websocket_server_start",
+    "setTimeout", "sleep" }) do
+  print(name, seen[name])
+end
+"#,
+        &[],
+    );
+    out.assert_code(0).assert_no_panic();
+    for name in [
+        "read_file",
+        "to_json",
+        "tcp_connect",
+        "udp_bind",
+        "http_server_start",
+        "http_request_async",
+        "start_web_server",
+        "websocket_send",
+        "websocket_server_start",
+        "setTimeout",
+        "sleep",
+    ] {
+        let line = format!("{name}\tfunction");
+        assert!(
+            out.lines().contains(&line.as_str()),
+            "missing {line:?}\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}

@@ -286,7 +286,27 @@ end
 
 local load_py_helper = core.load_py_helper
 
+local function load_web_compat()
+  load_http()
+  if not web_compat_loaded then
+    web_compat_loaded = true
+    require("plua.web_compat").install(PY)
+  end
+end
+
+-- Everything that loads on first use, for `pairs(_PY)` (the REPL, scripts listing the API).
+local function load_everything()
+  core.load_all_py_helpers()
+  load_web_compat()
+  load_http_client()
+  load_websocket()
+end
+
 setmetatable(PY, {
+  __pairs = function(t)
+    load_everything()
+    return next, t, nil
+  end,
   __index = function(_, key)
     if type(key) == "string" then
       if load_py_helper(key) then
@@ -300,11 +320,7 @@ setmetatable(PY, {
         load_http()
         return rawget(PY, key)
       elseif web_compat_names[key] then
-        load_http()
-        if not web_compat_loaded then
-          web_compat_loaded = true
-          require("plua.web_compat").install(PY)
-        end
+        load_web_compat()
         return rawget(PY, key)
       elseif key:sub(1, 10) == "websocket_" then
         load_websocket()

@@ -72,8 +72,7 @@ function M.install(core, PY, shared)
   end
 
   function PY.websocket_add_event_listener(id, event, fn)
-    local added = add_listener("websocket_add_event_listener", client_events, id, event, fn)
-    return added
+    return add_listener("websocket_add_event_listener", client_events, id, event, fn)
   end
 
   --- Connects client `id` to a ws:// or wss:// URL with extra handshake `headers`. `opts`:
@@ -137,8 +136,7 @@ function M.install(core, PY, shared)
   end
 
   function PY.websocket_server_add_event_listener(id, event, fn)
-    local added = add_listener("websocket_server_add_event_listener", server_events, id, event, fn)
-    return added
+    return add_listener("websocket_server_add_event_listener", server_events, id, event, fn)
   end
 
   --- Listens on host:port (port 0: a free one). `opts`: `tls = {cert, key}` (PEM files) for

@@ -68,18 +68,29 @@ const GROUPS: &[Group] = &[
 ];
 
 /// Adds `core.load_py_helper(name)`: registers the group that provides `_PY[name]` into `py`;
-/// true if `name` belongs to a group.
+/// true if `name` belongs to a group. `core.load_all_py_helpers()` registers every group not
+/// registered yet (for `pairs(_PY)`).
 pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> {
-    let py = py.clone();
+    let target = py.clone();
     let load = lua.create_function(move |lua, name: mlua::LuaString| {
         let name = name.to_str()?;
         let Some(group) = GROUPS.iter().find(|group| group.names.contains(&&*name)) else {
             return Ok(false);
         };
-        (group.register)(lua, &py)?;
+        (group.register)(lua, &target)?;
         Ok(true)
     })?;
-    core.set("load_py_helper", load)
+    core.set("load_py_helper", load)?;
+    let py = py.clone();
+    let load_all = lua.create_function(move |lua, ()| {
+        for group in GROUPS {
+            if py.raw_get::<mlua::Value>(group.names[0])?.is_nil() {
+                (group.register)(lua, &py)?;
+            }
+        }
+        Ok(())
+    })?;
+    core.set("load_all_py_helpers", load_all)
 }
 
 /// Builds `_PY` (the timer entries are added by the prelude).
