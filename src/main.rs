@@ -1,9 +1,7 @@
 //! `plua`: command line → runtime → exit status. Nothing else lives here.
 
 mod api;
-// The HTTP server of the next milestone is built on this; only its unit tests use it yet.
 mod cli;
-#[allow(dead_code)]
 mod http;
 mod lua;
 mod net;
