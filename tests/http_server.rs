@@ -666,11 +666,11 @@ end"#,
     );
     let resp = curl_i(&[&url(port, "/hello")]);
     assert_eq!(resp.body_text(), "answered /hello");
-    let stop = curl(&["-s", "-S", &url(port, "/stop")]);
-    eprintln!(
-        "curl /stop (server stopped inside that handler): exit {:?}, stdout {:?}, stderr {:?}",
-        stop.code, stop.stdout, stop.stderr
-    );
+    // The handler that stopped its server still answers (then the connection closes).
+    let stop = curl_i(&[&url(port, "/stop")]);
+    assert_eq!(stop.status, 200);
+    assert_eq!(stop.body_text(), "answered /stop");
+    assert_eq!(stop.header("connection"), Some("close"));
     let out = srv.finish(Duration::from_secs(10));
     out.assert_code(0).assert_no_panic();
     let port_line = format!("port={port}");
@@ -684,6 +684,23 @@ end"#,
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "something still listens on the stopped server's port"
     );
+}
+
+#[test]
+fn a_handler_that_stops_its_server_and_then_yields_still_answers() {
+    let (_dir, srv, port) = server(
+        r#"function(req)
+  _PY.http_server_stop(server_id)
+  _PY.sleep(0.2)
+  return 200, "late answer"
+end"#,
+        "nil",
+    );
+    let resp = curl_i(&[&url(port, "/")]);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body_text(), "late answer");
+    let out = srv.finish(Duration::from_secs(10));
+    out.assert_code(0).assert_no_panic();
 }
 
 #[test]

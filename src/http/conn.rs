@@ -388,6 +388,20 @@ impl HttpConn {
         }
     }
 
+    /// The server stops: no more requests are read, the responses still owed are sent (with
+    /// `Connection: close`), then the connection closes — at once if nothing is owed.
+    pub fn close_after_responses(&mut self) {
+        if self.slots.is_empty() {
+            self.close();
+            return;
+        }
+        self.reading = false;
+        self.close_when_done = true;
+        for slot in &mut self.slots {
+            slot.keep_alive = false;
+        }
+    }
+
     /// The handler for request `seq` finished: queue its response (in request order).
     pub fn respond(&mut self, seq: u64, response: &Response, events: &mut EventQueue) -> bool {
         let Some(index) = self

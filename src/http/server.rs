@@ -64,6 +64,8 @@ pub struct HttpServers {
     conns: HashMap<u64, HttpConn, IdHasher>,
     /// Connections upgraded to WebSocket, for the registry to take.
     upgrades: Vec<Upgraded>,
+    /// Connections of stopped servers still sending the responses they owe.
+    draining: HashSet<u64, IdHasher>,
 }
 
 fn token(id: u64) -> Token {
@@ -77,6 +79,7 @@ impl HttpServers {
             .values()
             .filter(|server| server.referenced)
             .count()
+            + self.draining.len()
     }
 
     /// `_PY.unref`/`ref` on a server id.
@@ -119,15 +122,18 @@ impl HttpServers {
         Ok(local)
     }
 
-    /// Stops server `id` and closes its connections; returns its sweep timer.
+    /// Stops server `id`: it stops listening and its idle connections close; a connection
+    /// whose request is being handled still gets its response (so a handler may stop its own
+    /// server), then closes. Returns the server's sweep timer.
     pub fn stop(&mut self, registry: &Registry, id: u64) -> Option<u64> {
         let mut server = self.servers.remove(&id)?;
         let _ = registry.deregister(&mut server.listener);
-        for conn in server.conns.drain() {
-            if let Some(mut conn) = self.conns.remove(&conn) {
-                conn.close();
-                let _ = registry.deregister(conn.transport.socket());
+        for conn_id in server.conns.drain() {
+            if let Some(conn) = self.conns.get_mut(&conn_id) {
+                conn.close_after_responses();
+                self.draining.insert(conn_id);
             }
+            self.sweep_closed(registry, conn_id);
         }
         Some(server.sweep_timer)
     }
@@ -258,6 +264,7 @@ impl HttpServers {
             if let Some(server) = self.servers.get_mut(&conn.server) {
                 server.conns.remove(&id);
             }
+            self.draining.remove(&id);
             if let Some(upgraded) = conn.into_upgrade() {
                 self.upgrades.push(upgraded);
             }
@@ -273,6 +280,7 @@ impl HttpServers {
             if let Some(server) = self.servers.get_mut(&conn.server) {
                 server.conns.remove(&id);
             }
+            self.draining.remove(&id);
         }
     }
 }
