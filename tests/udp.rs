@@ -127,3 +127,58 @@ _PY.udp_write(999999, "x", "127.0.0.1", port, function(ok, n, msg) print("unknow
         ]
     );
 }
+
+/// The machine's host name if it resolves to an IPv4 loopback address (most do, through
+/// /etc/hosts), with that address.
+fn loopback_host_name() -> Option<(String, String)> {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim().to_owned();
+    let address = (name.as_str(), 0)
+        .to_socket_addrs()
+        .ok()?
+        .find(|address| address.is_ipv4() && address.ip().is_loopback())?;
+    Some((name, address.ip().to_string()))
+}
+
+#[test]
+fn udp_write_to_a_host_name_looks_it_up_off_the_loop_and_reports_failures() {
+    // A name that cannot resolve comes back through the callback; a resolvable one (the
+    // machine's own name, when it maps to loopback) delivers the datagram.
+    let (name, address) = loopback_host_name().unwrap_or_default();
+    let out = run_script(
+        r#"
+local name, address = arg[1], arg[2]
+_PY.udp_bind(address ~= "" and address or "127.0.0.1", 0, function(ok, id, msg, port)
+  _PY.udp_write(id, "lost", "nonexistent.invalid", 9, function(ok, n, msg)
+    print("unresolvable", ok, n, (tostring(msg):match("^cannot resolve host 'nonexistent.invalid'") ~= nil))
+    if name == "" then
+      print("no loopback host name")
+      return _PY.udp_close(id)
+    end
+    _PY.udp_read(id, 100, function(ok, data)
+      print("received", ok, data)
+      _PY.udp_close(id)
+    end)
+    _PY.udp_write(id, "by name", name, port, function(ok, n) print("sent", ok, n) end)
+  end)
+end)
+"#,
+        &[&name, &address],
+    );
+    out.assert_code(0).assert_no_panic();
+    let lines = out.lines();
+    assert_eq!(
+        lines.first().copied(),
+        Some("unresolvable\tfalse\tnil\ttrue"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    if name.is_empty() {
+        assert_eq!(lines.get(1).copied(), Some("no loopback host name"));
+    } else {
+        assert!(lines.contains(&"sent\ttrue\t7"), "{lines:?}");
+        assert!(lines.contains(&"received\ttrue\tby name"), "{lines:?}");
+    }
+}

@@ -296,16 +296,16 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "udp_send",
         lua.create_function(
-            move |lua, (id, data, host, port): (u64, LuaString, Option<String>, Option<i64>)| {
+            move |_, (id, data, host, port): (u64, LuaString, Option<String>, Option<i64>)| {
                 let to = match (host, port) {
-                    (Some(host), Some(port)) => match udp_address(&host, port_of(port)?) {
-                        Ok(address) => Some(address),
-                        Err(message) => return fail(lua, message),
-                    },
+                    (Some(host), Some(port)) => Some((host, port_of(port)?)),
                     _ => None,
                 };
                 let data = data.as_bytes().to_vec();
-                let op = start_op(&r, |net, ctx, op| net.udp_send(ctx, id, data, to, op));
+                let op = start_op(&r, |net, ctx, op| match to {
+                    Some((host, port)) => net.udp_send_to_host(ctx, id, data, &host, port, op),
+                    None => net.udp_send(ctx, id, data, None, op),
+                });
                 Ok(MultiValue::from_vec(vec![Value::Integer(op as i64)]))
             },
         )?,

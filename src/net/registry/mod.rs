@@ -113,6 +113,9 @@ pub struct Net {
     http_resolving: HashMap<u64, (u64, ClientRequest), IdHasher>,
     /// WebSocket clients, servers and connections.
     ws: WebSockets,
+    /// Datagrams waiting for their destination's name lookup, by lookup job:
+    /// (socket, data, operation).
+    udp_resolving: HashMap<u64, (u64, Vec<u8>, u64), IdHasher>,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -141,6 +144,7 @@ impl Net {
             + self.http_resolving.len()
             + self.resolving.len()
             + self.ws.alive()
+            + self.udp_resolving.len()
     }
 
     /// `_PY.unref` / `_PY.ref` for sockets; false if `id` is no socket.
@@ -220,6 +224,7 @@ impl Net {
         }
         let output = match output.downcast::<Result<SocketAddr, String>>() {
             Ok(result) if self.ws_resolved(ctx, job, &result) => return true,
+            Ok(result) if self.udp_resolved(ctx, job, &result) => return true,
             Ok(result) => result as JobOutput,
             Err(output) => output,
         };

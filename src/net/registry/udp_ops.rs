@@ -48,6 +48,59 @@ impl Net {
         self.sweep(ctx, id);
     }
 
+    /// Sends one datagram to `host:port`; a name is looked up on the worker pool first (the
+    /// reactor never waits for DNS), then `op` completes as [`Net::udp_send`]'s.
+    pub fn udp_send_to_host(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        data: Vec<u8>,
+        host: &str,
+        port: u16,
+        op: u64,
+    ) {
+        if let Some(address) = resolve::literal(host, port) {
+            return self.udp_send(ctx, id, data, Some(address), op);
+        }
+        if !self.udp.contains_key(&id) {
+            let message = self.missing(id, "UDP socket");
+            self.events.push_back(NetEvent::failure(op, message));
+            return;
+        }
+        let job = ctx.ids.next_id();
+        let host = host.to_owned();
+        let submitted = ctx.pool.submit(job, move || {
+            Box::new(resolve::lookup(&host, port)) as JobOutput
+        });
+        match submitted {
+            Ok(()) => {
+                self.udp_resolving.insert(job, (id, data, op));
+            }
+            Err(error) => self
+                .events
+                .push_back(NetEvent::failure(op, error.to_string())),
+        }
+    }
+
+    /// A datagram's name lookup finished; false if `job` was not one.
+    pub(super) fn udp_resolved(
+        &mut self,
+        ctx: &mut NetContext,
+        job: u64,
+        output: &Result<SocketAddr, String>,
+    ) -> bool {
+        let Some((id, data, op)) = self.udp_resolving.remove(&job) else {
+            return false;
+        };
+        match output {
+            Ok(address) => self.udp_send(ctx, id, data, Some(*address), op),
+            Err(message) => self
+                .events
+                .push_back(NetEvent::failure(op, message.clone())),
+        }
+        true
+    }
+
     /// Receives one datagram: `op` completes with `(true, data, msg, ip, port)`.
     pub fn udp_receive(&mut self, ctx: &mut NetContext, id: u64, max: usize, op: u64) {
         let Some(socket) = self.udp.get(&id) else {
