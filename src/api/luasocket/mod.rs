@@ -13,6 +13,8 @@
 //! signal (plua catches SIGINT and SIGTERM) fails with `"interrupted"`, so Ctrl-C is not lost
 //! while a script waits on a socket. Data is bytes throughout; no UTF-8 conversion happens.
 
+mod args;
+mod methods;
 mod sys;
 mod tcp;
 
@@ -23,6 +25,7 @@ use mlua::{Lua, MultiValue, ObjectLike, Result, Table, Value};
 
 use crate::api::args::{Args, fail};
 use crate::api::system::unix_time;
+use args::*;
 use sys::*;
 use tcp::*;
 

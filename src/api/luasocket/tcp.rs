@@ -1,15 +1,13 @@
-//! The `tcp{master|client|server}` object of the `socket` module and its methods.
+//! The `tcp{master|client|server}` object of the `socket` module: its state and the socket
+//! operations behind its methods (the Lua method table is in `methods.rs`).
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Result, UserData, UserDataMethods, Value};
-
+use super::CHUNK;
 use super::sys::*;
-use super::{CHUNK, DEFAULT_BACKLOG};
-use crate::api::args::{Args, fail};
 
 /// The LuaSocket class of a TCP object: fresh, connected, or listening.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,8 +58,8 @@ impl Accept {
 /// lazily by `bind` or `connect`, for the family the address resolves to; dropping the object
 /// closes it.
 pub struct Tcp {
-    kind: Kind,
-    fd: Option<OwnedFd>,
+    pub(super) kind: Kind,
+    pub(super) fd: Option<OwnedFd>,
     /// Address family `socket.tcp4`/`socket.tcp6` restrict the object to.
     family: Option<libc::c_int>,
     /// A non-blocking `connect` that timed out and may still complete.
@@ -69,10 +67,10 @@ pub struct Tcp {
     /// Received bytes not yet returned; `buf[pos..]` is pending.
     buf: Vec<u8>,
     pos: usize,
-    block: Option<Duration>,
-    total: Option<Duration>,
+    pub(super) block: Option<Duration>,
+    pub(super) total: Option<Duration>,
     /// Options set before the descriptor exists, applied when it is created.
-    pending: Vec<(usize, bool)>,
+    pub(super) pending: Vec<(usize, bool)>,
 }
 
 impl Tcp {
@@ -345,236 +343,6 @@ impl Tcp {
     }
 }
 
-impl UserData for Tcp {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_meta_function(MetaMethod::ToString, |_, this: AnyUserData| {
-            let kind = this.borrow::<Tcp>()?.kind;
-            Ok(format!("tcp{{{}}}: {:p}", kind.name(), this.to_pointer()))
-        });
-        methods.add_meta_function(MetaMethod::Close, |_, this: AnyUserData| {
-            this.borrow_mut::<Tcp>()?.close();
-            Ok(())
-        });
-
-        method(
-            methods,
-            "tcp:connect",
-            Accept::MasterOrClient,
-            |lua, tcp, args| {
-                let host = args.text(1)?;
-                let port = port_arg(&args, 2)?;
-                match tcp.connect(&host, port) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:bind",
-            Accept::Only(Kind::Master),
-            |lua, tcp, args| {
-                let host = args.text(1)?;
-                let port = port_arg(&args, 2)?;
-                match tcp.bind(&host, port) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:listen",
-            Accept::Only(Kind::Master),
-            |lua, tcp, args| {
-                let backlog = opt_integer(&args, 1)?.unwrap_or(DEFAULT_BACKLOG);
-                match tcp.listen(backlog) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:accept",
-            Accept::Only(Kind::Server),
-            |lua, tcp, _args| match tcp.accept() {
-                Ok(client) => Ok(MultiValue::from_vec(vec![Value::UserData(
-                    lua.create_userdata(client)?,
-                )])),
-                Err(failure) => fail(lua, failure.message()),
-            },
-        );
-        method(
-            methods,
-            "tcp:send",
-            Accept::Only(Kind::Client),
-            |lua, tcp, args| {
-                let data = args.string(1)?;
-                let bytes = data.as_bytes();
-                let size = bytes.len() as i64;
-                let mut start = opt_integer(&args, 2)?.unwrap_or(1);
-                let mut end = opt_integer(&args, 3)?.unwrap_or(-1);
-                if start < 0 {
-                    start = size.saturating_add(start).saturating_add(1);
-                }
-                if end < 0 {
-                    end = size.saturating_add(end).saturating_add(1);
-                }
-                start = start.max(1);
-                end = end.min(size);
-                let (sent, failure) = if start <= end {
-                    let deadline = tcp.deadline();
-                    tcp.send_all(&bytes[(start - 1) as usize..end as usize], &deadline)
-                } else {
-                    (0, None)
-                };
-                let last = Value::Integer(sent as i64 + start - 1);
-                match failure {
-                    None => Ok(MultiValue::from_vec(vec![last])),
-                    Some(failure) => Ok(MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(failure.message())?),
-                        last,
-                    ])),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:receive",
-            Accept::Only(Kind::Client),
-            |lua, tcp, args| {
-                let pattern = pattern_arg(&args, 1)?;
-                let prefix = args.opt_string(2)?;
-                let (data, failure) = receive(tcp, pattern);
-                let mut out = prefix.map(|p| p.as_bytes().to_vec()).unwrap_or_default();
-                out.extend_from_slice(&data);
-                let out = Value::String(lua.create_string(&out)?);
-                match failure {
-                    None => Ok(MultiValue::from_vec(vec![out])),
-                    Some(failure) => Ok(MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(failure.message())?),
-                        out,
-                    ])),
-                }
-            },
-        );
-        method(methods, "tcp:settimeout", Accept::Any, |_, tcp, args| {
-            let value = opt_number(&args, 1)?;
-            let limit = value
-                .filter(|v| *v >= 0.0)
-                .and_then(|v| Duration::try_from_secs_f64(v).ok());
-            let mode = args.opt_text(2)?.unwrap_or_else(|| "b".into());
-            match mode.as_bytes().first() {
-                Some(b'b' | b'r') => tcp.block = limit,
-                Some(b't') => tcp.total = limit,
-                _ => return Err(args.error("bad argument #2 (invalid timeout mode)")),
-            }
-            one()
-        });
-        method(methods, "tcp:gettimeout", Accept::Any, |_, tcp, _args| {
-            let secs = |d: Option<Duration>| Value::Number(d.map_or(-1.0, |d| d.as_secs_f64()));
-            Ok(MultiValue::from_vec(vec![secs(tcp.block), secs(tcp.total)]))
-        });
-        method(methods, "tcp:close", Accept::Any, |_, tcp, _args| {
-            tcp.close();
-            one()
-        });
-        method(
-            methods,
-            "tcp:shutdown",
-            Accept::Only(Kind::Client),
-            |_, tcp, args| {
-                let how = match args.opt_text(1)?.as_deref() {
-                    None | Some("both") => libc::SHUT_RDWR,
-                    Some("send") => libc::SHUT_WR,
-                    Some("receive") => libc::SHUT_RD,
-                    Some(_) => return Err(args.error("bad argument #1 (invalid shutdown method)")),
-                };
-                if let Ok(fd) = tcp.raw() {
-                    // SAFETY: plain system call on an owned descriptor; errors are ignored, as
-                    // LuaSocket ignores them.
-                    unsafe { libc::shutdown(fd, how) };
-                }
-                one()
-            },
-        );
-        method(
-            methods,
-            "tcp:getpeername",
-            Accept::Any,
-            |lua, tcp, _args| {
-                address_result(lua, tcp.raw().and_then(|fd| socket_address(fd, true)))
-            },
-        );
-        method(
-            methods,
-            "tcp:getsockname",
-            Accept::Any,
-            |lua, tcp, _args| {
-                address_result(lua, tcp.raw().and_then(|fd| socket_address(fd, false)))
-            },
-        );
-        method(methods, "tcp:setoption", Accept::Any, |lua, tcp, args| {
-            let name = args.text(1)?;
-            let Some(index) = OPTIONS.iter().position(|(option, _, _)| *option == name) else {
-                return fail(lua, "unsupported option");
-            };
-            let on = match args.value(2) {
-                Value::Boolean(on) => on,
-                other => {
-                    return Err(args.error(format!(
-                        "bad argument #2 (boolean expected, got {})",
-                        other.type_name()
-                    )));
-                }
-            };
-            let (_, level, option) = OPTIONS[index];
-            match &tcp.fd {
-                Some(fd) => match set_flag(fd.as_raw_fd(), level, option, on) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                },
-                None => {
-                    tcp.pending.retain(|(pending, _)| *pending != index);
-                    tcp.pending.push((index, on));
-                    one()
-                }
-            }
-        });
-        method(methods, "tcp:getoption", Accept::Any, |lua, tcp, args| {
-            let name = args.text(1)?;
-            let Some(index) = OPTIONS.iter().position(|(option, _, _)| *option == name) else {
-                return fail(lua, "unsupported option");
-            };
-            let (_, level, option) = OPTIONS[index];
-            let on = match &tcp.fd {
-                Some(fd) => match get_int(fd.as_raw_fd(), level, option) {
-                    Ok(value) => value != 0,
-                    Err(failure) => return fail(lua, failure.message()),
-                },
-                None => tcp
-                    .pending
-                    .iter()
-                    .find(|(pending, _)| *pending == index)
-                    .is_some_and(|(_, on)| *on),
-            };
-            Ok(MultiValue::from_vec(vec![Value::Boolean(on)]))
-        });
-        method(methods, "tcp:dirty", Accept::Any, |_, tcp, _args| {
-            Ok(MultiValue::from_vec(vec![Value::Boolean(
-                !tcp.buffered().is_empty(),
-            )]))
-        });
-        method(methods, "tcp:getfd", Accept::Any, |_, tcp, _args| {
-            let fd = tcp.raw().map_or(-1, i64::from);
-            Ok(MultiValue::from_vec(vec![Value::Integer(fd)]))
-        });
-    }
-}
-
 /// What `receive` reads.
 #[derive(Clone, Copy)]
 pub(super) enum Pattern {
@@ -629,125 +397,5 @@ pub(super) fn receive(tcp: &mut Tcp, pattern: Pattern) -> (Vec<u8>, Option<Failu
                 }
             }
         }
-    }
-}
-
-/// Registers `tcp:name` as a method taking the object and the checked [`Args`] after it
-/// (numbered from 1, as the caller of `sock:name(...)` counts them).
-pub(super) fn method<M, F>(methods: &mut M, name: &'static str, accept: Accept, f: F)
-where
-    M: UserDataMethods<Tcp>,
-    F: Fn(&Lua, &mut Tcp, Args) -> Result<MultiValue> + 'static,
-{
-    let key = name.strip_prefix("tcp:").unwrap_or(name);
-    methods.add_function(key, move |lua, values: MultiValue| {
-        let mut values = values.into_vec();
-        let this = if values.is_empty() {
-            Value::Nil
-        } else {
-            values.remove(0)
-        };
-        let args = Args::new(lua, name, MultiValue::from_vec(values));
-        let bad_self = |got: &str| {
-            args.error(format!(
-                "calling on bad self ({} expected, got {got})",
-                accept.expected()
-            ))
-        };
-        let ud = match &this {
-            Value::UserData(ud) if ud.is::<Tcp>() => ud,
-            other => return Err(bad_self(other.type_name())),
-        };
-        let mut tcp = ud.borrow_mut::<Tcp>()?;
-        if !accept.allows(tcp.kind) {
-            return Err(bad_self(&format!("tcp{{{}}}", tcp.kind.name())));
-        }
-        f(lua, &mut tcp, args)
-    });
-}
-
-pub(super) fn one() -> Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![Value::Integer(1)]))
-}
-
-/// `ip, port, family` or `nil, message`.
-pub(super) fn address_result(lua: &Lua, addr: Outcome<SocketAddr>) -> Result<MultiValue> {
-    match addr {
-        Ok(addr) => {
-            let family = if addr.is_ipv4() { "inet" } else { "inet6" };
-            Ok(MultiValue::from_vec(vec![
-                Value::String(lua.create_string(addr.ip().to_string())?),
-                Value::Integer(i64::from(addr.port())),
-                Value::String(lua.create_string(family)?),
-            ]))
-        }
-        Err(failure) => fail(lua, failure.message()),
-    }
-}
-
-pub(super) fn bad(args: &Args, index: usize, expected: &str) -> mlua::Error {
-    let got = args.value(index).type_name();
-    args.error(format!(
-        "bad argument #{index} ({expected} expected, got {got})"
-    ))
-}
-
-/// A number or nil (numeric strings are accepted, as Lua does).
-pub(super) fn opt_number(args: &Args, index: usize) -> Result<Option<f64>> {
-    match args.value(index) {
-        Value::Nil => Ok(None),
-        Value::Integer(n) => Ok(Some(n as f64)),
-        Value::Number(n) => Ok(Some(n)),
-        Value::String(s) => match s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
-            Some(n) => Ok(Some(n)),
-            None => Err(bad(args, index, "number")),
-        },
-        _ => Err(bad(args, index, "number")),
-    }
-}
-
-/// An integer or nil (floats are truncated, as LuaSocket's `(long) luaL_optnumber` does).
-pub(super) fn opt_integer(args: &Args, index: usize) -> Result<Option<i64>> {
-    match opt_number(args, index)? {
-        None => Ok(None),
-        Some(n) if n.is_finite() => Ok(Some(n as i64)),
-        Some(_) => Err(bad(args, index, "number")),
-    }
-}
-
-/// A port number (0..=65535), as a number or a numeric string.
-pub(super) fn port_arg(args: &Args, index: usize) -> Result<u16> {
-    let value = match args.value(index) {
-        Value::Nil => return Err(bad(args, index, "port")),
-        _ => opt_number(args, index).map_err(|_| bad(args, index, "port"))?,
-    };
-    match value {
-        Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => Ok(n as u16),
-        _ => Err(args.error(format!("bad argument #{index} (port out of range)"))),
-    }
-}
-
-/// `"*a"`/`"a"`, `"*l"`/`"l"` (the default) or a byte count.
-pub(super) fn pattern_arg(args: &Args, index: usize) -> Result<Pattern> {
-    match args.value(index) {
-        Value::Nil => Ok(Pattern::Line),
-        Value::Integer(n) if n >= 0 => Ok(Pattern::Bytes(n as usize)),
-        Value::Number(n) if n >= 0.0 && n.is_finite() => Ok(Pattern::Bytes(n as usize)),
-        Value::String(s) => {
-            let bytes = s.as_bytes();
-            let body = bytes.strip_prefix(b"*").unwrap_or(&bytes);
-            match body.first() {
-                Some(b'a') => Ok(Pattern::All),
-                Some(b'l') => Ok(Pattern::Line),
-                _ => Err(args.error(format!("bad argument #{index} (invalid receive pattern)"))),
-            }
-        }
-        Value::Integer(_) | Value::Number(_) => {
-            Err(args.error(format!("bad argument #{index} (invalid receive pattern)")))
-        }
-        other => Err(args.error(format!(
-            "bad argument #{index} (string or number expected, got {})",
-            other.type_name()
-        ))),
     }
 }
