@@ -258,6 +258,7 @@ impl Net {
             {
                 server.clients.remove(&id);
             }
+            self.remember_closed(id);
         }
     }
 
