@@ -204,12 +204,13 @@ impl Net {
             }
             Err(output) => output,
         };
+        // Every other job is a name lookup started by a connect or a datagram.
+        let Ok(lookup) = output.downcast::<Result<SocketAddr, String>>() else {
+            return false;
+        };
         if let Some((op, request)) = self.http_resolving.remove(&job) {
-            match output
-                .downcast::<Result<SocketAddr, String>>()
-                .map(|result| *result)
-            {
-                Ok(Ok(address)) => self.http_client.connect(
+            match *lookup {
+                Ok(address) => self.http_client.connect(
                     ctx.registry,
                     job,
                     address,
@@ -217,38 +218,28 @@ impl Net {
                     request,
                     &mut self.events,
                 ),
-                Ok(Err(message)) => self.http_failed(ctx, op, message),
-                Err(_) => self.http_failed(ctx, op, "internal error: bad lookup result".into()),
+                Err(message) => self.http_failed(ctx, op, message),
             }
             return true;
         }
-        let output = match output.downcast::<Result<SocketAddr, String>>() {
-            Ok(result) if self.ws_resolved(ctx, job, &result) => return true,
-            Ok(result) if self.udp_resolved(ctx, job, &result) => return true,
-            Ok(result) => result as JobOutput,
-            Err(output) => output,
-        };
+        if self.ws_resolved(ctx, job, &lookup) || self.udp_resolved(ctx, job, &lookup) {
+            return true;
+        }
         let Some(pending) = self.resolving.remove(&job) else {
             return false;
         };
-        match output.downcast::<Result<SocketAddr, String>>() {
-            Ok(result) => match *result {
-                Ok(address) => self.open_connection(
-                    ctx,
-                    job,
-                    &pending.host,
-                    address,
-                    pending.options,
-                    pending.op,
-                ),
-                Err(message) => self
-                    .events
-                    .push_back(NetEvent::failure(pending.op, message)),
-            },
-            Err(_) => self.events.push_back(NetEvent::failure(
+        match *lookup {
+            Ok(address) => self.open_connection(
+                ctx,
+                job,
+                &pending.host,
+                address,
+                pending.options,
                 pending.op,
-                "internal error: bad lookup result",
-            )),
+            ),
+            Err(message) => self
+                .events
+                .push_back(NetEvent::failure(pending.op, message)),
         }
         true
     }
