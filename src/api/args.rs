@@ -103,6 +103,15 @@ where
     table.set(key, function)
 }
 
+/// The `name = value` pairs of a headers table (none for `nil`); a non-string name or value is
+/// an error.
+pub fn string_pairs(table: Option<&Table>) -> mlua::Result<Vec<(String, String)>> {
+    match table {
+        Some(table) => table.pairs::<String, String>().collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The Lua convention for failures that are not programming errors: `nil, message`.
 pub fn fail(lua: &Lua, message: impl std::fmt::Display) -> mlua::Result<MultiValue> {
     Ok(MultiValue::from_vec(vec![

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::api::args::string_pairs;
 use crate::http::blocking::{self, BlockingRequest};
 use crate::http::client::ClientRequest;
 use crate::http::request::Limits;
@@ -126,20 +127,14 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                         ]));
                     }
                 };
-                let mut request = ClientRequest {
+                let request = ClientRequest {
                     method: method.to_ascii_uppercase(),
                     url,
-                    headers: Vec::new(),
+                    headers: string_pairs(headers.as_ref())?,
                     body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
                     verify: verify.unwrap_or(true),
                     ca_file,
                 };
-                if let Some(headers) = headers {
-                    for pair in headers.pairs::<String, String>() {
-                        let (name, value) = pair?;
-                        request.headers.push((name, value));
-                    }
-                }
                 let timeout = timeout.filter(|t| t.is_finite() && *t > 0.0);
                 let mut reactor = r.borrow_mut();
                 let op = reactor.ids.next_id();
@@ -155,10 +150,10 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "http_blocking",
         lua.create_function(
             move |lua, (method, url, headers, body, timeout, _verify, _ca_file): RequestArgs| {
-                let mut request = BlockingRequest {
+                let request = BlockingRequest {
                     method: method.to_ascii_uppercase(),
                     url,
-                    headers: Vec::new(),
+                    headers: string_pairs(headers.as_ref())?,
                     body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
                     timeout: Duration::from_secs_f64(
                         timeout
@@ -166,11 +161,6 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                             .unwrap_or(30.0),
                     ),
                 };
-                if let Some(headers) = headers {
-                    for pair in headers.pairs::<String, String>() {
-                        request.headers.push(pair?);
-                    }
-                }
                 let mut reactor = r.borrow_mut();
                 let op = reactor.ids.next_id();
                 let (_, ctx) = reactor.net();
@@ -226,17 +216,11 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     _ => return Ok(None),
                 };
                 let body = body.as_bytes();
-                let mut response = Response {
+                let response = Response {
                     status: status as u16,
-                    headers: Vec::new(),
+                    headers: string_pairs(headers.as_ref())?,
                     body: &body,
                 };
-                if let Some(headers) = headers {
-                    for pair in headers.pairs::<String, String>() {
-                        let (name, value) = pair?;
-                        response.headers.push((name, value));
-                    }
-                }
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
                 Ok(Some(net.http_respond(&mut ctx, conn, seq, &response)))

@@ -5,6 +5,7 @@
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::api::args::string_pairs;
 use crate::net::registry::WsConnectOptions;
 use crate::reactor::SharedReactor;
 
@@ -63,12 +64,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "ws_connect",
         lua.create_function(
             move |lua, (id, url, headers, opts): (u64, String, Option<Table>, Option<Table>)| {
-                let mut header_list = Vec::new();
-                if let Some(headers) = headers {
-                    for pair in headers.pairs::<String, String>() {
-                        header_list.push(pair?);
-                    }
-                }
+                let header_list = string_pairs(headers.as_ref())?;
                 let options = connect_options(opts.as_ref());
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
