@@ -233,27 +233,46 @@ end
 
 -- The socket families load on first use (`_PY.tcp_*`, `_PY.udp_*`, or `require("net")`), so
 -- a script that never touches the network does not pay for them at start-up.
-local sockets_loaded = false
-local function load_sockets()
-  if not sockets_loaded then
-    sockets_loaded = true
-    core.load_net()
-    require("plua.sockets").install(core, PY, {
-      callbacks = callbacks,
-      listeners = listeners,
-      await = await,
-    })
+
+-- `install` wrapped so that it runs the first time the result is called, and never again.
+local function once(install)
+  local done = false
+  return function()
+    if not done then
+      done = true
+      install()
+    end
   end
 end
 
-local http_loaded = false
-local function load_http()
+local load_sockets = once(function()
+  core.load_net()
+  require("plua.sockets").install(core, PY, {
+    callbacks = callbacks,
+    listeners = listeners,
+    await = await,
+  })
+end)
+
+local load_http = once(function()
   load_sockets()
-  if not http_loaded then
-    http_loaded = true
-    require("plua.http_server").install(core, PY, { listeners = listeners })
-  end
-end
+  require("plua.http_server").install(core, PY, { listeners = listeners })
+end)
+
+local load_web_compat = once(function()
+  load_http()
+  require("plua.web_compat").install(PY)
+end)
+
+local load_http_client = once(function()
+  load_sockets()
+  require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await })
+end)
+
+local load_websocket = once(function()
+  load_sockets()
+  require("plua.websocket").install(core, PY, { listeners = listeners })
+end)
 
 local web_compat_names = {
   start_web_server = true,
@@ -264,35 +283,8 @@ local web_compat_names = {
   get_web_server_message = true,
   start_web_message_processing = true,
 }
-local web_compat_loaded = false
-
-local http_client_loaded = false
-local function load_http_client()
-  load_sockets()
-  if not http_client_loaded then
-    http_client_loaded = true
-    require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await })
-  end
-end
-
-local websocket_loaded = false
-local function load_websocket()
-  load_sockets()
-  if not websocket_loaded then
-    websocket_loaded = true
-    require("plua.websocket").install(core, PY, { listeners = listeners })
-  end
-end
 
 local load_py_helper = core.load_py_helper
-
-local function load_web_compat()
-  load_http()
-  if not web_compat_loaded then
-    web_compat_loaded = true
-    require("plua.web_compat").install(PY)
-  end
-end
 
 -- Everything that loads on first use, for `pairs(_PY)` (the REPL, scripts listing the API).
 local function load_everything()
