@@ -12,6 +12,7 @@
 local M = {}
 
 local type, tostring = type, tostring
+local json_body = require("plua.json_body")
 
 function M.install(core, PY, shared)
   local callbacks, await = shared.callbacks, shared.await
@@ -36,16 +37,7 @@ function M.install(core, PY, shared)
     end
     local body = req.body
     if type(body) == "table" then
-      body = PY.to_json(body)
-      local has_type = false
-      for key in pairs(headers) do
-        if key:lower() == "content-type" then
-          has_type = true
-        end
-      end
-      if not has_type then
-        headers["Content-Type"] = "application/json"
-      end
+      body, headers = json_body(PY.to_json, body, headers)
     elseif body ~= nil and type(body) ~= "string" then
       body = tostring(body)
     end

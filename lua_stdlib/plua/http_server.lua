@@ -11,6 +11,7 @@ local M = {}
 
 local type, tostring, xpcall = type, tostring, xpcall
 local traceback = debug.traceback
+local json_body = require("plua.json_body")
 
 function M.install(core, PY, shared)
   local listeners = shared.listeners
@@ -38,17 +39,7 @@ function M.install(core, PY, shared)
       headers = nil
     end
     if type(body) == "table" then
-      body = PY.to_json(body)
-      headers = headers or {}
-      local has_type = false
-      for name in pairs(headers) do
-        if type(name) == "string" and name:lower() == "content-type" then
-          has_type = true
-        end
-      end
-      if not has_type then
-        headers["Content-Type"] = "application/json"
-      end
+      body, headers = json_body(PY.to_json, body, headers)
     elseif body == nil then
       body = ""
     elseif type(body) ~= "string" then
