@@ -392,14 +392,23 @@ pub const READY: &str =
 /// Spawns `python3 -c code args...` with piped stdin, collecting its output like a plua child
 /// (killed when dropped). Peers print their port (or "ready") as their first line.
 pub fn python(code: &str, args: &[&str]) -> Running {
-    let mut cmd = Command::new("python3");
+    python_with("python3", code, args)
+}
+
+/// Spawns `interpreter -u -c code args...` with piped stdin.
+fn python_with(interpreter: &str, code: &str, args: &[&str]) -> Running {
+    let mut cmd = Command::new(interpreter);
     cmd.arg("-u").arg("-c").arg(code).args(args);
     Running::start(cmd, true)
 }
 
 /// Spawns `python3 -c code args` and waits for its first line, which must be a port number.
 pub fn python_server(code: &str, args: &[&str]) -> (Running, u16) {
-    let mut peer = python(code, args);
+    with_port(python(code, args))
+}
+
+/// Waits for `peer`'s first line, which must be a port number.
+fn with_port(mut peer: Running) -> (Running, u16) {
     let first = peer.first_line();
     let port: u16 = first.trim().parse().unwrap_or_else(|_| {
         panic!(
@@ -869,23 +878,12 @@ pub fn websockets_python() -> &'static str {
 
 /// Like `python`, with an interpreter that has the `websockets` module.
 pub fn python_ws(code: &str, args: &[&str]) -> Running {
-    let mut cmd = Command::new(websockets_python());
-    cmd.arg("-u").arg("-c").arg(code).args(args);
-    Running::start(cmd, true)
+    python_with(websockets_python(), code, args)
 }
 
 /// Like `python_server` (first stdout line = port), with an interpreter that has `websockets`.
 pub fn python_ws_server(code: &str, args: &[&str]) -> (Running, u16) {
-    let mut peer = python_ws(code, args);
-    let first = peer.first_line();
-    let port: u16 = first.trim().parse().unwrap_or_else(|_| {
-        panic!(
-            "python peer printed {first:?}, not a port\n{}",
-            peer.stderr_text()
-        )
-    });
-    assert!(port > 0);
-    (peer, port)
+    with_port(python_ws(code, args))
 }
 
 /// Asserts that stdout has a line exactly equal to `line`.
