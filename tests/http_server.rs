@@ -300,33 +300,37 @@ fn keep_alive_reuses_one_connection_for_two_urls() {
     finish(srv);
 }
 
+/// POSTs `data` to `target` with curl (plus `extra` options), saving the response body;
+/// returns curl's output (asserted successful) and the body it received.
+fn upload(dir: &TempDir, data: &[u8], extra: &[&str], target: &str) -> (support::Output, Vec<u8>) {
+    let file = dir.path().join("upload.bin");
+    std::fs::write(&file, data).unwrap();
+    let download = dir.path().join("download.bin");
+    let body = format!("@{}", file.display());
+    let mut args = vec!["-s", "-S", "-o", download.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--data-binary", &body, target]);
+    let out = curl(&args);
+    out.assert_code(0);
+    let echoed = std::fs::read(&download).unwrap();
+    (out, echoed)
+}
+
 #[test]
 fn chunked_upload_is_decoded() {
     let (dir, srv, port) = server(ECHO_HANDLER, "nil");
     let data = pseudo_random_bytes(300_000, 7);
-    let upload = dir.path().join("upload.bin");
-    std::fs::write(&upload, &data).unwrap();
-    let download = dir.path().join("download.bin");
-    let out = curl(&[
-        "-s",
-        "-S",
-        "-D",
-        "-",
-        "-o",
-        download.to_str().unwrap(),
-        "-H",
-        "Transfer-Encoding: chunked",
-        "--data-binary",
-        &format!("@{}", upload.display()),
+    let (out, echoed) = upload(
+        &dir,
+        &data,
+        &["-D", "-", "-H", "Transfer-Encoding: chunked"],
         &url(port, "/chunked"),
-    ]);
-    out.assert_code(0);
+    );
     let head = parse_curl_i(format!("{}\r\n\r\n", out.stdout.trim_end()).as_bytes());
     assert_eq!(head.status, 200, "{}", out.stdout);
     assert_eq!(head.header("X-Saw-TE"), Some("chunked"));
     assert_eq!(head.header("X-Saw-CL"), Some("nil"));
     assert_eq!(head.header("X-Body-Length"), Some("300000"));
-    let echoed = std::fs::read(&download).unwrap();
     assert_eq!(echoed.len(), data.len());
     assert!(echoed == data, "chunked body came back different");
     finish(srv);
@@ -336,22 +340,12 @@ fn chunked_upload_is_decoded() {
 fn expect_100_continue_upload_succeeds() {
     let (dir, srv, port) = server(ECHO_HANDLER, "nil");
     let data = pseudo_random_bytes(1_500_000, 11);
-    let upload = dir.path().join("upload.bin");
-    std::fs::write(&upload, &data).unwrap();
-    let download = dir.path().join("download.bin");
-    let out = curl(&[
-        "-s",
-        "-S",
-        "-v",
-        "-o",
-        download.to_str().unwrap(),
-        "-H",
-        "Expect: 100-continue",
-        "--data-binary",
-        &format!("@{}", upload.display()),
+    let (out, echoed) = upload(
+        &dir,
+        &data,
+        &["-v", "-H", "Expect: 100-continue"],
         &url(port, "/continue"),
-    ]);
-    out.assert_code(0);
+    );
     assert!(
         out.stderr.contains("< HTTP/1.1 100 Continue"),
         "server sent no 100 Continue:\n{}",
@@ -368,7 +362,6 @@ fn expect_100_continue_upload_succeeds() {
         "{}",
         out.stderr
     );
-    let echoed = std::fs::read(&download).unwrap();
     assert!(
         echoed == data,
         "body came back different ({} bytes)",
