@@ -1,7 +1,8 @@
--- plua.checks: the argument checks of the `_PY` families (sockets, WebSocket). A failed check
--- raises "<function>: bad argument #<n> (<expected> expected, got <type>)" at the line of the
--- script that made the call: the first caller outside plua's embedded library, however many
--- library functions (a `net` class method, a `_PY` function, a check) stand in between.
+-- plua.checks: the argument checks of the `_PY` families, and `raise`, which every embedded
+-- library uses for its argument errors. A failed check raises "<function>: bad argument #<n>
+-- (<expected> expected, got <type>)" at the line of the script that made the call: the first
+-- caller outside plua's embedded library, however many library functions (a `net` class
+-- method, a `_PY` function, a check) stand in between.
 
 local M = {}
 

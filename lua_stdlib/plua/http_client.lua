@@ -13,6 +13,7 @@ local M = {}
 
 local type, tostring = type, tostring
 local json_body = require("plua.json_body")
+local raise = require("plua.checks").raise
 
 function M.install(core, PY, shared)
   local callbacks, await = shared.callbacks, shared.await
@@ -21,15 +22,15 @@ function M.install(core, PY, shared)
     if type(req) == "string" then
       req = { url = req }
     elseif type(req) ~= "table" then
-      error(("%s: bad argument #1 (url string or request table expected, got %s)"):format(name, type(req)), 3)
+      raise(("%s: bad argument #1 (url string or request table expected, got %s)"):format(name, type(req)))
     end
     if type(req.url) ~= "string" then
-      error(("%s: request.url must be a string (got %s)"):format(name, type(req.url)), 3)
+      raise(("%s: request.url must be a string (got %s)"):format(name, type(req.url)))
     end
     local headers = {}
     if req.headers ~= nil then
       if type(req.headers) ~= "table" then
-        error(("%s: request.headers must be a table (got %s)"):format(name, type(req.headers)), 3)
+        raise(("%s: request.headers must be a table (got %s)"):format(name, type(req.headers)))
       end
       for key, value in pairs(req.headers) do
         headers[tostring(key)] = tostring(value)
@@ -92,7 +93,7 @@ function M.install(core, PY, shared)
   function PY.http_request_async(req, cb)
     req = normalize("http_request_async", req)
     if cb ~= nil and type(cb) ~= "function" then
-      error(("http_request_async: bad argument #2 (function expected, got %s)"):format(type(cb)), 2)
+      raise(("http_request_async: bad argument #2 (function expected, got %s)"):format(type(cb)))
     end
     start(req, 0, cb or function() end)
   end
@@ -102,7 +103,7 @@ function M.install(core, PY, shared)
   function PY.http_request_blocking_pool(req, cb)
     req = normalize("http_request_blocking_pool", req)
     if cb ~= nil and type(cb) ~= "function" then
-      error(("http_request_blocking_pool: bad argument #2 (function expected, got %s)"):format(type(cb)), 2)
+      raise(("http_request_blocking_pool: bad argument #2 (function expected, got %s)"):format(type(cb)))
     end
     cb = cb or function() end
     local op, message = core.http_blocking(req.method, req.url, req.headers, req.body, req.timeout, req.verify)

@@ -12,12 +12,13 @@ local M = {}
 local type, tostring, xpcall = type, tostring, xpcall
 local traceback = debug.traceback
 local json_body = require("plua.json_body")
+local raise = require("plua.checks").raise
 
 function M.install(core, PY, shared)
   local listeners = shared.listeners
 
   local function bad(index, expected, value)
-    error(("http_server_start: bad argument #%d (%s expected, got %s)"):format(index, expected, type(value)), 3)
+    raise(("http_server_start: bad argument #%d (%s expected, got %s)"):format(index, expected, type(value)))
   end
 
   local http_respond = core.http_respond
@@ -84,7 +85,7 @@ function M.install(core, PY, shared)
   --- Stops a server and closes its connections; false if there is no such server.
   function PY.http_server_stop(id)
     if type(id) ~= "number" then
-      error(("http_server_stop: bad argument #1 (server id expected, got %s)"):format(type(id)), 2)
+      raise(("http_server_stop: bad argument #1 (server id expected, got %s)"):format(type(id)))
     end
     local stopped = core.http_server_stop(id)
     listeners[id] = nil

@@ -28,6 +28,12 @@ coroutine.running = function()
   return co, is_main
 end
 
+-- Raises `message` at the script's line: the first caller outside the embedded library
+-- (plua.checks, loaded only when an error is raised).
+local function raise(message)
+  return require("plua.checks").raise(message)
+end
+
 local function caller_position(level)
   local info = debug and debug.getinfo(level + 1, "Sl")
   if info and info.currentline and info.currentline > 0 then
@@ -42,13 +48,13 @@ local function checked_delay(name, ms, argument)
     return 0
   end
   if type(ms) ~= "number" then
-    error(("%s: bad argument #%d (number expected, got %s)"):format(name, argument, type(ms)), 3)
+    raise(("%s: bad argument #%d (number expected, got %s)"):format(name, argument, type(ms)))
   end
   if ms ~= ms then
-    error(("%s: bad argument #%d (delay is NaN)"):format(name, argument), 3)
+    raise(("%s: bad argument #%d (delay is NaN)"):format(name, argument))
   end
   if ms > MAX_DELAY then
-    error(("%s: delay %s ms is too large (the maximum is 2^40 ms, about 34 years)"):format(name, tostring(ms)), 3)
+    raise(("%s: delay %s ms is too large (the maximum is 2^40 ms, about 34 years)"):format(name, tostring(ms)))
   end
   if ms < 0 then
     core.warn(("%s: negative delay %s ms treated as 0%s"):format(name, tostring(ms), caller_position(3)))
@@ -58,7 +64,7 @@ local function checked_delay(name, ms, argument)
 end
 
 local function bad_callback(name, fn)
-  error(("%s: bad argument #1 (function expected, got %s)"):format(name, type(fn)), 3)
+  raise(("%s: bad argument #1 (function expected, got %s)"):format(name, type(fn)))
 end
 
 local function clear_timer(name, id)
@@ -66,7 +72,7 @@ local function clear_timer(name, id)
     return false
   end
   if type(id) ~= "number" then
-    error(("%s: bad argument #1 (timer id expected, got %s)"):format(name, type(id)), 3)
+    raise(("%s: bad argument #1 (timer id expected, got %s)"):format(name, type(id)))
   end
   if timer_cancel(id) then
     callbacks[id] = nil
@@ -178,7 +184,7 @@ end
 
 local function sleep(seconds)
   if type(seconds) ~= "number" then
-    error(("sleep: bad argument #1 (number expected, got %s)"):format(type(seconds)), 2)
+    raise(("sleep: bad argument #1 (number expected, got %s)"):format(type(seconds)))
   end
   local ms = seconds * 1000
   if ms < 0 or ms > MAX_DELAY or ms ~= ms then

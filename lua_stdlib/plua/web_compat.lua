@@ -18,6 +18,7 @@
 local M = {}
 
 local MAX_QUEUE = 1000
+local raise = require("plua.checks").raise
 
 function M.install(PY)
   local server = nil -- { id, port, host }
@@ -93,10 +94,10 @@ function M.install(PY)
 
   function PY.register_web_callback(event, fn)
     if type(event) ~= "string" then
-      error(("register_web_callback: bad argument #1 (string expected, got %s)"):format(type(event)), 2)
+      raise(("register_web_callback: bad argument #1 (string expected, got %s)"):format(type(event)))
     end
     if type(fn) ~= "function" then
-      error(("register_web_callback: bad argument #2 (function expected, got %s)"):format(type(fn)), 2)
+      raise(("register_web_callback: bad argument #2 (function expected, got %s)"):format(type(fn)))
     end
     callbacks[event] = fn
     return true, ("Callback registered for %s"):format(event)
