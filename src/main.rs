@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             0
         }
         Ok(Command::Run(options)) => match runtime::Runtime::new(options) {
-            Ok(mut runtime) => runtime.run(),
+            Ok(mut runtime) => {
+                let code = runtime.run();
+                runtime.close();
+                code
+            }
             Err(error) => {
                 eprintln!("plua: {error}");
                 1

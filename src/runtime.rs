@@ -15,10 +15,11 @@ use mlua::{Function, Lua, MultiValue, Thread, Value};
 
 use crate::api::output::{flush_stdout, write_stdout};
 use crate::cli::{Options, RunFor, Script};
-use crate::lua::state::new_state;
+use crate::lua::state::{close_state, new_state};
 use crate::lua::tasks::{Outcome, Tasks, describe_error};
 use crate::lua::values::{request_table, to_lua_multi};
 use crate::net::NetEvent;
+use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
 use crate::repl::{Repl, ReplStep};
@@ -156,6 +157,16 @@ impl Runtime {
         Ok(())
     }
 
+    /// Ends the process's Lua side: pending finalizers run (they may still print), then the
+    /// state is closed and everything holding Lua values is forgotten, not dropped.
+    pub fn close(self) {
+        flush_stdout();
+        // SAFETY: `self` (the only owner of Lua values) is forgotten right after.
+        unsafe { close_state(&self.lua) };
+        std::mem::forget(self);
+        flush_stdout();
+    }
+
     /// Runs until the program is done; returns the exit status.
     pub fn run(&mut self) -> i32 {
         loop {
@@ -205,7 +216,11 @@ impl Runtime {
         let main_busy = self.foreground.is_some() || !self.steps.is_empty() || self.repl.is_some();
         let alive = main_busy || reactor.alive() > 0;
         let lived = self.started.elapsed();
-        let until = |limit: f64| Duration::from_secs_f64(limit).saturating_sub(lived);
+        let until = |limit: f64| {
+            duration::from_secs(limit)
+                .unwrap_or(Duration::ZERO)
+                .saturating_sub(lived)
+        };
         let earliest = |a: Option<Duration>, b: Duration| Some(a.map_or(b, |a| a.min(b)));
         let repl_direct = self.repl.as_ref().is_some_and(Repl::reads_directly);
         let next_timer = if repl_direct {

@@ -14,8 +14,8 @@ use crate::http::response::Response;
 use crate::http::server::{ServerOptions, WsRoutes};
 use crate::http::url::Url;
 use crate::net::tls;
-use crate::reactor::SharedReactor;
 use crate::reactor::pool::JobOutput;
+use crate::reactor::{SharedReactor, duration};
 
 /// Server options from a script's `opts` table: limits, timeouts, `tls = {cert, key}` and
 /// `websocket = {[path] = WebSocket server id}`.
@@ -30,11 +30,7 @@ pub(crate) fn options_from(opts: Option<Table>) -> std::result::Result<ServerOpt
             .filter(|v| *v >= 1.0)
             .map_or(default, |v| v as usize)
     };
-    let seconds = |key: &str, default: Duration| {
-        get(key)
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .map_or(default, Duration::from_secs_f64)
-    };
+    let seconds = |key: &str, default: Duration| duration::positive_secs_or(get(key), default);
     let defaults = Limits::default();
     options.limits = Limits {
         max_head: size("max_header_size", defaults.max_head),
@@ -155,11 +151,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     url,
                     headers: string_pairs(headers.as_ref())?,
                     body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
-                    timeout: Duration::from_secs_f64(
-                        timeout
-                            .filter(|t| t.is_finite() && *t > 0.0)
-                            .unwrap_or(30.0),
-                    ),
+                    timeout: duration::positive_secs_or(timeout, Duration::from_secs(30)),
                 };
                 let mut reactor = r.borrow_mut();
                 let op = reactor.ids.next_id();

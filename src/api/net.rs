@@ -4,7 +4,6 @@
 //! for the few that need no I/O. Results come back as completions through the runtime.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
@@ -14,7 +13,7 @@ use crate::net::resolve;
 use crate::net::server::ServerMode;
 use crate::net::tcp::{DEFAULT_READ_MAX, ReadKind};
 use crate::net::{NetEvent, tls};
-use crate::reactor::SharedReactor;
+use crate::reactor::{SharedReactor, duration};
 
 fn port_of(port: i64) -> Result<u16> {
     u16::try_from(port)
@@ -235,7 +234,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "block_on",
         lua.create_function(move |lua, (op, timeout): (u64, Option<f64>)| {
             crate::api::output::flush_stdout();
-            let limit = seconds(timeout).map(Duration::from_secs_f64);
+            let limit = timeout.and_then(duration::from_secs);
             let finished = r.borrow_mut().block_on(op, limit);
             match finished {
                 Some(NetEvent::Complete { values, .. }) => to_lua_multi(lua, values),

@@ -2,11 +2,10 @@
 //! `setTimeout`, `clearTimeout`, `setInterval`, `clearInterval` and `_PY.sleep`, where argument
 //! checks can raise errors at the caller's line; these only talk to the reactor's timer set.
 
-use std::time::Duration;
-
 use mlua::{Lua, Result, Table, Value};
 
 use crate::reactor::SharedReactor;
+use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::wheel::MAX_DELAY_MS;
 
@@ -72,9 +71,9 @@ pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {
     core.set(
         "block_sleep",
         lua.create_function(|_, ms: f64| {
-            if ms > 0.0 {
+            if let Some(pause) = duration::from_millis(ms).filter(|d| !d.is_zero()) {
                 crate::api::output::flush_stdout();
-                std::thread::sleep(Duration::from_secs_f64(ms / 1000.0));
+                std::thread::sleep(pause);
             }
             Ok(())
         })?,

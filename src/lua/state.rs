@@ -4,7 +4,7 @@
 use mlua::{Lua, Result, Table};
 
 use crate::api;
-use crate::lua::stdlib;
+use crate::lua::{memory, stdlib};
 use crate::reactor::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
@@ -19,6 +19,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     // the standard `lua` program: tracebacks, the REPL's persistent locals and debuggers use
     // `debug`, and scripts may `require` native Lua 5.4 modules. Scripts are the user's own.
     let lua = unsafe { Lua::unsafe_new() };
+    memory::limit_to_address_space(&lua);
     stdlib::install_searcher(&lua)?;
     api::luasocket::register(&lua)?;
     api::system::override_os_exit(&lua)?;
@@ -41,4 +42,22 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
         .ok_or_else(|| mlua::Error::runtime("embedded plua.prelude is missing"))?;
     let hooks: Table = prelude.call((primitives, py))?;
     Ok(LuaSetup { lua, hooks })
+}
+
+/// Closes the state as the standard `lua` program does at exit (`lua_close`: every pending
+/// `__gc` finalizer runs), but while the mlua handle is still whole, so that finalizers may call
+/// plua's functions (`print`, `setTimeout`) instead of meeting a destroyed instance.
+///
+/// # Safety
+/// The state is gone afterwards: nothing that holds a Lua value (this `Lua`, its clones,
+/// `Function`/`Table` handles) may be used or dropped again; the caller forgets them.
+pub unsafe fn close_state(lua: &Lua) {
+    let mut state: *mut mlua::ffi::lua_State = std::ptr::null_mut();
+    // SAFETY: the closure only copies the pointer of a live thread of this state.
+    let captured = unsafe { lua.exec_raw::<()>((), |raw| state = raw) };
+    if captured.is_ok() && !state.is_null() {
+        // SAFETY: `lua_close` closes the whole state from any of its threads; the caller
+        // guarantees nobody touches the state afterwards.
+        unsafe { mlua::ffi::lua_close(state) };
+    }
 }

@@ -4,7 +4,11 @@
 //! runtime decides what an error means (exit for the main chunk, a log line for a callback).
 
 use mlua::thread::ThreadStatus;
-use mlua::{Function, IntoLuaMulti, Lua, LuaString, MultiValue, Result, Table, Thread, Value};
+use std::panic::AssertUnwindSafe;
+
+use mlua::{
+    FromLuaMulti, Function, IntoLuaMulti, Lua, LuaString, MultiValue, Result, Table, Thread, Value,
+};
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
@@ -148,7 +152,7 @@ fn run_pooled(
             }
         },
     };
-    let outcome = match thread.resume::<Option<bool>>(args) {
+    let outcome = match guarded_resume::<Option<bool>>(&thread, args) {
         Ok(recyclable) => {
             if thread.status() != ThreadStatus::Finished {
                 Outcome::Suspended
@@ -166,10 +170,29 @@ fn run_pooled(
 
 /// Resumes `thread` once and classifies the result.
 fn resume(thread: &Thread, args: impl IntoLuaMulti) -> Outcome {
-    match thread.resume::<MultiValue>(args) {
+    match guarded_resume::<MultiValue>(thread, args) {
         Ok(values) if thread.status() == ThreadStatus::Finished => Outcome::Finished(values),
         Ok(_) => Outcome::Suspended,
         Err(error) => Outcome::Failed(describe_error(&error)),
+    }
+}
+
+/// Resumes `thread`. A Rust panic inside it is a plua bug; as a last resort it is caught here,
+/// at the task boundary, and becomes this task's error, so one faulty callback cannot take the
+/// process down.
+fn guarded_resume<R: FromLuaMulti>(thread: &Thread, args: impl IntoLuaMulti) -> Result<R> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| thread.resume::<R>(args))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(mlua::Error::runtime(format!(
+                "internal error in plua (a bug, please report it): {what}"
+            )))
+        }
     }
 }
 
@@ -187,9 +210,32 @@ pub fn describe_error(error: &mlua::Error) -> String {
         mlua::Error::WithContext { context, cause } => {
             format!("{context}: {}", describe_error(cause))
         }
-        mlua::Error::RuntimeError(message) | mlua::Error::SyntaxError { message, .. } => {
-            message.clone()
-        }
+        mlua::Error::RuntimeError(message)
+        | mlua::Error::MemoryError(message)
+        | mlua::Error::SyntaxError { message, .. } => message.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rust_panic_in_a_task_becomes_its_error_and_the_state_lives_on() {
+        let lua = Lua::new();
+        let faulty = lua
+            .create_function(|_, ()| -> Result<()> { panic!("deliberate test panic") })
+            .expect("function");
+        let thread = lua.create_thread(faulty).expect("thread");
+        match resume(&thread, ()) {
+            Outcome::Failed(message) => {
+                assert!(message.contains("internal error in plua"), "{message}");
+                assert!(message.contains("deliberate test panic"), "{message}");
+            }
+            _ => panic!("the panic was not reported as the task's error"),
+        }
+        let sum: i64 = lua.load("return 1 + 2").eval().expect("state still usable");
+        assert_eq!(sum, 3);
     }
 }

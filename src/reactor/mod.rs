@@ -2,6 +2,7 @@
 //! `Waker` other threads nudge, and the lazy worker pool. It knows nothing about Lua: it turns
 //! readiness into [`ReadyEvent`]s and the runtime decides which coroutine to resume.
 
+pub mod duration;
 pub mod ids;
 pub mod pool;
 pub mod signals;

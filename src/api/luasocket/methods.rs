@@ -13,6 +13,7 @@ use super::args::*;
 use super::sys::*;
 use super::tcp::*;
 use crate::api::args::{Args, fail};
+use crate::reactor::duration;
 
 impl UserData for Tcp {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
@@ -132,9 +133,7 @@ impl UserData for Tcp {
         );
         method(methods, "tcp:settimeout", Accept::Any, |_, tcp, args| {
             let value = opt_number(&args, 1)?;
-            let limit = value
-                .filter(|v| *v >= 0.0)
-                .and_then(|v| Duration::try_from_secs_f64(v).ok());
+            let limit = value.and_then(duration::from_secs);
             let mode = args.opt_text(2)?.unwrap_or_else(|| "b".into());
             match mode.as_bytes().first() {
                 Some(b'b' | b'r') => tcp.block = limit,

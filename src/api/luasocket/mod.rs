@@ -25,6 +25,7 @@ use mlua::{Lua, MultiValue, ObjectLike, Result, Table, Value};
 
 use crate::api::args::{Args, fail};
 use crate::api::system::unix_time;
+use crate::reactor::duration;
 use args::*;
 use sys::*;
 use tcp::*;
@@ -136,9 +137,7 @@ fn select(lua: &Lua, args: Args) -> Result<MultiValue> {
     let limit = if any_dirty {
         Some(Duration::ZERO)
     } else {
-        timeout
-            .filter(|t| *t >= 0.0)
-            .map(|t| Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX))
+        timeout.and_then(duration::from_secs)
     };
     let mut pfds: Vec<libc::pollfd> = recv
         .iter()
@@ -197,13 +196,12 @@ fn sleep(args: &Args) -> Result<()> {
     let Some(seconds) = opt_number(args, 1)? else {
         return Err(bad(args, 1, "number"));
     };
-    if seconds.is_nan() || seconds <= 0.0 {
+    let Some(pause) = duration::from_secs(seconds).filter(|d| !d.is_zero()) else {
         return Ok(());
-    }
-    let duration = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+    };
     let spec = libc::timespec {
-        tv_sec: libc::time_t::try_from(duration.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::from(duration.subsec_nanos() as i32),
+        tv_sec: libc::time_t::try_from(pause.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(pause.subsec_nanos() as i32),
     };
     // SAFETY: spec is a valid timespec; the remainder pointer may be null.
     unsafe { libc::nanosleep(&spec, std::ptr::null_mut()) };
