@@ -15,13 +15,14 @@ use mlua::{Function, Lua, MultiValue, Thread, Value};
 
 use crate::api::output::{flush_stdout, write_stdout};
 use crate::cli::{Options, RunFor, Script};
+use crate::lua::interrupt::{self, Interrupt};
 use crate::lua::state::{close_state, new_state};
 use crate::lua::tasks::{Outcome, Tasks, describe_error};
 use crate::lua::values::{request_table, to_lua_multi};
 use crate::net::NetEvent;
-use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
+use crate::reactor::{duration, signals};
 use crate::repl::{Repl, ReplStep};
 
 /// One step of the main program, in the order they run.
@@ -106,6 +107,10 @@ impl Runtime {
             fired: Vec::new(),
             events: Vec::new(),
         };
+        signals::forward_to(interrupt::on_signal);
+        if let Some(RunFor::Exactly(limit)) = runtime.options.run_for {
+            interrupt::arm_deadline(duration::from_secs(limit).unwrap_or(Duration::ZERO));
+        }
         runtime.plan_main_steps();
         runtime.set_arg_table()?;
         Ok(runtime)
@@ -177,6 +182,7 @@ impl Runtime {
             self.run_due_timers();
             self.dispatch_net_events();
             self.check_foreground();
+            self.release_stranded_foreground();
             if let Some(code) = self.exit {
                 return code;
             }
@@ -356,6 +362,14 @@ impl Runtime {
 
     /// Acts on how a task's resume ended.
     fn settle(&mut self, thread: &Thread, outcome: Outcome, kind: &str) {
+        if let Some(interrupt) = interrupt::requested() {
+            // The task was stopped by the interrupt hook (or ran into it): not its error.
+            self.exit = Some(match interrupt {
+                Interrupt::Signal(signal) => 128 + signal,
+                Interrupt::Deadline => 0,
+            });
+            return;
+        }
         let is_foreground = self
             .foreground
             .as_ref()
@@ -420,6 +434,36 @@ impl Runtime {
             {
                 repl.prompt();
             }
+        }
+    }
+
+    /// A foreground chunk suspended (a bare `coroutine.yield()`, or waiting for a coroutine
+    /// nobody will resume) while nothing alive is left to resume it would keep the process
+    /// waiting forever: it is given up with a warning, and the run goes on as when idle.
+    fn release_stranded_foreground(&mut self) {
+        let Some(fg) = &self.foreground else {
+            return;
+        };
+        let forever = matches!(self.options.run_for, Some(RunFor::Forever));
+        if forever
+            || fg.thread.status() != ThreadStatus::Resumable
+            || self.reactor.borrow().alive() > 0
+        {
+            return;
+        }
+        let what = match fg.kind {
+            ForegroundKind::Main => "the main chunk",
+            ForegroundKind::ReplLine => "the REPL line",
+        };
+        flush_stdout();
+        eprintln!(
+            "plua: warning: {what} is suspended and nothing is left that could resume it; giving it up"
+        );
+        let finished = self.foreground.take();
+        if finished.is_some_and(|fg| fg.kind == ForegroundKind::ReplLine)
+            && let Some(repl) = &self.repl
+        {
+            repl.prompt();
         }
     }
 

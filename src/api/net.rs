@@ -12,7 +12,7 @@ use crate::net::registry::{ConnectOptions, Net, NetContext, TlsOptions};
 use crate::net::resolve;
 use crate::net::server::ServerMode;
 use crate::net::tcp::{DEFAULT_READ_MAX, ReadKind};
-use crate::net::{NetEvent, tls};
+use crate::net::{NetEvent, Val, tls};
 use crate::reactor::{SharedReactor, duration};
 
 fn port_of(port: i64) -> Result<u16> {
@@ -240,7 +240,11 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 Some(NetEvent::Complete { values, .. }) => to_lua_multi(lua, values),
                 _ => {
                     r.borrow_mut().net.cancel(op);
-                    fail(lua, "timeout".into())
+                    // The shape every sync form documents: (false, nil, message).
+                    to_lua_multi(
+                        lua,
+                        vec![Val::Bool(false), Val::Nil, Val::Text("timeout".into())],
+                    )
                 }
             }
         })?,

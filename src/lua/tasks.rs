@@ -10,6 +10,8 @@ use mlua::{
     FromLuaMulti, Function, IntoLuaMulti, Lua, LuaString, MultiValue, Result, Table, Thread, Value,
 };
 
+use crate::lua::interrupt::RunningGuard;
+
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
 
@@ -181,6 +183,7 @@ fn resume(thread: &Thread, args: impl IntoLuaMulti) -> Outcome {
 /// at the task boundary, and becomes this task's error, so one faulty callback cannot take the
 /// process down.
 fn guarded_resume<R: FromLuaMulti>(thread: &Thread, args: impl IntoLuaMulti) -> Result<R> {
+    let _running = RunningGuard::enter(thread.to_pointer());
     match std::panic::catch_unwind(AssertUnwindSafe(|| thread.resume::<R>(args))) {
         Ok(result) => result,
         Err(panic) => {

@@ -147,6 +147,15 @@ impl Reactor {
         } else {
             Some(Duration::ZERO)
         };
+        self.poll_once(timeout, out)
+    }
+
+    /// One poll of at most `timeout`, handling socket readiness.
+    fn poll_once(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<ReadyEvent>,
+    ) -> io::Result<()> {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(()),
@@ -207,8 +216,10 @@ impl Reactor {
                 }
                 None => None,
             };
+            // Other operations' results queue up in `net.events` meanwhile; they are for the
+            // main loop and must not cut the sleep short (that would spin).
             let mut seen = Vec::new();
-            if self.wait(remaining, &mut seen).is_err() {
+            if self.poll_once(remaining, &mut seen).is_err() {
                 self.deferred.append(&mut others);
                 return None;
             }

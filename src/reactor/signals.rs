@@ -4,12 +4,19 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+/// A `fn(i32)` the handler also calls (0: none): the Lua layer interrupts running code there.
+static FORWARD: AtomicUsize = AtomicUsize::new(0);
+
+/// Has the signal handler also call `forward(signal)`, which must be async-signal-safe.
+pub fn forward_to(forward: fn(i32)) {
+    FORWARD.store(forward as usize, Ordering::SeqCst);
+}
 
 extern "C" fn on_signal(signal: libc::c_int) {
     let fd = WRITE_FD.load(Ordering::Relaxed);
@@ -20,6 +27,12 @@ extern "C" fn on_signal(signal: libc::c_int) {
         unsafe {
             libc::write(fd, (&byte as *const u8).cast(), 1);
         }
+    }
+    let forward = FORWARD.load(Ordering::SeqCst);
+    if forward != 0 {
+        // SAFETY: only `forward_to` stores here, always a valid `fn(i32)`.
+        let forward: fn(i32) = unsafe { std::mem::transmute::<usize, fn(i32)>(forward) };
+        forward(signal);
     }
 }
 

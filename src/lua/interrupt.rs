@@ -1,0 +1,167 @@
+//! Interrupting Lua that never returns to the loop: a `while true do end` callback must still
+//! give way to SIGINT/SIGTERM and to the deadline of `--run-for -N`.
+//!
+//! The runtime marks the task coroutine it resumes as *running*. A signal (or the deadline's
+//! SIGALRM) records the reason and arms a count hook in that coroutine, from the signal handler
+//! (`lua_sethook` is async-signal-safe; the standard `lua` program does the same). The hook
+//! yields the coroutine back to the runtime where it can (so `pcall` cannot swallow it), and
+//! raises the error `interrupted` where it cannot; either way the runtime then shuts down as
+//! for an idle signal (status 130/143, or 0 at the `--run-for` deadline).
+//!
+//! Last resorts, for code the hook cannot reach (a loop in a nested coroutine that was already
+//! running, a long call in C): a second signal ends the process at once, and so does a grace
+//! period of [`GRACE`] after the first request.
+
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::time::Duration;
+
+use mlua::ffi::{self, lua_Debug, lua_State};
+
+/// How long an interrupt may take to reach a safe point before the process just exits.
+pub const GRACE: Duration = Duration::from_secs(3);
+
+/// The reason recorded for the `--run-for` deadline (signals record their number).
+const DEADLINE: i32 = -1;
+
+/// The coroutine the runtime is resuming now (null: none, the loop is in Rust).
+static RUNNING: AtomicPtr<lua_State> = AtomicPtr::new(std::ptr::null_mut());
+/// Why Lua is being interrupted: 0 none, a signal number, or [`DEADLINE`].
+static REASON: AtomicI32 = AtomicI32::new(0);
+
+/// Why the runtime was asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    /// SIGINT or SIGTERM.
+    Signal(i32),
+    /// The `--run-for -N` deadline passed.
+    Deadline,
+}
+
+/// Marks `state` as the running task coroutine until the guard drops.
+pub struct RunningGuard {
+    previous: *mut lua_State,
+}
+
+impl RunningGuard {
+    /// `thread_pointer` is `Thread::to_pointer()` of the coroutine about to be resumed.
+    pub fn enter(thread_pointer: *const std::ffi::c_void) -> RunningGuard {
+        let state = thread_pointer as *mut lua_State;
+        let previous = RUNNING.swap(state, Ordering::SeqCst);
+        if REASON.load(Ordering::SeqCst) != 0 {
+            // SAFETY: `state` is a live coroutine of the one Lua state, on this thread.
+            unsafe { arm(state) };
+        }
+        RunningGuard { previous }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        RUNNING.store(self.previous, Ordering::SeqCst);
+    }
+}
+
+/// The interrupt requested so far, if any.
+pub fn requested() -> Option<Interrupt> {
+    match REASON.load(Ordering::SeqCst) {
+        0 => None,
+        DEADLINE => Some(Interrupt::Deadline),
+        signal => Some(Interrupt::Signal(signal)),
+    }
+}
+
+/// Called from the SIGINT/SIGTERM handler (async-signal-safe): a first signal interrupts the
+/// running coroutine and starts the grace period; a second one ends the process at once.
+pub fn on_signal(signal: i32) {
+    if REASON.load(Ordering::SeqCst) > 0 {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + signal) };
+    }
+    request(signal);
+}
+
+/// Arms the `--run-for -N` deadline: after `limit`, running Lua is interrupted (the loop's own
+/// timer ends an idle run at the same time; this only matters while Lua is busy).
+pub fn arm_deadline(limit: Duration) {
+    install_alarm_handler();
+    set_alarm(limit + Duration::from_millis(50));
+}
+
+fn request(reason: i32) {
+    if REASON
+        .compare_exchange(0, reason, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return;
+    }
+    // SAFETY: the pointer is the coroutine being resumed (or null); see `arm`.
+    unsafe { arm(RUNNING.load(Ordering::SeqCst)) };
+    install_alarm_handler();
+    set_alarm(GRACE);
+}
+
+/// Installs the interrupt hook in `state`.
+///
+/// # Safety
+/// `state` is null or a live coroutine of the Lua state owned by this thread.
+unsafe fn arm(state: *mut lua_State) {
+    if !state.is_null() {
+        // SAFETY: lua_sethook may be called asynchronously (see the Lua manual).
+        unsafe { ffi::lua_sethook(state, Some(interrupt_hook), ffi::LUA_MASKCOUNT, 1) };
+    }
+}
+
+/// The count hook: yields the coroutine to the runtime, or raises `interrupted` where it
+/// cannot yield.
+unsafe extern "C-unwind" fn interrupt_hook(state: *mut lua_State, _debug: *mut lua_Debug) {
+    if REASON.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    // SAFETY: called by Lua with the running coroutine; a hook may yield with no results.
+    unsafe {
+        if ffi::lua_isyieldable(state) != 0 {
+            ffi::lua_yield(state, 0);
+        } else {
+            ffi::lua_pushstring(state, c"interrupted".as_ptr());
+            ffi::lua_error(state);
+        }
+    }
+}
+
+extern "C" fn on_alarm(_signal: libc::c_int) {
+    match REASON.load(Ordering::SeqCst) {
+        // The deadline passed while Lua was busy: interrupt it.
+        0 => request(DEADLINE),
+        // The grace period of a request ran out.
+        DEADLINE => unsafe { libc::_exit(0) },
+        signal => unsafe { libc::_exit(128 + signal) },
+    }
+}
+
+fn install_alarm_handler() {
+    // SAFETY: a zeroed sigaction with a plain handler and an empty mask is valid.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_alarm as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
+    }
+}
+
+/// One SIGALRM after `after` (replacing any earlier one).
+fn set_alarm(after: Duration) {
+    let after = after.min(Duration::from_secs(i32::MAX as u64));
+    let timer = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(after.subsec_micros() as i32),
+        },
+    };
+    // SAFETY: setitimer is async-signal-safe; `timer` is valid.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+}
