@@ -1,11 +1,20 @@
-//! Embeds every `.lua` file under `lua_stdlib/` into the binary: generates a table of
-//! (module name, chunk name, source) that the `require` searcher in `src/lua/stdlib.rs` reads.
-//! `lua_stdlib/net.lua` becomes module `net`; `lua_stdlib/fibaro/init.lua` becomes `fibaro`.
+//! Embeds every file under `lua_stdlib/` into the binary: `.lua` files as a table of
+//! (module name, chunk name, source) that the `require` searcher in `src/lua/stdlib.rs` reads
+//! (`lua_stdlib/net.lua` becomes module `net`; `lua_stdlib/fibaro/init.lua` becomes `fibaro`),
+//! and every other file (JSON, HTML, CSS, JS data) as a table of (path under `lua_stdlib/`,
+//! bytes) that `_PY.embedded_file` reads. Files whose name starts with `.` are left out.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
+/// Lua modules and data files found under `lua_stdlib/`.
+#[derive(Default)]
+struct Found {
+    modules: Vec<(String, PathBuf)>,
+    assets: Vec<(String, PathBuf)>,
+}
+
+fn collect(dir: &Path, prefix: &str, out: &mut Found) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -15,6 +24,9 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
         let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
+        if name.starts_with('.') {
+            continue;
+        }
         if path.is_dir() {
             collect(&path, &format!("{prefix}{name}."), out);
         } else if let Some(stem) = name.strip_suffix(".lua") {
@@ -23,7 +35,10 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) {
             } else {
                 format!("{prefix}{stem}")
             };
-            out.push((module, path));
+            out.modules.push((module, path));
+        } else {
+            let folder = prefix.replace('.', "/");
+            out.assets.push((format!("{folder}{name}"), path));
         }
     }
 }
@@ -38,17 +53,27 @@ fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let stdlib = root.join("lua_stdlib");
     println!("cargo:rerun-if-changed=lua_stdlib");
-    let mut files = Vec::new();
-    collect(&stdlib, "", &mut files);
+    let mut found = Found::default();
+    collect(&stdlib, "", &mut found);
     let mut code =
         String::from("/// Embedded `lua_stdlib/` files: (module, chunk name, source).\n");
     code.push_str("pub static FILES: &[(&str, &str, &str)] = &[\n");
-    for (module, path) in &files {
+    for (module, path) in &found.modules {
         println!("cargo:rerun-if-changed={}", path.display());
         let relative = path.strip_prefix(&root).unwrap_or(path);
         code.push_str(&format!(
             "    ({module:?}, {chunk:?}, include_str!({path:?})),\n",
             chunk = format!("@{}", relative.display()),
+            path = path.display().to_string(),
+        ));
+    }
+    code.push_str("];\n");
+    code.push_str("/// Embedded data files: (path under `lua_stdlib/`, bytes).\n");
+    code.push_str("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    for (name, path) in &found.assets {
+        println!("cargo:rerun-if-changed={}", path.display());
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({path:?})),\n",
             path = path.display().to_string(),
         ));
     }

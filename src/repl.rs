@@ -147,6 +147,13 @@ impl Repl {
                 if trimmed == "exit" || trimmed == "quit" {
                     return ReplStep::Quit;
                 }
+                if trimmed == "help" {
+                    if let Some(text) = crate::lua::stdlib::asset("plua/repl_help.txt") {
+                        crate::api::output::write_stdout(text);
+                    }
+                    self.prompt();
+                    continue;
+                }
                 if trimmed.is_empty() {
                     self.prompt();
                     continue;

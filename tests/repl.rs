@@ -124,3 +124,12 @@ fn repl_line_can_sleep_while_timers_fire() {
     r.send_line("exit");
     r.finish(GUARD).assert_code(0).assert_no_panic();
 }
+
+#[test]
+fn help_lists_the_repl_commands_and_the_repl_goes_on() {
+    let out = run_with_stdin(&["-i"], "help\n1 + 1\nexit\n");
+    out.assert_code(0).assert_no_panic();
+    out.assert_stdout_contains("exit, quit")
+        .assert_stdout_contains("pairs(_PY)")
+        .assert_stdout_contains("2");
+}

@@ -211,20 +211,9 @@ PY.ref = function(id)
   return core.set_referenced(id, true)
 end
 
--- print as standard Lua's: `tostring` on each argument (the original, even if the global is
--- replaced), tab-separated; the line goes through the runtime's stdout with HC3 markup rendered.
-local write_line, concat = core.write_line, table.concat
-local function print(...)
-  local n = select("#", ...)
-  if n == 1 then
-    return write_line(tostring((...)))
-  end
-  local parts = { ... }
-  for i = 1, n do
-    parts[i] = tostring(parts[i])
-  end
-  return write_line(concat(parts, "\t", 1, n))
-end
+-- print is standard Lua's, as a C function (src/api/output.rs): `luaL_tolstring` on each
+-- argument, tab-separated; the line goes through the runtime's stdout with HC3 markup rendered.
+local print = core.print
 _G.print = print
 
 -- Waits for operation `op` to finish and returns its results: suspends the calling coroutine,
@@ -280,51 +269,48 @@ local load_websocket = once(function()
   require("plua.websocket").install(core, PY, { listeners = listeners })
 end)
 
-local web_compat_names = {
-  start_web_server = true,
-  stop_web_server = true,
-  is_web_server_running = true,
-  get_web_server_status = true,
-  register_web_callback = true,
-  get_web_server_message = true,
-  start_web_message_processing = true,
+-- How each family that is not eager gets installed (Rust families through core).
+local load_family = {
+  sockets = load_sockets,
+  http_server = load_http,
+  web_compat = load_web_compat,
+  http_client = load_http_client,
+  websocket = load_websocket,
 }
+local load_rust_family = core.load_py_family
 
-local load_py_helper = core.load_py_helper
+-- The catalogue (lua_stdlib/plua/catalogue.lua), read on the first lookup of a name `_PY`
+-- does not hold yet.
+local catalogue
+local function get_catalogue()
+  catalogue = catalogue or require("plua.catalogue")
+  return catalogue
+end
 
--- Everything that loads on first use, for `pairs(_PY)` (the REPL, scripts listing the API).
-local function load_everything()
-  core.load_all_py_helpers()
-  load_web_compat()
-  load_http_client()
-  load_websocket()
+-- Installs family `name`; false if nothing installs it (an eager family).
+local function install_family(name)
+  local loader = load_family[name]
+  if loader then
+    loader()
+    return true
+  end
+  return load_rust_family(name)
 end
 
 setmetatable(PY, {
+  -- `pairs(_PY)` lists the whole API: every family is installed first.
   __pairs = function(t)
-    load_everything()
+    for _, family in ipairs(get_catalogue().families) do
+      if not family.eager then
+        install_family(family.name)
+      end
+    end
     return next, t, nil
   end,
   __index = function(_, key)
     if type(key) == "string" then
-      if load_py_helper(key) then
-        return rawget(PY, key)
-      end
-      local prefix = key:sub(1, 4)
-      if prefix == "tcp_" or prefix == "udp_" then
-        load_sockets()
-        return rawget(PY, key)
-      elseif key == "http_server_start" or key == "http_server_stop" then
-        load_http()
-        return rawget(PY, key)
-      elseif web_compat_names[key] then
-        load_web_compat()
-        return rawget(PY, key)
-      elseif key:sub(1, 10) == "websocket_" then
-        load_websocket()
-        return rawget(PY, key)
-      elseif key == "http_request_async" or key == "http_request_sync" or key == "http_request_blocking_pool" then
-        load_http_client()
+      local family = get_catalogue().family_of[key]
+      if family and install_family(family) then
         return rawget(PY, key)
       end
     end

@@ -1,6 +1,7 @@
 //! The Lua-facing API, one area per file; [`build_py`] assembles the `_PY` table from them.
 
 pub mod args;
+pub mod assets;
 pub mod colors;
 pub mod env;
 pub mod fs;
@@ -18,79 +19,60 @@ use mlua::{Lua, Result, Table};
 
 use crate::reactor::SharedReactor;
 
-/// A group of `_PY` helpers registered together on first use.
-struct Group {
-    names: &'static [&'static str],
+/// A family of Rust `_PY` helpers registered together on first use. Which names belong to
+/// which family is listed once, in `lua_stdlib/plua/catalogue.lua`.
+struct Family {
+    name: &'static str,
     register: fn(&Lua, &Table) -> Result<()>,
 }
 
-/// The helper groups. Each Rust function created at start-up touches its own code pages (the
-/// start-up memory target is tight), so `_PY`'s `__index` (in the prelude) registers a group
-/// the first time one of its names is looked up.
-const GROUPS: &[Group] = &[
-    Group {
-        names: &[
-            "read_file",
-            "write_file",
-            "file_exists",
-            "get_file_size",
-            "list_files",
-            "create_directory",
-            "create_temp_directory",
-        ],
+/// The Rust families. Each Rust function created at start-up touches its own code pages (the
+/// start-up memory target is tight), so the prelude's `_PY.__index` registers a family the
+/// first time one of its names is looked up.
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "files",
         register: fs::register,
     },
-    Group {
-        names: &["parse_json", "to_json", "pretty_print", "print_table"],
+    Family {
+        name: "json",
         register: json::register,
     },
-    Group {
-        names: &["get_env_var", "set_env_var", "get_all_env_vars"],
+    Family {
+        name: "env",
         register: env::register,
     },
-    Group {
-        names: &["html2console", "get_available_colors"],
+    Family {
+        name: "html",
         register: html::register,
     },
-    Group {
-        names: &[
-            "get_time",
-            "base64_encode",
-            "base64_decode",
-            "input_lua",
-            "list_extensions",
-            "get_local_ip",
-            "get_hostname",
-            "is_port_available",
-        ],
+    Family {
+        name: "system",
         register: system::register,
+    },
+    Family {
+        name: "assets",
+        register: assets::register,
     },
 ];
 
-/// Adds `core.load_py_helper(name)`: registers the group that provides `_PY[name]` into `py`;
-/// true if `name` belongs to a group. `core.load_all_py_helpers()` registers every group not
-/// registered yet (for `pairs(_PY)`).
+/// Adds `core.load_py_family(name)`: registers the Rust family `name` into `py` (once); false
+/// if there is no Rust family of that name.
 pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> {
     let target = py.clone();
+    let loaded = std::cell::RefCell::new(Vec::<&'static str>::new());
     let load = lua.create_function(move |lua, name: mlua::LuaString| {
         let name = name.to_str()?;
-        let Some(group) = GROUPS.iter().find(|group| group.names.contains(&&*name)) else {
+        let Some(family) = FAMILIES.iter().find(|family| family.name == &*name) else {
             return Ok(false);
         };
-        (group.register)(lua, &target)?;
+        if !loaded.borrow().contains(&family.name) {
+            (family.register)(lua, &target)?;
+            loaded.borrow_mut().push(family.name);
+        }
         Ok(true)
     })?;
-    core.set("load_py_helper", load)?;
-    let py = py.clone();
-    let load_all = lua.create_function(move |lua, ()| {
-        for group in GROUPS {
-            if py.raw_get::<mlua::Value>(group.names[0])?.is_nil() {
-                (group.register)(lua, &py)?;
-            }
-        }
-        Ok(())
-    })?;
-    core.set("load_all_py_helpers", load_all)
+    core.set("load_py_family", load)
 }
 
 /// Builds `_PY` (the timer entries are added by the prelude).
@@ -112,20 +94,47 @@ pub fn build_py(lua: &Lua, _reactor: &SharedReactor, debug: bool) -> Result<Tabl
 mod tests {
     use super::*;
 
+    /// The names of `family` in the embedded catalogue.
+    fn catalogue_names(lua: &Lua, family: &str) -> Vec<String> {
+        let catalogue: Table = crate::lua::stdlib::load(lua, "plua.catalogue")
+            .expect("load")
+            .expect("embedded catalogue")
+            .call(())
+            .expect("run catalogue");
+        let families: Table = catalogue.get("families").expect("families");
+        for entry in families.sequence_values::<Table>() {
+            let entry = entry.expect("family");
+            if entry.get::<String>("name").expect("name") == family {
+                let mut names: Vec<String> = entry
+                    .get::<Table>("names")
+                    .expect("names")
+                    .sequence_values::<String>()
+                    .map(|name| name.expect("name"))
+                    .collect();
+                names.sort();
+                return names;
+            }
+        }
+        panic!("family {family} is not in the catalogue");
+    }
+
     #[test]
-    fn every_group_registers_exactly_its_names() {
-        for group in GROUPS {
+    fn every_rust_family_registers_exactly_its_catalogue_names() {
+        for family in FAMILIES {
             let lua = Lua::new();
             let py = lua.create_table().expect("table");
-            (group.register)(&lua, &py).expect("register");
+            (family.register)(&lua, &py).expect("register");
             let mut registered: Vec<String> = py
                 .pairs::<String, mlua::Value>()
                 .map(|pair| pair.expect("pair").0)
                 .collect();
             registered.sort();
-            let mut expected: Vec<String> = group.names.iter().map(|n| n.to_string()).collect();
-            expected.sort();
-            assert_eq!(registered, expected);
+            assert_eq!(
+                registered,
+                catalogue_names(&lua, family.name),
+                "{}",
+                family.name
+            );
         }
     }
 }

@@ -4,9 +4,11 @@
 //! before exiting, so output is never lost or late. HC3 markup in printed text is rendered as
 //! colour on a terminal (unless `NO_COLOR` is set) and stripped otherwise.
 
+use std::ffi::c_int;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use mlua::{Lua, LuaString, Result, Table};
+use mlua::{Lua, Result, Table, ffi};
 
 use super::html;
 
@@ -40,17 +42,45 @@ pub fn colour_enabled() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Adds `core.write_line(text)`: writes one printed line, rendering markup. The prelude builds
-/// `print` on it with Lua's own `tostring`, so numbers, `__tostring`, `__name` and errors behave
-/// exactly as in standard Lua.
+/// Whether `print` renders markup as colour (decided once, at registration).
+static COLOUR: AtomicBool = AtomicBool::new(false);
+
+/// Adds `core.print`: standard Lua's `print` as a C function (so `debug.getinfo(print).what`
+/// is `"C"` and `string.dump(print)` fails, as in stock Lua): `luaL_tolstring` on each argument
+/// (numbers, `__tostring` and `__name` behave exactly as in standard Lua), tab-separated, one
+/// line through C's `stdout` with HC3 markup rendered.
 pub fn register(lua: &Lua, core: &Table) -> Result<()> {
-    let colour = colour_enabled();
-    let write_line = lua.create_function(move |_, text: LuaString| {
-        let mut line = Vec::with_capacity(text.as_bytes().len() + 1);
-        line.extend_from_slice(&text.as_bytes());
+    COLOUR.store(colour_enabled(), Ordering::Relaxed);
+    // SAFETY: `print_line` follows the lua_CFunction protocol.
+    let print = unsafe { lua.create_c_function(print_line)? };
+    core.set("print", print)
+}
+
+/// The C function behind `print`.
+unsafe extern "C-unwind" fn print_line(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua with a valid state; every index is within `1..=count`.
+    unsafe {
+        let count = ffi::lua_gettop(state);
+        ffi::luaL_checkstack(state, count, c"too many arguments to print".as_ptr());
+        // Convert every argument first (a `__tostring` may raise): nothing Rust-owned is alive
+        // while Lua could unwind.
+        let mut total = 1usize;
+        for index in 1..=count {
+            let mut len = 0usize;
+            ffi::luaL_tolstring(state, index, &mut len);
+            total += len + 1;
+        }
+        let mut line = Vec::with_capacity(total);
+        for index in 1..=count {
+            if index > 1 {
+                line.push(b'\t');
+            }
+            let mut len = 0usize;
+            let text = ffi::lua_tolstring(state, count + index, &mut len);
+            line.extend_from_slice(std::slice::from_raw_parts(text.cast::<u8>(), len));
+        }
         line.push(b'\n');
-        write_stdout(&html::render(&line, colour));
-        Ok(())
-    })?;
-    core.set("write_line", write_line)
+        write_stdout(&html::render(&line, COLOUR.load(Ordering::Relaxed)));
+    }
+    0
 }

@@ -14,6 +14,19 @@ pub fn find(name: &str) -> Option<(&'static str, &'static str)> {
         .map(|&(_, chunk, source)| (chunk, source))
 }
 
+/// The embedded data file at `path` (relative to `lua_stdlib/`, e.g. `fibaro/devices.json`).
+pub fn asset(path: &str) -> Option<&'static [u8]> {
+    ASSETS
+        .iter()
+        .find(|(name, _)| *name == path)
+        .map(|&(_, bytes)| bytes)
+}
+
+/// Paths of all embedded data files.
+pub fn asset_names() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().map(|(name, _)| *name)
+}
+
 /// Names of all embedded modules (for `_PY.list_extensions` and diagnostics).
 pub fn module_names() -> impl Iterator<Item = &'static str> {
     FILES.iter().map(|(module, _, _)| *module)
@@ -27,7 +40,8 @@ pub fn load(lua: &Lua, name: &str) -> Result<Option<Function>> {
     lua.load(source).set_name(chunk).into_function().map(Some)
 }
 
-/// Inserts the embedded-module searcher as `package.searchers[2]`.
+/// Inserts the embedded-module searcher as `package.searchers[2]`. When it finds nothing it
+/// returns `nil`, which adds no line to `require`'s error message.
 pub fn install_searcher(lua: &Lua) -> Result<()> {
     let searcher = lua.create_function(|lua, name: String| match load(lua, &name)? {
         Some(loader) => {
@@ -37,9 +51,8 @@ pub fn install_searcher(lua: &Lua) -> Result<()> {
                 Value::String(lua.create_string(chunk)?),
             ]))
         }
-        None => Ok(MultiValue::from_iter([Value::String(
-            lua.create_string(format!("no embedded module '{name}'"))?,
-        )])),
+        // Nothing to add to the "module not found" message: it reads as stock Lua's.
+        None => Ok(MultiValue::from_iter([Value::Nil])),
     })?;
     let package: Table = lua.globals().get("package")?;
     let searchers: Table = package.get("searchers")?;
