@@ -117,7 +117,7 @@ function M.install(core, PY, shared)
 
   function PY.http_request_sync(req)
     req = normalize("http_request_sync", req)
-    if not coroutine.isyieldable() then
+    if not shared.can_wait() then
       -- Nowhere to yield to: block on this one request (no redirects are followed here).
       local op, message =
         core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify, req.cafile)

@@ -168,18 +168,102 @@ local function run_event(owner, event, ...)
   end
 end
 
+-- Waiting calls inside a script's own coroutines (`coroutine.wrap` generators, a resume loop
+-- the script drives) suspend the whole task, not just the script's coroutine: a runtime wait
+-- must not look like a yield to the script's resumer. As OpenResty and cqueues do, the
+-- `coroutine.resume` and `coroutine.wrap` that scripts see are wrapped: `parent[co]` is the
+-- coroutine resuming `co` (only while that resume is in progress), and a runtime wait sets
+-- `runtime_yielded` right before it yields. A wrapped resume that sees the flag yields its own
+-- coroutine the same way, up to the task coroutine, which yields to the runtime; the runtime
+-- resumes the task with the result, and each wrapped resume passes it down again.
+local co_resume, co_create, co_close, co_status = coroutine.resume, coroutine.create, coroutine.close, coroutine.status
+local parent = setmetatable({}, { __mode = "kv" })
+local runtime_yielded = false
+
+-- The task coroutine the runtime resumes for the running code (the top of the resume chain).
+local function task_of(co)
+  local up = parent[co]
+  while up do
+    co, up = up, parent[up]
+  end
+  return co
+end
+
+-- Can the whole chain up to the task yield? (Otherwise a waiting call blocks instead.)
+local function can_wait()
+  if not isyieldable() then
+    return false
+  end
+  local up = parent[running()]
+  while up do
+    if not isyieldable(up) then
+      return false
+    end
+    up = parent[up]
+  end
+  return true
+end
+
+-- Yields the running coroutine for the runtime (marking the yield for wrapped resumes above).
+local function runtime_yield()
+  if parent[running()] then
+    runtime_yielded = true
+  end
+  return yield()
+end
+
+-- What a wrapped resume returns: a runtime wait below is passed up, a script's yield or the
+-- end of the coroutine goes to the script.
+local function settle(co, ...)
+  if not runtime_yielded then
+    parent[co] = nil
+    return ...
+  end
+  runtime_yielded = false
+  return settle(co, co_resume(co, runtime_yield()))
+end
+
+coroutine.resume = function(co, ...)
+  parent[co] = running()
+  return settle(co, co_resume(co, ...))
+end
+
+-- As stock `coroutine.wrap`: errors propagate with the caller's position, and a coroutine
+-- that failed is closed.
+local function wrapped_result(co, ok, ...)
+  if ok then
+    return ...
+  end
+  local message = ...
+  if co_status(co) == "dead" then
+    co_close(co)
+  end
+  if type(message) == "string" then
+    error(message, 2)
+  end
+  error(message, 0)
+end
+
+coroutine.wrap = function(fn)
+  local co = co_create(fn)
+  local resume = coroutine.resume
+  return function(...)
+    return wrapped_result(co, resume(co, ...))
+  end
+end
+
 -- Suspends the running coroutine until the runtime resumes it with `id` (and results).
 -- A resume by anyone else (user code) does not end the wait.
 local function wakeup(id, got, ...)
   if got == id then
     return ...
   end
-  return wakeup(id, yield())
+  return wakeup(id, runtime_yield())
 end
 
 local function wait_for(id)
-  waiting[id] = running()
-  return wakeup(id, yield())
+  waiting[id] = task_of(running())
+  return wakeup(id, runtime_yield())
 end
 
 local function sleep(seconds)
@@ -190,7 +274,7 @@ local function sleep(seconds)
   if ms < 0 or ms > MAX_DELAY or ms ~= ms then
     ms = checked_delay("sleep", ms, 1)
   end
-  if not isyieldable() then
+  if not can_wait() then
     -- Nowhere to yield to (a C boundary or the main Lua thread): block for the time instead.
     return core.block_sleep(ms)
   end
@@ -220,7 +304,7 @@ _G.print = print
 -- or, where yielding is impossible, blocks the thread (sockets still progress) up to
 -- `timeout` seconds.
 local function await(op, timeout)
-  if isyieldable() then
+  if can_wait() then
     return wait_for(op)
   end
   return core.block_on(op, timeout)
@@ -261,7 +345,7 @@ end)
 
 local load_http_client = once(function()
   load_sockets()
-  require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await })
+  require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await, can_wait = can_wait })
 end)
 
 local load_websocket = once(function()
