@@ -45,6 +45,12 @@ pub struct Options {
     /// The whole command line (for the `arg` table) and the index of the script in it.
     pub argv: Vec<String>,
     pub script_index: usize,
+    /// `--fibaro`: the arguments are QuickApp files run by the HC3 emulator.
+    pub fibaro: bool,
+    /// `-o` / `--offline`: the emulator's unhandled API calls go to an in-memory hub.
+    pub offline: bool,
+    /// `--speed N`: the emulated clock runs N times faster.
+    pub speed: Option<f64>,
 }
 
 /// What the command line asks for.
@@ -73,7 +79,7 @@ pub enum CliError {
 }
 
 /// Options of later milestones, recognised so they get a clear "not yet supported".
-const LATER_FLAGS: &[&str] = &["fibaro", "offline", "api", "no-api", "debugger"];
+const LATER_FLAGS: &[&str] = &["api", "no-api", "debugger"];
 const LATER_WITH_VALUE: &[&str] = &[
     "port",
     "api-port",
@@ -99,6 +105,9 @@ Options:
   -d, --debug      runtime debug log on stderr (_PY.debug = true)
   --run-for N      0: run until Ctrl-C; N>0: at least N s, then until idle;
                    N<0: exactly abs(N) s
+  --fibaro         run the arguments as HC3 QuickApps (.lua with --%% headers, .fqa)
+  -o, --offline    the QuickApps' hub is emulated in memory (no real HC3)
+  --speed N        the QuickApps' clock and timers run N times faster
   -v, --version    print the version and exit
   -h, --help       print this help and exit
 
@@ -129,7 +138,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             Short('v') | Long("version") => return Ok(Command::Version),
             Short('h') | Long("help") => return Ok(Command::Help),
             Long("run-for") => options.run_for = Some(run_for(&string(parser.value()?)?)?),
-            Short('o') => return Err(CliError::NotYetSupported("-o".into())),
+            Long("fibaro") => options.fibaro = true,
+            Short('o') | Long("offline") => options.offline = true,
+            Long("speed") => options.speed = Some(speed(&string(parser.value()?)?)?),
             Short('t') => return Err(CliError::NotYetSupported("-t".into())),
             Long(name) if LATER_FLAGS.contains(&name) || LATER_WITH_VALUE.contains(&name) => {
                 return Err(CliError::NotYetSupported(format!("--{name}")));
@@ -153,6 +164,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
 
 fn string(value: OsString) -> Result<String, CliError> {
     value.into_string().map_err(CliError::NotUnicode)
+}
+
+fn speed(value: &str) -> Result<f64, CliError> {
+    match value.trim().parse::<f64>() {
+        Ok(factor) if factor.is_finite() && factor >= 1.0 => Ok(factor),
+        _ => Err(CliError::BadValue {
+            option: "--speed",
+            value: value.to_owned(),
+            reason: "a factor of at least 1 expected",
+        }),
+    }
 }
 
 fn run_for(value: &str) -> Result<RunFor, CliError> {
@@ -224,8 +246,23 @@ mod tests {
     fn unknown_and_later_options() {
         assert!(matches!(run(&["--bogus"]), Err(CliError::Parse(_))));
         assert!(matches!(
-            run(&["--fibaro"]),
+            run(&["--debugger"]),
             Err(CliError::NotYetSupported(_))
+        ));
+        let Ok(Command::Run(fibaro)) = parse(
+            ["plua", "--fibaro", "-o", "--speed", "60", "a.lua", "b.lua"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        ) else {
+            panic!("--fibaro parses");
+        };
+        assert!(fibaro.fibaro && fibaro.offline);
+        assert_eq!(fibaro.speed, Some(60.0));
+        assert_eq!(fibaro.script_args, vec!["b.lua".to_owned()]);
+        assert!(matches!(
+            run(&["--speed", "0.5"]),
+            Err(CliError::BadValue { .. })
         ));
         assert_eq!(run(&["-"]).expect("stdin").script, Some(Script::Stdin));
     }

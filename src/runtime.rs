@@ -32,6 +32,8 @@ enum MainStep {
     Require(String),
     Chunk(String),
     Script(Script),
+    /// `--fibaro`: the QuickApp files for the emulator.
+    Fibaro(Vec<String>),
     Repl,
 }
 
@@ -43,6 +45,7 @@ impl MainStep {
             MainStep::Chunk(_) => "-e chunk".into(),
             MainStep::Script(Script::File(path)) => format!("script {path}"),
             MainStep::Script(Script::Stdin) => "script from stdin".into(),
+            MainStep::Fibaro(files) => format!("QuickApps {}", files.join(" ")),
             MainStep::Repl => "REPL".into(),
         }
     }
@@ -133,8 +136,14 @@ impl Runtime {
             None => None,
         };
         let nothing_to_run = script.is_none() && options.chunks.is_empty();
-        if let Some(script) = script {
-            steps.push_back(MainStep::Script(script));
+        match script {
+            Some(Script::File(first)) if options.fibaro => {
+                let mut files = vec![first];
+                files.extend(options.script_args.iter().cloned());
+                steps.push_back(MainStep::Fibaro(files));
+            }
+            Some(script) => steps.push_back(MainStep::Script(script)),
+            None => {}
         }
         if options.interactive || (nothing_to_run && stdin_is_terminal) {
             steps.push_back(MainStep::Repl);
@@ -529,6 +538,7 @@ impl Runtime {
                 .into_function()
                 .map(|f| (f, Vec::new())),
             MainStep::Script(script) => self.load_script(&script),
+            MainStep::Fibaro(files) => self.fibaro_step(files),
             MainStep::Repl => {
                 match Repl::start(&self.lua, &mut self.reactor.borrow_mut()) {
                     Ok(repl) => self.repl = Some(repl),
@@ -572,6 +582,28 @@ impl Runtime {
             .set_name("=(command line)")
             .into_function()?;
         Ok((function, vec![name.to_owned(), global]))
+    }
+
+    /// `--fibaro`: a chunk that hands the QuickApp files to the emulator (`lua_stdlib/fibaro`).
+    fn fibaro_step(&self, files: Vec<String>) -> mlua::Result<(Function, Vec<String>)> {
+        let function = self
+            .lua
+            .load(
+                "local offline, speed = ... \
+                 require('fibaro').run({offline = offline == 'true', speed = tonumber(speed), \
+                 files = {select(3, ...)}})",
+            )
+            .set_name("=(fibaro)")
+            .into_function()?;
+        let mut args = vec![
+            self.options.offline.to_string(),
+            self.options
+                .speed
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        ];
+        args.extend(files);
+        Ok((function, args))
     }
 
     fn load_script(&self, script: &Script) -> mlua::Result<(Function, Vec<String>)> {

@@ -33,7 +33,7 @@ local families = {
     name = "json",
     rust = true,
     where = "src/api/json.rs",
-    names = { "parse_json", "to_json", "pretty_print", "print_table" },
+    names = { "parse_json", "to_json", "pretty_print", "print_table", "json_array" },
   },
   {
     name = "env",

@@ -52,6 +52,20 @@ pub fn register(lua: &Lua, py: &Table) -> Result<()> {
     add(lua, py, "_PY.to_json", |lua, args: Args| {
         encode(lua, args.value(1), false).map_err(|error| args.error(error))
     })?;
+    add(lua, py, "_PY.json_array", |lua, args: Args| {
+        let table = match args.value(1) {
+            Value::Nil => lua.create_table()?,
+            Value::Table(table) => table,
+            other => {
+                return Err(args.error(format!(
+                    "bad argument #1 (table expected, got {})",
+                    other.type_name()
+                )));
+            }
+        };
+        table.set_metatable(Some(lua.array_metatable()))?;
+        Ok(table)
+    })?;
     add(lua, py, "_PY.pretty_print", |lua, args: Args| {
         encode(lua, args.value(1), true).map_err(|error| args.error(error))
     })?;

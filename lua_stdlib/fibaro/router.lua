@@ -1,0 +1,119 @@
+-- fibaro.router: `_PY.fibaroapi(method, path, data)` → `(data, status)`, the in-process HC3 REST
+-- API that a QA's `api.*` calls and (later) the embedded API server answer through. Routes are
+-- patterns with typed path variables (`/devices/{id:number}/action/{name}`); the query string
+-- is decoded into a table. What no route handles goes to the fallback: the offline HC3 answers
+-- 501, online mode forwards to the real hub. A Lua error in a route is a 500 with its message.
+
+local M = {}
+
+local routes = {} -- {method, segments = {{literal} or {name, kind}}, handler}
+local fallback = function(method, path)
+  return { type = "ERROR", reason = ("%s %s is not emulated"):format(method, path) }, 501
+end
+
+local function split(path)
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    parts[#parts + 1] = part
+  end
+  return parts
+end
+
+local function unescape(text)
+  text = text:gsub("+", " ")
+  return (text:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end))
+end
+
+--- The query string `a=1&b=x` as a table (numbers stay text; repeated keys keep the last).
+function M.decode_query(query)
+  local result = {}
+  for pair in (query or ""):gmatch("[^&]+") do
+    local key, value = pair:match("^([^=]*)=?(.*)$")
+    if key and key ~= "" then
+      result[unescape(key)] = unescape(value)
+    end
+  end
+  return result
+end
+
+--- Adds a route: `method` ("GET", ...), `pattern` with `{name}` / `{name:number}` parts, and
+--- `handler(params, query, data, method, path)` returning `data, status` (status 200 if nil).
+function M.add(method, pattern, handler)
+  local segments = {}
+  for _, part in ipairs(split(pattern)) do
+    local name, kind = part:match("^{([%w_]+):?(%a*)}$")
+    if name then
+      segments[#segments + 1] = { name = name, kind = kind ~= "" and kind or "string" }
+    else
+      segments[#segments + 1] = { literal = part }
+    end
+  end
+  routes[#routes + 1] = { method = method, segments = segments, handler = handler }
+end
+
+--- Where unhandled requests go: `fn(method, path, data)` → `data, status`.
+function M.set_fallback(fn)
+  fallback = fn
+end
+
+local function match(route, parts)
+  if #route.segments ~= #parts then
+    return nil
+  end
+  local params = {}
+  for i, segment in ipairs(route.segments) do
+    local part = unescape(parts[i])
+    if segment.literal then
+      if segment.literal ~= part then
+        return nil
+      end
+    elseif segment.kind == "number" then
+      local number = tonumber(part)
+      if not number then
+        return nil
+      end
+      params[segment.name] = number
+    else
+      params[segment.name] = part
+    end
+  end
+  return params
+end
+
+local function failure(err)
+  return { type = "ERROR", reason = tostring(err) }, 500
+end
+
+--- Answers one request. `path` may start with `/api` and carry a query string.
+function M.call(method, path, data)
+  method = tostring(method):upper()
+  local clean, query = tostring(path):match("^([^?]*)%??(.*)$")
+  clean = clean:gsub("^/api/", "/"):gsub("^/api$", "/")
+  local parts = split(clean)
+  local method_known = false
+  for _, route in ipairs(routes) do
+    local params = match(route, parts)
+    if params then
+      if route.method == method then
+        local ok, result, status = xpcall(route.handler, debug.traceback, params, M.decode_query(query), data, method, clean)
+        if not ok then
+          return failure(result)
+        end
+        return result, status or 200
+      end
+      method_known = true
+    end
+  end
+  if method_known then
+    return { type = "ERROR", reason = ("method %s not allowed on %s"):format(method, clean) }, 405
+  end
+  local ok, result, status = xpcall(fallback, debug.traceback, method, clean .. (query ~= "" and ("?" .. query) or ""), data)
+  if not ok then
+    return failure(result)
+  end
+  return result, status
+end
+
+return M
