@@ -51,6 +51,8 @@ pub struct Options {
     pub offline: bool,
     /// `--speed N`: the emulated clock runs N times faster.
     pub speed: Option<f64>,
+    /// `-t TOOL args...`: a QuickApp tool (pack, unpack, ...) with its arguments.
+    pub tool: Option<(String, Vec<String>)>,
 }
 
 /// What the command line asks for.
@@ -87,7 +89,6 @@ const LATER_WITH_VALUE: &[&str] = &[
     "api-host",
     "debugger-port",
     "debugger-host",
-    "task",
 ];
 
 /// The usage text for `-h`.
@@ -108,6 +109,8 @@ Options:
   --fibaro         run the arguments as HC3 QuickApps (.lua with --%% headers, .fqa)
   -o, --offline    the QuickApps' hub is emulated in memory (no real HC3)
   --speed N        the QuickApps' clock and timers run N times faster
+  -t TOOL ARGS     a QuickApp tool: pack qa.lua [out.fqa], unpack x.fqa [dir],
+                   uploadQA, updateFile, updateQA, downloadQA <id> [dir]
   -v, --version    print the version and exit
   -h, --help       print this help and exit
 
@@ -141,7 +144,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             Long("fibaro") => options.fibaro = true,
             Short('o') | Long("offline") => options.offline = true,
             Long("speed") => options.speed = Some(speed(&string(parser.value()?)?)?),
-            Short('t') => return Err(CliError::NotYetSupported("-t".into())),
+            Short('t') | Long("task") => {
+                let name = string(parser.value()?)?;
+                let args = parser.raw_args()?.map(string).collect::<Result<_, _>>()?;
+                options.tool = Some((name, args));
+                break;
+            }
             Long(name) if LATER_FLAGS.contains(&name) || LATER_WITH_VALUE.contains(&name) => {
                 return Err(CliError::NotYetSupported(format!("--{name}")));
             }

@@ -34,6 +34,8 @@ enum MainStep {
     Script(Script),
     /// `--fibaro`: the QuickApp files for the emulator.
     Fibaro(Vec<String>),
+    /// `-t TOOL args...`.
+    Tool(String, Vec<String>),
     Repl,
 }
 
@@ -46,6 +48,7 @@ impl MainStep {
             MainStep::Script(Script::File(path)) => format!("script {path}"),
             MainStep::Script(Script::Stdin) => "script from stdin".into(),
             MainStep::Fibaro(files) => format!("QuickApps {}", files.join(" ")),
+            MainStep::Tool(name, _) => format!("tool {name}"),
             MainStep::Repl => "REPL".into(),
         }
     }
@@ -135,6 +138,11 @@ impl Runtime {
             }
             None => None,
         };
+        if let Some((name, args)) = &options.tool {
+            steps.push_back(MainStep::Tool(name.clone(), args.clone()));
+            self.steps = steps;
+            return;
+        }
         let nothing_to_run = script.is_none() && options.chunks.is_empty();
         match script {
             Some(Script::File(first)) if options.fibaro => {
@@ -539,6 +547,15 @@ impl Runtime {
                 .map(|f| (f, Vec::new())),
             MainStep::Script(script) => self.load_script(&script),
             MainStep::Fibaro(files) => self.fibaro_step(files),
+            MainStep::Tool(name, args) => {
+                let mut all = vec![name];
+                all.extend(args);
+                self.lua
+                    .load("require('fibaro').setup({offline = true}) require('fibaro.tools').run(...)")
+                    .set_name("=(tool)")
+                    .into_function()
+                    .map(|f| (f, all))
+            }
             MainStep::Repl => {
                 match Repl::start(&self.lua, &mut self.reactor.borrow_mut()) {
                     Ok(repl) => self.repl = Some(repl),

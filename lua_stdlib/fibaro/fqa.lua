@@ -38,6 +38,7 @@ function M.decode(text, path)
     vars = vars,
     interfaces = export.initialInterfaces,
     uiCallbacks = initial.uiCallbacks,
+    ui_rows = require("fibaro.ui").from_view(initial.uiView, initial.uiCallbacks),
     viewLayout = initial.viewLayout,
     uiView = initial.uiView,
     properties = { apiVersion = export.apiVersion, manufacturer = initial.manufacturer, model = initial.model },
@@ -67,7 +68,7 @@ function M.export(qa)
       quickAppVariables = record.properties.quickAppVariables or {},
       uiCallbacks = record.properties.uiCallbacks or {},
       viewLayout = record.properties.viewLayout or {},
-      uiView = record.properties.uiView or {},
+      uiView = require("fibaro.ui").to_view(qa.rows),
       typeTemplateInitialized = true,
     },
   }

@@ -70,7 +70,7 @@ function M.setup(opts)
   return M
 end
 
-local function read(path)
+function M.read(path)
   local file, err = io.open(path, "rb")
   if not file then
     return nil, err
@@ -85,7 +85,7 @@ local function directory_of(path)
 end
 
 -- The description of a `.lua` QA from its headers.
-local function describe_lua(path, source)
+function M.describe_lua(path, source)
   local parsed, err = headers.parse(source, path, function(message)
     io.stderr:write("plua: warning: ", message, "\n")
   end)
@@ -95,10 +95,10 @@ local function describe_lua(path, source)
   local files = { { name = "main", content = source, isMain = true, path = path } }
   for _, include in ipairs(parsed.files) do
     local include_path = include.path
-    local content = read(include_path)
+    local content = M.read(include_path)
     if not content and not include_path:match("^/") then
       include_path = directory_of(path) .. "/" .. include.path
-      content = read(include_path)
+      content = M.read(include_path)
     end
     if not content then
       return nil, ("%s: --%%%%file: cannot read %s"):format(path, include.path)
@@ -133,7 +133,7 @@ end
 --- QA context, or nil and a message naming the file.
 function M.load(path)
   M.setup()
-  local text, err = read(path)
+  local text, err = M.read(path)
   if not text then
     return nil, ("cannot open %s: %s"):format(path, tostring(err))
   end
@@ -141,7 +141,7 @@ function M.load(path)
   if path:match("%.fqa$") then
     desc, err = require("fibaro.fqa").decode(text, path)
   else
-    desc, err = describe_lua(path, text)
+    desc, err = M.describe_lua(path, text)
   end
   if not desc then
     return nil, err
@@ -164,7 +164,7 @@ function M.run(opts)
   -- `--%%offline:true` in any QA makes the whole hub offline.
   local any_offline = opts.offline
   for _, path in ipairs(opts.files or {}) do
-    local text = path:match("%.lua$") and read(path)
+    local text = path:match("%.lua$") and M.read(path)
     if text and (text:match("\n%-%-%%%%offline%s*[:=]%s*true") or text:match("^%-%-%%%%offline%s*[:=]%s*true")) then
       any_offline = true
     end

@@ -37,7 +37,7 @@ function M.new(desc, router)
     quickAppVariables = desc.vars or {},
     uiCallbacks = desc.uiCallbacks or ui.callbacks(rows),
     viewLayout = desc.viewLayout,
-    uiView = desc.uiView,
+    uiView = desc.uiView or ui.to_view(rows),
   })
   local qa = setmetatable({
     id = record.id,
