@@ -58,7 +58,7 @@ pub struct Options {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Run(Options),
+    Run(Box<Options>),
     Help,
     Version,
 }
@@ -167,7 +167,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Run(options))
+    Ok(Command::Run(Box::new(options)))
 }
 
 fn string(value: OsString) -> Result<String, CliError> {
@@ -216,7 +216,7 @@ mod tests {
             .chain(args.iter().copied())
             .map(OsString::from);
         match parse(args.collect())? {
-            Command::Run(options) => Ok(options),
+            Command::Run(options) => Ok(*options),
             other => panic!("expected a run, got {other:?}"),
         }
     }

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             println!("plua {} ({})", env!("CARGO_PKG_VERSION"), mlua_version());
             0
         }
-        Ok(Command::Run(options)) => match runtime::Runtime::new(options) {
+        Ok(Command::Run(options)) => match runtime::Runtime::new(*options) {
             Ok(mut runtime) => {
                 let code = runtime.run();
                 runtime.close();
