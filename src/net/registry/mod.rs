@@ -78,6 +78,8 @@ enum Deadline {
     HttpRequest(u64),
     /// The connect, closing handshake or drain of a WebSocket connection.
     WebSocket(u64),
+    /// Reading a TCP or WebSocket connection goes on (it stopped with data left).
+    Resume(u64),
 }
 
 struct PendingConnect {
@@ -289,6 +291,9 @@ impl Net {
             if hangup {
                 conn.transport.note_hangup();
             }
+            if self.events.is_empty() {
+                conn.events_consumed();
+            }
             conn.on_ready(readable, writable, &mut self.events);
             if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking
             {
@@ -296,6 +301,7 @@ impl Net {
                 self.disarm(ctx, timer);
             }
             self.disarm_finished_reads(ctx, id);
+            self.tcp_follow(ctx, id);
             self.sweep(ctx, id);
         } else if let Some(socket) = self.udp.get_mut(&id) {
             socket.on_ready(readable, writable, &mut self.events);
@@ -318,6 +324,7 @@ impl Net {
         match deadline {
             Deadline::HttpSweep(_) => {}
             Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
+            Deadline::Resume(id) => self.resume_reading(ctx, id),
             Deadline::HttpRequest(op) => {
                 if let Some((conn, _)) = self.http_ops.remove(&op) {
                     if self.http_resolving.remove(&conn).is_some() {
@@ -365,7 +372,11 @@ impl Net {
         if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
             if let Some(mut conn) = self.conns.remove(&id) {
                 let _ = ctx.registry.deregister(conn.transport.socket());
-                let mut timers: Vec<u64> = conn.read_timers().chain(conn.connect_timer).collect();
+                let mut timers: Vec<u64> = conn
+                    .read_timers()
+                    .chain(conn.connect_timer)
+                    .chain(conn.resume_timer)
+                    .collect();
                 timers.extend(conn.take_done_timers());
                 for timer in timers {
                     self.disarm(ctx, Some(timer));

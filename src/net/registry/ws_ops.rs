@@ -204,6 +204,9 @@ impl Net {
             return false;
         };
         let was_open = conn.is_open();
+        if self.events.is_empty() {
+            conn.events_consumed();
+        }
         let followup = conn.on_ready(readable, writable, hangup, &mut self.events);
         if !was_open && conn.is_open() {
             // Connected: the connect deadline is over.
@@ -213,6 +216,21 @@ impl Net {
         self.ws_follow(ctx, id, followup);
         self.ws_sweep(ctx, id);
         true
+    }
+
+    /// The resume timer of WebSocket connection `id` fired: read on.
+    pub(super) fn ws_resume(&mut self, ctx: &mut NetContext, id: u64) {
+        let drained = self.events.is_empty();
+        let Some(conn) = self.ws.conns.get_mut(&id) else {
+            return;
+        };
+        conn.resume_timer = None;
+        if drained {
+            conn.events_consumed();
+        }
+        let followup = conn.resume(&mut self.events);
+        self.ws_follow(ctx, id, followup);
+        self.ws_sweep(ctx, id);
     }
 
     /// The deadline of connection `id` passed.
@@ -228,6 +246,17 @@ impl Net {
     }
 
     fn ws_follow(&mut self, ctx: &mut NetContext, id: u64, followup: Followup) {
+        let resume = self
+            .ws
+            .conns
+            .get(&id)
+            .is_some_and(|conn| conn.wants_resume() && conn.resume_timer.is_none());
+        if resume {
+            let timer = self.arm(ctx, 0.0, Deadline::Resume(id));
+            if let Some(conn) = self.ws.conns.get_mut(&id) {
+                conn.resume_timer = Some(timer);
+            }
+        }
         if let Followup::Deadline(seconds) = followup {
             let old = self
                 .ws
@@ -252,6 +281,8 @@ impl Net {
                 let _ = ctx.registry.deregister(socket);
             }
             let timer = conn.deadline.take();
+            self.disarm(ctx, timer);
+            let timer = conn.resume_timer.take();
             self.disarm(ctx, timer);
             if let ws::Side::Server { server } = conn.side
                 && let Some(server) = self.ws.servers.get_mut(&server)
