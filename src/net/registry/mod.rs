@@ -37,6 +37,8 @@ use crate::reactor::timers::{TimerAction, Timers};
 
 /// Default limit for a connect, in seconds.
 const CONNECT_TIMEOUT: f64 = 30.0;
+/// Capacity the event queue keeps once a burst has drained.
+const EVENTS_KEPT: usize = 1024;
 /// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
 const CLOSED_MEMORY: usize = 65_536;
 
@@ -257,6 +259,10 @@ impl Net {
         writable: bool,
         hangup: bool,
     ) {
+        if self.events.is_empty() && self.events.capacity() > EVENTS_KEPT {
+            // A burst is over: give its queue memory back.
+            self.events.shrink_to(EVENTS_KEPT);
+        }
         if self.ws_on_ready(ctx, id, readable, writable, hangup) {
             return;
         }
