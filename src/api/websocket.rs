@@ -78,6 +78,12 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
 
     let r = reactor.clone();
     core.set(
+        "ws_client_release",
+        lua.create_function(move |_, id: u64| Ok(r.borrow_mut().net.ws_client_release(id)))?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
         "ws_send",
         lua.create_function(
             move |lua, (id, data, binary): (u64, LuaString, Option<bool>)| {

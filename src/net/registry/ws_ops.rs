@@ -159,6 +159,14 @@ impl Net {
         });
     }
 
+    /// Forgets client `id` if it has no connection in progress or open (closed or draining
+    /// ones finish on their own); true if it was forgotten. Its id is then unknown.
+    pub fn ws_client_release(&mut self, id: u64) -> bool {
+        let busy = self.ws.resolving.contains_key(&id)
+            || self.ws.conns.get(&id).is_some_and(|conn| !conn.is_over());
+        !busy && self.ws.clients.remove(&id)
+    }
+
     /// Sends a text (or binary) message on connection `id` (a client, or a server's client).
     pub fn ws_send(&mut self, id: u64, data: &[u8], binary: bool) -> Result<(), String> {
         let Some(conn) = self.ws.conns.get_mut(&id) else {

@@ -152,6 +152,11 @@ impl WsConn {
         matches!(self.phase, Phase::Closed)
     }
 
+    /// True once the connection has nothing more to tell Lua (closed, or only draining).
+    pub fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Closed | Phase::Draining(_))
+    }
+
     /// Counts towards keeping the process alive.
     pub fn is_alive(&self) -> bool {
         self.referenced && !matches!(self.phase, Phase::Closed | Phase::Draining(_))
