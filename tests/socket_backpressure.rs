@@ -247,3 +247,55 @@ setInterval(function() n = n + 1 print("tick", n) io.stdout:flush() end, 100)
     );
     assert_held_up("websocket", &seen);
 }
+
+/// Reads one unmasked server frame's payload (no fragmentation, payload < 64 KiB).
+fn server_frame(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).expect("frame head");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            stream.read_exact(&mut ext).expect("frame length");
+            u16::from_be_bytes(ext) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).expect("frame payload");
+    payload
+}
+
+#[test]
+fn a_websocket_server_with_a_tiny_max_input_still_delivers_every_message_in_order() {
+    let dir = TempDir::new();
+    dir.write(
+        "server.lua",
+        r#"
+local srv = _PY.websocket_server_create()
+_PY.websocket_server_add_event_listener(srv, "message", function(client, data)
+  _PY.websocket_server_send(srv, client, data)
+end)
+local ok, port = _PY.websocket_server_start(srv, "127.0.0.1", 0, {max_input = 1000})
+print("port=" .. port) io.stdout:flush()
+"#,
+    );
+    let mut plua = Running::script_with_args(&dir, "server.lua", &[]);
+    let port: u16 = plua.line_after("port=").parse().expect("port");
+    let mut stream = ws_open(port);
+    let messages: Vec<Vec<u8>> = (0..300)
+        .map(|i| format!("{i:04}{}", "m".repeat(1020)).into_bytes())
+        .collect();
+    let mut all = Vec::new();
+    for message in &messages {
+        all.extend(client_frame(0x1, message));
+    }
+    let writer = {
+        let mut stream = stream.try_clone().expect("clone");
+        thread::spawn(move || stream.write_all(&all).expect("send all"))
+    };
+    for (i, message) in messages.iter().enumerate() {
+        assert_eq!(&server_frame(&mut stream), message, "echo {i}");
+    }
+    writer.join().expect("writer");
+    plua.kill_and_collect().assert_no_panic();
+}

@@ -115,7 +115,7 @@ function M.install(core, PY, shared)
 
   --- Connects client `id` to a ws:// or wss:// URL with extra handshake `headers`. `opts`:
   --- `timeout` (seconds, connect + handshake), `verify` (default true), `cafile`,
-  --- `max_message_size`. Returns true (the outcome arrives as `connected` or `error`), or
+  --- `max_message_size`, `max_input` (bytes of unconsumed messages at which reading pauses). Returns true (the outcome arrives as `connected` or `error`), or
   --- false and a message for an unknown or already connected id.
   function PY.websocket_connect(id, url, headers, opts)
     id = want_id("websocket_connect", 1, id, "client id")
@@ -182,7 +182,8 @@ function M.install(core, PY, shared)
   end
 
   --- Listens on host:port (port 0: a free one). `opts`: `tls = {cert, key}` (PEM files) for
-  --- wss://, `max_message_size` (default 16 MiB; larger messages close with 1009), and the
+  --- wss://, `max_message_size` (default 16 MiB; larger messages close with 1009),
+  --- `max_input` (default 1 MiB of unconsumed messages per client pauses reading it), and the
   --- HTTP server's limits. Returns true and the bound port, or false and a message (also
   --- given to the `error` listeners).
   function PY.websocket_server_start(id, host, port, opts)

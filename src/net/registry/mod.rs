@@ -15,7 +15,7 @@ mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
 
-pub use ws_ops::WsConnectOptions;
+pub use ws_ops::{WsConnectOptions, WsSizes};
 
 use tcp_ops::accept_failure;
 

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::http::server::WsRoutes;
+use crate::net::reads::DEFAULT_MAX_INPUT;
 use crate::net::ws::client::{self, PendingConnect};
 use crate::net::ws::io::TransportIo;
 use crate::net::ws::{self, Followup, WsConn, WsServer};
@@ -15,7 +16,16 @@ pub struct WsConnectOptions {
     pub ca_file: Option<String>,
     /// Seconds the connect and handshake may take.
     pub timeout: Option<f64>,
+    pub sizes: WsSizes,
+}
+
+/// Size limits of WebSocket connections (`None`: the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WsSizes {
+    /// Largest message accepted.
     pub max_message: Option<usize>,
+    /// Unconsumed input at which reading pauses.
+    pub max_input: Option<usize>,
 }
 
 impl Net {
@@ -41,7 +51,7 @@ impl Net {
         if self.ws.conns.contains_key(&id) || self.ws.resolving.contains_key(&id) {
             return Err("already connected or connecting".into());
         }
-        let config = ws::config(options.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
+        let config = ws::config(options.sizes.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
         let target = match client::prepare(url, headers) {
             Ok(target) => target,
             Err(message) => {
@@ -60,6 +70,7 @@ impl Net {
             target,
             tls,
             config,
+            max_input: options.sizes.max_input.unwrap_or(DEFAULT_MAX_INPUT),
         };
         let (host, port) = (pending.target.url.host.clone(), pending.target.url.port);
         match resolve::literal(&host, port) {
@@ -140,6 +151,7 @@ impl Net {
             pending.target.request,
             pending.config,
         );
+        conn.max_input = pending.max_input;
         conn.deadline = Some(timer);
         let registered = conn.socket().map(|socket| {
             ctx.registry
@@ -310,6 +322,7 @@ impl Net {
             id,
             WsServer {
                 max_message: ws::DEFAULT_MAX_MESSAGE,
+                max_input: DEFAULT_MAX_INPUT,
                 ..WsServer::default()
             },
         );
@@ -325,7 +338,7 @@ impl Net {
         host: &str,
         port: u16,
         mut options: ServerOptions,
-        max_message: Option<usize>,
+        sizes: WsSizes,
     ) -> Result<SocketAddr, String> {
         let Some(server) = self.ws.servers.get_mut(&id) else {
             return Err(self.missing(id, "WebSocket server"));
@@ -333,9 +346,8 @@ impl Net {
         if server.http.is_some() {
             return Err("already started".into());
         }
-        if let Some(max) = max_message {
-            server.max_message = max;
-        }
+        server.max_message = sizes.max_message.unwrap_or(server.max_message);
+        server.max_input = sizes.max_input.unwrap_or(server.max_input);
         options.websocket = Some(Arc::new(WsRoutes {
             routes: vec![("*".into(), id)],
             only: true,
@@ -391,7 +403,8 @@ impl Net {
             let config = ws::config(server.max_message);
             let mut io = TransportIo::new(upgrade.transport);
             io.unread(upgrade.leftover);
-            let conn = WsConn::server(id, upgrade.ws_server, io, config);
+            let mut conn = WsConn::server(id, upgrade.ws_server, io, config);
+            conn.max_input = server.max_input;
             self.ws.conns.insert(id, conn);
             self.events.push_back(NetEvent::Emit {
                 owner: upgrade.ws_server,
