@@ -1,9 +1,10 @@
 //! One TCP connection (client or accepted), plain or TLS: the connect/handshake progress, the
-//! receive buffer with its queue of read requests (max bytes, until a delimiter, a line, exactly
-//! n bytes, everything until EOF), the send queue whose entries complete when the transport has
-//! taken their last byte, and flow control: reading from the kernel pauses while nobody wants the
-//! data (so a peer that floods us is held back by TCP itself) and while our own send queue is
-//! full (so an echoing handler cannot grow memory without bound).
+//! receive buffer with its queue of read requests (served by `reads.rs`), the send queue whose
+//! entries complete when the transport has taken their last byte, and flow control: reading from
+//! the kernel pauses while the unconsumed input (buffered, or handed to Lua in events not yet
+//! run) is at its bound (so a peer that floods us is held back by TCP itself) and while our own
+//! send queue is full (so an echoing handler cannot grow memory without bound); one readiness
+//! event reads at most a turn's budget, and the registry resumes the rest on the next turn.
 
 use std::collections::VecDeque;
 
