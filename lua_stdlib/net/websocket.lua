@@ -37,7 +37,11 @@ return function(net)
       timeout = type(opts.timeout) == "number" and opts.timeout / 1000 or nil,
       max_message_size = opts.max_message_size,
     }
-    return setmetatable({ id = PY.websocket_client_create(), opts = connect_opts }, WebSocketClient)
+    -- `handlers` keeps the listeners so that a client connected again after `close` (which
+    -- releases the `_PY` client id) gets them on its new id.
+    local self = { opts = connect_opts, handlers = {} }
+    self.id = PY.websocket_client_create()
+    return setmetatable(self, WebSocketClient)
   end
 
   function net.WebSocketClient(opts)
@@ -53,10 +57,20 @@ return function(net)
   end
 
   function WebSocketClient:addEventListener(event, fn)
-    return PY.websocket_add_event_listener(self.id, event, fn)
+    local ok = PY.websocket_add_event_listener(self.id, event, fn)
+    self.handlers[#self.handlers + 1] = { event, fn }
+    return ok
   end
 
   function WebSocketClient:connect(url, headers)
+    if self.ended then
+      -- `close` released the old id: a new one, with the same listeners.
+      self.ended = false
+      self.id = PY.websocket_client_create()
+      for _, handler in ipairs(self.handlers) do
+        PY.websocket_add_event_listener(self.id, handler[1], handler[2])
+      end
+    end
     return PY.websocket_connect(self.id, url, headers, self.opts)
   end
 
@@ -69,7 +83,9 @@ return function(net)
   end
 
   function WebSocketClient:close(code, reason)
-    return PY.websocket_close(self.id, code, reason)
+    local closing = PY.websocket_close(self.id, code, reason)
+    self.ended = true
+    return closing
   end
 
   -- One connection of a WebSocketServer.

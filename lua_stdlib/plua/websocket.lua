@@ -8,6 +8,10 @@
 -- message(client, data, is_binary), client_disconnected(client, code, reason),
 -- error(message, client). Several listeners on one event run in the order they were added;
 -- an error in one does not keep the others from running.
+--
+-- websocket_close ends a client: once its `disconnected` listeners have run (at once if it is
+-- not connected), its listeners are dropped and its id forgotten, so a create/connect/close
+-- loop does not grow memory. A client closed by the peer stays usable for a reconnect.
 
 local M = {}
 
@@ -20,6 +24,10 @@ function M.install(core, PY, shared)
   local checks = require("plua.checks")
   local bad, want_id, want_data, want_table = checks.bad, checks.id, checks.string, checks.table
   local want_code = checks.close_code
+
+  local function report(event, message)
+    io.stderr:write("Error in ", event, " callback: ", tostring(message), "\n")
+  end
 
   local function add_listener(name, known, id, event, fn)
     id = want_id(name, 1, id, "id")
@@ -44,7 +52,7 @@ function M.install(core, PY, shared)
       of_owner[event] = function(...)
         local ok, message = xpcall(before, traceback, ...)
         if not ok then
-          io.stderr:write("Error in ", event, " callback: ", tostring(message), "\n")
+          report(event, message)
         end
         return fn(...)
       end
@@ -57,6 +65,36 @@ function M.install(core, PY, shared)
   ---------------------------------------------------------------------------------------------
   -- Client
   ---------------------------------------------------------------------------------------------
+
+  -- Forgets client `id` (Rust side and listeners) if it has no connection left; true if so.
+  local function release(id)
+    if core.ws_client_release(id) then
+      listeners[id] = nil
+      return true
+    end
+    return false
+  end
+
+  -- Releases client `id` right after its next `disconnected` listeners have run, unless they
+  -- connect it again.
+  local function release_after_disconnect(id)
+    local of_owner = listeners[id]
+    if not of_owner then
+      of_owner = {}
+      listeners[id] = of_owner
+    end
+    local user = of_owner.disconnected
+    of_owner.disconnected = function(...)
+      of_owner.disconnected = user
+      if user then
+        local ok, message = xpcall(user, traceback, ...)
+        if not ok then
+          report("disconnected", message)
+        end
+      end
+      release(id)
+    end
+  end
 
   local client_events = {
     connected = true,
@@ -77,7 +115,7 @@ function M.install(core, PY, shared)
 
   --- Connects client `id` to a ws:// or wss:// URL with extra handshake `headers`. `opts`:
   --- `timeout` (seconds, connect + handshake), `verify` (default true), `cafile`,
-  --- `max_message_size`. Returns true (the outcome arrives as `connected` or `error`), or
+  --- `max_message_size`, `max_input` (bytes of unconsumed messages at which reading pauses). Returns true (the outcome arrives as `connected` or `error`), or
   --- false and a message for an unknown or already connected id.
   function PY.websocket_connect(id, url, headers, opts)
     id = want_id("websocket_connect", 1, id, "client id")
@@ -116,7 +154,11 @@ function M.install(core, PY, shared)
     if reason ~= nil then
       reason = want_data("websocket_close", 3, reason)
     end
-    return core.ws_close(id, code, reason)
+    local closing = core.ws_close(id, code, reason)
+    if not release(id) then
+      release_after_disconnect(id)
+    end
+    return closing
   end
 
   ---------------------------------------------------------------------------------------------
@@ -140,7 +182,8 @@ function M.install(core, PY, shared)
   end
 
   --- Listens on host:port (port 0: a free one). `opts`: `tls = {cert, key}` (PEM files) for
-  --- wss://, `max_message_size` (default 16 MiB; larger messages close with 1009), and the
+  --- wss://, `max_message_size` (default 16 MiB; larger messages close with 1009),
+  --- `max_input` (default 1 MiB of unconsumed messages per client pauses reading it), and the
   --- HTTP server's limits. Returns true and the bound port, or false and a message (also
   --- given to the `error` listeners).
   function PY.websocket_server_start(id, host, port, opts)

@@ -6,7 +6,7 @@
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::api::args::string_pairs;
-use crate::net::registry::WsConnectOptions;
+use crate::net::registry::{WsConnectOptions, WsSizes};
 use crate::reactor::SharedReactor;
 
 /// Close code sent by `websocket_close` without one: normal closure.
@@ -34,17 +34,24 @@ fn connect_options(opts: Option<&Table>) -> WsConnectOptions {
             .ok()
             .flatten()
             .filter(|t| t.is_finite() && *t > 0.0);
-        options.max_message = max_message(opts);
+        options.sizes = sizes(opts);
     }
     options
 }
 
-fn max_message(opts: &Table) -> Option<usize> {
-    opts.get::<Option<f64>>("max_message_size")
-        .ok()
-        .flatten()
-        .filter(|size| *size >= 1.0)
-        .map(|size| size as usize)
+/// `max_message_size` and `max_input` (bytes) of an options table; others are ignored.
+fn sizes(opts: &Table) -> WsSizes {
+    let size = |key: &str| {
+        opts.get::<Option<f64>>(key)
+            .ok()
+            .flatten()
+            .filter(|size| *size >= 1.0)
+            .map(|size| size as usize)
+    };
+    WsSizes {
+        max_message: size("max_message_size"),
+        max_input: size("max_input"),
+    }
 }
 
 /// Adds the WebSocket primitives to `core`.
@@ -74,6 +81,12 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 }
             },
         )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_client_release",
+        lua.create_function(move |_, id: u64| Ok(r.borrow_mut().net.ws_client_release(id)))?,
     )?;
 
     let r = reactor.clone();
@@ -134,14 +147,14 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let Ok(port) = u16::try_from(port) else {
                     return failure(lua, format!("port {port} is out of range (0-65535)"));
                 };
-                let limit = opts.as_ref().and_then(max_message);
+                let limits = opts.as_ref().map(sizes).unwrap_or_default();
                 let options = match crate::api::http::options_from(opts) {
                     Ok(options) => options,
                     Err(message) => return failure(lua, message),
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
-                match net.ws_server_start(&mut ctx, id, &host, port, options, limit) {
+                match net.ws_server_start(&mut ctx, id, &host, port, options, limits) {
                     Ok(address) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
                         address.port(),
                     ))])),

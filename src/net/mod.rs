@@ -4,6 +4,7 @@
 //! coroutine resumptions, so the same state machines also serve the blocking fallback of the
 //! waiting functions.
 
+pub mod reads;
 pub mod registry;
 pub mod resolve;
 pub mod server;

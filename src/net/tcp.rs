@@ -1,50 +1,31 @@
 //! One TCP connection (client or accepted), plain or TLS: the connect/handshake progress, the
-//! receive buffer with its queue of read requests (max bytes, until a delimiter, a line, exactly
-//! n bytes, everything until EOF), the send queue whose entries complete when the transport has
-//! taken their last byte, and flow control: reading from the kernel pauses while nobody wants the
-//! data (so a peer that floods us is held back by TCP itself) and while our own send queue is
-//! full (so an echoing handler cannot grow memory without bound).
+//! receive buffer with its queue of read requests (served by `reads.rs`), the send queue whose
+//! entries complete when the transport has taken their last byte, and flow control: reading from
+//! the kernel pauses while the unconsumed input (buffered, or handed to Lua in events not yet
+//! run) is at its bound (so a peer that floods us is held back by TCP itself) and while our own
+//! send queue is full (so an echoing handler cannot grow memory without bound); one readiness
+//! event reads at most a turn's budget, and the registry resumes the rest on the next turn.
 
 use std::collections::VecDeque;
 
+use super::reads::{self, Served};
+pub use super::reads::{DEFAULT_READ_MAX, InputLimits, ReadKind, ReadRequest};
 use super::transport::{Transport, connect_finished};
 use super::{EventQueue, NetEvent, Val, describe_io_error};
 
 /// Bytes read per pass for connections that emit `data_received` events.
 const EVENT_CHUNK: usize = 64 * 1024;
-/// Receive buffer size beyond which we stop reading while no read request waits.
-const READ_AHEAD: usize = 256 * 1024;
-/// Send-queue size beyond which an event-mode connection stops reading.
-const SEND_HIGH_WATER: usize = 1024 * 1024;
+/// Bytes read per pass for connections that buffer for read requests.
+const READ_CHUNK: usize = 256 * 1024;
+/// Bytes one readiness event may read from one connection before the loop moves on (the rest
+/// is read on a later turn), so a flooding peer cannot starve timers and other sockets.
+const TURN_BUDGET: usize = 256 * 1024;
+/// A drained receive buffer whose capacity grew past this is shrunk back.
+const SHRINK_ABOVE: usize = 512 * 1024;
+/// Capacity a shrunk receive buffer keeps.
+const SHRINK_TO: usize = 16 * 1024;
 /// Hard limit of queued outgoing bytes; a write beyond it fails.
 pub const SEND_LIMIT: usize = 64 * 1024 * 1024;
-/// Default `max` for reads that do not name one.
-pub const DEFAULT_READ_MAX: usize = 64 * 1024;
-
-/// What a read request waits for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReadKind {
-    /// Whatever is there, up to n bytes (at least one).
-    Max(usize),
-    /// Up to and including the delimiter (as the original plua did), or `max` bytes if no
-    /// delimiter comes first.
-    Until { delimiter: Vec<u8>, max: usize },
-    /// LuaSocket `*l`: a line without its `\n` (and a trailing `\r`).
-    Line,
-    /// LuaSocket `*a`: everything until the peer closes.
-    All,
-    /// LuaSocket `n`: exactly n bytes.
-    Exact(usize),
-}
-
-/// A read request waiting for data.
-#[derive(Debug)]
-pub struct ReadRequest {
-    pub op: u64,
-    pub kind: ReadKind,
-    /// The timer that ends this read with "timeout", if the connection has a read timeout.
-    pub timer: Option<u64>,
-}
 
 struct WriteEntry {
     data: Vec<u8>,
@@ -86,7 +67,18 @@ pub struct TcpConn {
     pub emit_data: bool,
     /// Counted in the alive set.
     pub referenced: bool,
+    /// How much input it may hold.
+    pub limits: InputLimits,
+    /// The timer that resumes reading on a later turn, while one is armed.
+    pub resume_timer: Option<u64>,
     received: Vec<u8>,
+    /// How much of `received` the oldest read request searched for its terminator in vain.
+    scanned: usize,
+    /// Bytes handed to Lua in `data_received` events that may not have run yet.
+    in_flight: usize,
+    /// Reading stopped with data left (turn budget spent, or events not yet run): someone
+    /// must call [`TcpConn::resume`] on a later turn, as no new readiness edge may come.
+    more: bool,
     reads: VecDeque<ReadRequest>,
     /// Timers of finished reads, not yet cancelled by the owner.
     done_timers: Vec<u64>,
@@ -114,7 +106,12 @@ impl TcpConn {
             server: None,
             emit_data: false,
             referenced: true,
+            limits: InputLimits::default(),
+            resume_timer: None,
             received: Vec::new(),
+            scanned: 0,
+            in_flight: 0,
+            more: false,
             reads: VecDeque::new(),
             done_timers: Vec::new(),
             writes: VecDeque::new(),
@@ -281,23 +278,39 @@ impl TcpConn {
         }
         if self.writes.is_empty() && self.closing {
             self.finish_close(events);
-        } else if self.emit_data && self.unread && self.queued_bytes < SEND_HIGH_WATER / 4 {
+        } else if self.emit_data && self.unread && self.queued_bytes < self.limits.input / 4 {
             // The send queue drained: resume reading what the echoing handler paused.
             self.pump_reads(events);
         }
     }
 
-    /// Queues a read request and serves it at once if the buffer allows.
+    /// Queues a read request and serves it at once if the buffer allows. A request that can
+    /// never fit the connection's limits fails at once with `read too large`.
     pub fn read(&mut self, request: ReadRequest, events: &mut EventQueue) {
+        if let Err(message) = reads::check(&request.kind, &self.limits) {
+            self.done_timers.extend(request.timer);
+            events.push_back(NetEvent::failure(request.op, message));
+            return;
+        }
         if self.phase == Phase::Closed {
             // Closed, but bytes received before the close can still be read.
-            events.push_back(match take_for(&request.kind, &mut self.received, true) {
-                Some(data) => {
+            let served = reads::serve(
+                &request.kind,
+                &mut self.received,
+                true,
+                &self.limits,
+                &mut 0,
+            );
+            self.done_timers.extend(request.timer);
+            events.push_back(match served {
+                Served::Data(data) => {
                     let message = format!("Received {} bytes", data.len());
                     NetEvent::success(request.op, Val::Bytes(data), message)
                 }
-                None => NetEvent::failure(request.op, "closed"),
+                Served::Fail(message) => NetEvent::failure(request.op, message),
+                Served::Wait => NetEvent::failure(request.op, "closed"),
             });
+            self.trim_buffer();
             return;
         }
         self.reads.push_back(request);
@@ -311,38 +324,70 @@ impl TcpConn {
         if let Some(index) = self.reads.iter().position(|read| read.op == op)
             && let Some(read) = self.reads.remove(index)
         {
+            if index == 0 {
+                self.scanned = 0;
+            }
             self.done_timers.extend(read.timer);
             events.push_back(NetEvent::failure(op, "timeout"));
         }
     }
 
-    fn wants_data(&self) -> bool {
-        if self.emit_data {
-            return self.queued_bytes < SEND_HIGH_WATER;
-        }
-        !self.reads.is_empty() || self.received.len() < READ_AHEAD
+    /// The runtime has run every event queued so far: the data handed over is consumed.
+    pub fn events_consumed(&mut self) {
+        self.in_flight = 0;
     }
 
-    /// Reads from the transport as far as someone wants the data, then serves requests.
+    /// True if reading stopped with data left and must be resumed on a later turn.
+    pub fn wants_resume(&self) -> bool {
+        self.more && self.phase != Phase::Closed
+    }
+
+    /// Reads on (a later turn after [`TcpConn::wants_resume`]).
+    pub fn resume(&mut self, events: &mut EventQueue) {
+        self.more = false;
+        if self.phase == Phase::Open {
+            self.pump_reads(events);
+        }
+    }
+
+    /// How many more bytes may be read now: reading pauses while the unconsumed input (or, in
+    /// event mode, the unsent output) is at its bound.
+    fn room(&self) -> usize {
+        if self.emit_data {
+            if self.queued_bytes >= self.limits.input {
+                return 0;
+            }
+            return self.limits.input.saturating_sub(self.in_flight);
+        }
+        reads::buffer_cap(self.reads.front().map(|read| &read.kind), &self.limits)
+            .saturating_sub(self.received.len())
+    }
+
+    /// Reads from the transport as far as someone wants the data and the turn budget allows,
+    /// then serves requests.
     fn pump_reads(&mut self, events: &mut EventQueue) {
         if self.phase == Phase::Closed {
             return;
         }
+        let mut budget = TURN_BUDGET;
         loop {
-            if self.eof || !self.wants_data() {
+            let room = self.room();
+            if self.eof || room == 0 || budget == 0 {
                 break;
             }
             let before = self.received.len();
             // Event mode hands each chunk over at once: keep chunks small enough to come from
             // the heap (not fresh zeroed pages) and to spread work over events.
-            let limit = if self.emit_data {
+            let chunk = if self.emit_data {
                 EVENT_CHUNK
             } else {
-                READ_AHEAD
+                READ_CHUNK
             };
+            let limit = chunk.min(room).min(budget);
             match self.transport.read_into(&mut self.received, limit) {
                 Ok(status) => {
                     self.unread = status.bytes == limit && !status.eof;
+                    budget = budget.saturating_sub(status.bytes);
                     if status.eof {
                         self.eof = true;
                     }
@@ -364,10 +409,15 @@ impl TcpConn {
                 break;
             }
         }
-        if !self.wants_data() && !self.eof {
+        if self.room() == 0 && !self.eof {
             // We stopped before WouldBlock: the next request must read again.
             self.unread = true;
         }
+        // Data may be left in the kernel with no new edge to come: read on next turn when the
+        // budget ran out, or once the events handed over have run (the runtime runs them all
+        // each turn).
+        let paused_for_events = self.emit_data && self.queued_bytes < self.limits.input;
+        self.more = self.unread && !self.eof && (budget == 0 || paused_for_events);
         // Deliver what is buffered even when this pass read nothing new: data that came with
         // the last TLS handshake flight arrives before the connection counts as open.
         if !self.emit_data {
@@ -385,6 +435,7 @@ impl TcpConn {
             && !self.received.is_empty()
         {
             let data = std::mem::take(&mut self.received);
+            self.in_flight += data.len();
             events.push_back(NetEvent::Emit {
                 owner: server,
                 event: "data_received",
@@ -396,22 +447,37 @@ impl TcpConn {
     /// Answers waiting read requests from the buffer, in order.
     fn serve_reads(&mut self, events: &mut EventQueue) {
         while let Some(request) = self.reads.front() {
-            match take_for(&request.kind, &mut self.received, self.eof) {
-                Some(data) => {
-                    let (op, timer) = (request.op, request.timer);
-                    self.reads.pop_front();
-                    self.done_timers.extend(timer);
+            let served = reads::serve(
+                &request.kind,
+                &mut self.received,
+                self.eof,
+                &self.limits,
+                &mut self.scanned,
+            );
+            let (op, timer) = (request.op, request.timer);
+            let event = match served {
+                Served::Data(data) => {
                     let message = format!("Received {} bytes", data.len());
-                    events.push_back(NetEvent::success(op, Val::Bytes(data), message));
+                    NetEvent::success(op, Val::Bytes(data), message)
                 }
-                None if self.eof => {
-                    let (op, timer) = (request.op, request.timer);
-                    self.reads.pop_front();
-                    self.done_timers.extend(timer);
-                    events.push_back(NetEvent::failure(op, "closed"));
-                }
-                None => break,
-            }
+                Served::Fail(message) => NetEvent::failure(op, message),
+                Served::Wait if self.eof => NetEvent::failure(op, "closed"),
+                Served::Wait => break,
+            };
+            self.reads.pop_front();
+            self.scanned = 0;
+            self.done_timers.extend(timer);
+            events.push_back(event);
+        }
+        self.trim_buffer();
+    }
+
+    /// Gives memory back after a burst: a receive buffer that grew large keeps only a small
+    /// capacity once it holds little.
+    fn trim_buffer(&mut self) {
+        let capacity = self.received.capacity();
+        if capacity > SHRINK_ABOVE && self.received.len() < capacity / 4 {
+            self.received.shrink_to(self.received.len().max(SHRINK_TO));
         }
     }
 
@@ -448,9 +514,10 @@ impl TcpConn {
         self.reads.iter().filter_map(|read| read.timer)
     }
 
-    /// Closes: pending reads fail with "closed", queued data is still sent, then the socket
-    /// closes.
+    /// Closes: pending reads fail with "closed", unread input is dropped, queued data is
+    /// still sent, then the socket closes.
     pub fn close(&mut self, events: &mut EventQueue) {
+        self.received = Vec::new();
         if self.phase == Phase::Closed {
             return;
         }
@@ -501,93 +568,5 @@ impl TcpConn {
         self.queued_bytes = 0;
         self.phase = Phase::Closed;
         self.emit_disconnected(events);
-    }
-}
-
-/// Takes what `kind` asks for from `buffer`, if it is there.
-fn take_for(kind: &ReadKind, buffer: &mut Vec<u8>, eof: bool) -> Option<Vec<u8>> {
-    match kind {
-        ReadKind::Max(max) => {
-            if buffer.is_empty() {
-                return None;
-            }
-            let n = (*max).max(1).min(buffer.len());
-            Some(buffer.drain(..n).collect())
-        }
-        ReadKind::Until { delimiter, max } => {
-            if let Some(at) = find(buffer, delimiter)
-                && at <= *max
-            {
-                return Some(buffer.drain(..at + delimiter.len()).collect());
-            }
-            if buffer.len() >= *max && *max > 0 {
-                return Some(buffer.drain(..*max).collect());
-            }
-            None
-        }
-        ReadKind::Line => {
-            let at = buffer.iter().position(|&b| b == b'\n')?;
-            let mut line: Vec<u8> = buffer.drain(..=at).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            Some(line)
-        }
-        ReadKind::All => eof.then(|| std::mem::take(buffer)),
-        ReadKind::Exact(n) => (buffer.len() >= *n).then(|| buffer.drain(..*n).collect()),
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_kinds_take_what_they_ask_for() {
-        let mut buffer = b"hello\r\nworld|rest".to_vec();
-        assert_eq!(
-            take_for(&ReadKind::Line, &mut buffer, false),
-            Some(b"hello".to_vec())
-        );
-        let until = ReadKind::Until {
-            delimiter: b"|".to_vec(),
-            max: 100,
-        };
-        assert_eq!(
-            take_for(&until, &mut buffer, false),
-            Some(b"world|".to_vec())
-        );
-        assert_eq!(take_for(&ReadKind::Exact(5), &mut buffer, false), None);
-        assert_eq!(take_for(&ReadKind::All, &mut buffer, false), None);
-        assert_eq!(
-            take_for(&ReadKind::Max(2), &mut buffer, false),
-            Some(b"re".to_vec())
-        );
-        assert_eq!(
-            take_for(&ReadKind::All, &mut buffer, true),
-            Some(b"st".to_vec())
-        );
-        assert_eq!(take_for(&ReadKind::Max(2), &mut buffer, true), None);
-    }
-
-    #[test]
-    fn until_without_delimiter_stops_at_max() {
-        let mut buffer = b"abcdef".to_vec();
-        let until = ReadKind::Until {
-            delimiter: b"\n".to_vec(),
-            max: 4,
-        };
-        assert_eq!(take_for(&until, &mut buffer, false), Some(b"abcd".to_vec()));
-        assert_eq!(buffer, b"ef");
     }
 }

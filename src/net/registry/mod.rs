@@ -15,7 +15,7 @@ mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
 
-pub use ws_ops::WsConnectOptions;
+pub use ws_ops::{WsConnectOptions, WsSizes};
 
 use tcp_ops::accept_failure;
 
@@ -37,6 +37,8 @@ use crate::reactor::timers::{TimerAction, Timers};
 
 /// Default limit for a connect, in seconds.
 const CONNECT_TIMEOUT: f64 = 30.0;
+/// Capacity the event queue keeps once a burst has drained.
+const EVENTS_KEPT: usize = 1024;
 /// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
 const CLOSED_MEMORY: usize = 65_536;
 
@@ -78,6 +80,8 @@ enum Deadline {
     HttpRequest(u64),
     /// The connect, closing handshake or drain of a WebSocket connection.
     WebSocket(u64),
+    /// Reading a TCP or WebSocket connection goes on (it stopped with data left).
+    Resume(u64),
 }
 
 struct PendingConnect {
@@ -255,6 +259,10 @@ impl Net {
         writable: bool,
         hangup: bool,
     ) {
+        if self.events.is_empty() && self.events.capacity() > EVENTS_KEPT {
+            // A burst is over: give its queue memory back.
+            self.events.shrink_to(EVENTS_KEPT);
+        }
         if self.ws_on_ready(ctx, id, readable, writable, hangup) {
             return;
         }
@@ -289,6 +297,9 @@ impl Net {
             if hangup {
                 conn.transport.note_hangup();
             }
+            if self.events.is_empty() {
+                conn.events_consumed();
+            }
             conn.on_ready(readable, writable, &mut self.events);
             if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking
             {
@@ -296,6 +307,7 @@ impl Net {
                 self.disarm(ctx, timer);
             }
             self.disarm_finished_reads(ctx, id);
+            self.tcp_follow(ctx, id);
             self.sweep(ctx, id);
         } else if let Some(socket) = self.udp.get_mut(&id) {
             socket.on_ready(readable, writable, &mut self.events);
@@ -318,6 +330,7 @@ impl Net {
         match deadline {
             Deadline::HttpSweep(_) => {}
             Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
+            Deadline::Resume(id) => self.resume_reading(ctx, id),
             Deadline::HttpRequest(op) => {
                 if let Some((conn, _)) = self.http_ops.remove(&op) {
                     if self.http_resolving.remove(&conn).is_some() {
@@ -365,7 +378,11 @@ impl Net {
         if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
             if let Some(mut conn) = self.conns.remove(&id) {
                 let _ = ctx.registry.deregister(conn.transport.socket());
-                let mut timers: Vec<u64> = conn.read_timers().chain(conn.connect_timer).collect();
+                let mut timers: Vec<u64> = conn
+                    .read_timers()
+                    .chain(conn.connect_timer)
+                    .chain(conn.resume_timer)
+                    .collect();
                 timers.extend(conn.take_done_timers());
                 for timer in timers {
                     self.disarm(ctx, Some(timer));

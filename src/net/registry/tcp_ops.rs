@@ -147,7 +147,40 @@ impl Net {
             conn.read(ReadRequest { op, kind, timer }, &mut self.events);
         }
         self.disarm_finished_reads(ctx, id);
+        self.tcp_follow(ctx, id);
         self.sweep(ctx, id);
+    }
+
+    /// Arms the timer that goes on reading connection `id` next turn, if it stopped with data
+    /// left (its turn budget spent, or its events not yet run).
+    pub(super) fn tcp_follow(&mut self, ctx: &mut NetContext, id: u64) {
+        let wanted = self
+            .conns
+            .get(&id)
+            .is_some_and(|conn| conn.wants_resume() && conn.resume_timer.is_none());
+        if wanted {
+            let timer = self.arm(ctx, 0.0, Deadline::Resume(id));
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.resume_timer = Some(timer);
+            }
+        }
+    }
+
+    /// The resume timer of connection `id` (TCP or WebSocket) fired: read on.
+    pub(super) fn resume_reading(&mut self, ctx: &mut NetContext, id: u64) {
+        let drained = self.events.is_empty();
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.resume_timer = None;
+            if drained {
+                conn.events_consumed();
+            }
+            conn.resume(&mut self.events);
+            self.disarm_finished_reads(ctx, id);
+            self.tcp_follow(ctx, id);
+            self.sweep(ctx, id);
+        } else {
+            self.ws_resume(ctx, id);
+        }
     }
 
     /// Cancels the timeout timers of the reads connection `id` finished.

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::http::server::WsRoutes;
+use crate::net::reads::DEFAULT_MAX_INPUT;
 use crate::net::ws::client::{self, PendingConnect};
 use crate::net::ws::io::TransportIo;
 use crate::net::ws::{self, Followup, WsConn, WsServer};
@@ -15,7 +16,16 @@ pub struct WsConnectOptions {
     pub ca_file: Option<String>,
     /// Seconds the connect and handshake may take.
     pub timeout: Option<f64>,
+    pub sizes: WsSizes,
+}
+
+/// Size limits of WebSocket connections (`None`: the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WsSizes {
+    /// Largest message accepted.
     pub max_message: Option<usize>,
+    /// Unconsumed input at which reading pauses.
+    pub max_input: Option<usize>,
 }
 
 impl Net {
@@ -41,7 +51,7 @@ impl Net {
         if self.ws.conns.contains_key(&id) || self.ws.resolving.contains_key(&id) {
             return Err("already connected or connecting".into());
         }
-        let config = ws::config(options.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
+        let config = ws::config(options.sizes.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
         let target = match client::prepare(url, headers) {
             Ok(target) => target,
             Err(message) => {
@@ -60,6 +70,7 @@ impl Net {
             target,
             tls,
             config,
+            max_input: options.sizes.max_input.unwrap_or(DEFAULT_MAX_INPUT),
         };
         let (host, port) = (pending.target.url.host.clone(), pending.target.url.port);
         match resolve::literal(&host, port) {
@@ -140,6 +151,7 @@ impl Net {
             pending.target.request,
             pending.config,
         );
+        conn.max_input = pending.max_input;
         conn.deadline = Some(timer);
         let registered = conn.socket().map(|socket| {
             ctx.registry
@@ -157,6 +169,14 @@ impl Net {
             event: "error",
             args: vec![Val::Text(message)],
         });
+    }
+
+    /// Forgets client `id` if it has no connection in progress or open (closed or draining
+    /// ones finish on their own); true if it was forgotten. Its id is then unknown.
+    pub fn ws_client_release(&mut self, id: u64) -> bool {
+        let busy = self.ws.resolving.contains_key(&id)
+            || self.ws.conns.get(&id).is_some_and(|conn| !conn.is_over());
+        !busy && self.ws.clients.remove(&id)
     }
 
     /// Sends a text (or binary) message on connection `id` (a client, or a server's client).
@@ -204,6 +224,9 @@ impl Net {
             return false;
         };
         let was_open = conn.is_open();
+        if self.events.is_empty() {
+            conn.events_consumed();
+        }
         let followup = conn.on_ready(readable, writable, hangup, &mut self.events);
         if !was_open && conn.is_open() {
             // Connected: the connect deadline is over.
@@ -213,6 +236,21 @@ impl Net {
         self.ws_follow(ctx, id, followup);
         self.ws_sweep(ctx, id);
         true
+    }
+
+    /// The resume timer of WebSocket connection `id` fired: read on.
+    pub(super) fn ws_resume(&mut self, ctx: &mut NetContext, id: u64) {
+        let drained = self.events.is_empty();
+        let Some(conn) = self.ws.conns.get_mut(&id) else {
+            return;
+        };
+        conn.resume_timer = None;
+        if drained {
+            conn.events_consumed();
+        }
+        let followup = conn.resume(&mut self.events);
+        self.ws_follow(ctx, id, followup);
+        self.ws_sweep(ctx, id);
     }
 
     /// The deadline of connection `id` passed.
@@ -228,6 +266,17 @@ impl Net {
     }
 
     fn ws_follow(&mut self, ctx: &mut NetContext, id: u64, followup: Followup) {
+        let resume = self
+            .ws
+            .conns
+            .get(&id)
+            .is_some_and(|conn| conn.wants_resume() && conn.resume_timer.is_none());
+        if resume {
+            let timer = self.arm(ctx, 0.0, Deadline::Resume(id));
+            if let Some(conn) = self.ws.conns.get_mut(&id) {
+                conn.resume_timer = Some(timer);
+            }
+        }
         if let Followup::Deadline(seconds) = followup {
             let old = self
                 .ws
@@ -253,6 +302,8 @@ impl Net {
             }
             let timer = conn.deadline.take();
             self.disarm(ctx, timer);
+            let timer = conn.resume_timer.take();
+            self.disarm(ctx, timer);
             if let ws::Side::Server { server } = conn.side
                 && let Some(server) = self.ws.servers.get_mut(&server)
             {
@@ -271,6 +322,7 @@ impl Net {
             id,
             WsServer {
                 max_message: ws::DEFAULT_MAX_MESSAGE,
+                max_input: DEFAULT_MAX_INPUT,
                 ..WsServer::default()
             },
         );
@@ -286,7 +338,7 @@ impl Net {
         host: &str,
         port: u16,
         mut options: ServerOptions,
-        max_message: Option<usize>,
+        sizes: WsSizes,
     ) -> Result<SocketAddr, String> {
         let Some(server) = self.ws.servers.get_mut(&id) else {
             return Err(self.missing(id, "WebSocket server"));
@@ -294,9 +346,8 @@ impl Net {
         if server.http.is_some() {
             return Err("already started".into());
         }
-        if let Some(max) = max_message {
-            server.max_message = max;
-        }
+        server.max_message = sizes.max_message.unwrap_or(server.max_message);
+        server.max_input = sizes.max_input.unwrap_or(server.max_input);
         options.websocket = Some(Arc::new(WsRoutes {
             routes: vec![("*".into(), id)],
             only: true,
@@ -352,7 +403,8 @@ impl Net {
             let config = ws::config(server.max_message);
             let mut io = TransportIo::new(upgrade.transport);
             io.unread(upgrade.leftover);
-            let conn = WsConn::server(id, upgrade.ws_server, io, config);
+            let mut conn = WsConn::server(id, upgrade.ws_server, io, config);
+            conn.max_input = server.max_input;
             self.ws.conns.insert(id, conn);
             self.events.push_back(NetEvent::Emit {
                 owner: upgrade.ws_server,

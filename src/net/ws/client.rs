@@ -14,6 +14,8 @@ pub struct PendingConnect {
     pub target: Target,
     pub tls: Option<TlsOptions>,
     pub config: WebSocketConfig,
+    /// Unconsumed input at which reading pauses.
+    pub max_input: usize,
 }
 
 /// Where a client connects and what it sends there.

@@ -64,6 +64,11 @@ pub enum Followup {
 const CLOSE_TIMEOUT: f64 = 5.0;
 /// Seconds input is drained after a failure.
 const DRAIN_TIMEOUT: f64 = 2.0;
+/// Message bytes one readiness event may take from one connection before the loop moves on
+/// (the rest is read on a later turn), so a flooding peer cannot starve the loop.
+const TURN_BUDGET: usize = 256 * 1024;
+/// Messages one readiness event may take from one connection (small messages cost per event).
+const TURN_MESSAGES: usize = 1024;
 
 /// A WebSocket connection.
 pub struct WsConn {
@@ -81,6 +86,15 @@ pub struct WsConn {
     got_close: bool,
     /// The timer bounding the connect, the close handshake or the drain.
     pub deadline: Option<u64>,
+    /// Message bytes handed to Lua in events that may not have run yet; reading pauses at
+    /// `max_input`.
+    in_flight: usize,
+    /// Bound of unconsumed input (see [`crate::net::reads::InputLimits::input`]).
+    pub max_input: usize,
+    /// Reading stopped with data left: [`WsConn::resume`] must be called on a later turn.
+    more: bool,
+    /// The timer that resumes reading, while one is armed.
+    pub resume_timer: Option<u64>,
 }
 
 impl WsConn {
@@ -121,6 +135,10 @@ impl WsConn {
             close_info: None,
             got_close: false,
             deadline: None,
+            in_flight: 0,
+            max_input: crate::net::reads::DEFAULT_MAX_INPUT,
+            more: false,
+            resume_timer: None,
         }
     }
 
@@ -132,6 +150,11 @@ impl WsConn {
     /// True once the socket can be dropped.
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Closed)
+    }
+
+    /// True once the connection has nothing more to tell Lua (closed, or only draining).
+    pub fn is_over(&self) -> bool {
+        matches!(self.phase, Phase::Closed | Phase::Draining(_))
     }
 
     /// Counts towards keeping the process alive.
@@ -257,8 +280,26 @@ impl WsConn {
         }
     }
 
-    /// Reads messages until the socket has nothing more, and sends what is queued.
+    /// The runtime has run every event queued so far: the messages handed over are consumed.
+    pub fn events_consumed(&mut self) {
+        self.in_flight = 0;
+    }
+
+    /// True if reading stopped with data left and must be resumed on a later turn.
+    pub fn wants_resume(&self) -> bool {
+        self.more && matches!(self.phase, Phase::Open(_))
+    }
+
+    /// Reads on (a later turn after [`WsConn::wants_resume`]).
+    pub fn resume(&mut self, events: &mut EventQueue) -> Followup {
+        self.more = false;
+        self.pump(false, events)
+    }
+
+    /// Reads messages until the socket has nothing more, the turn budget is spent or the
+    /// unconsumed input or unsent output is at its bound; sends what is queued.
     fn pump(&mut self, writable: bool, events: &mut EventQueue) -> Followup {
+        self.more = false;
         let Phase::Open(socket) = &mut self.phase else {
             return Followup::Nothing;
         };
@@ -270,8 +311,28 @@ impl WsConn {
             }
         }
         let got_close_before = self.got_close;
+        let (mut budget, mut messages) = (TURN_BUDGET, TURN_MESSAGES);
         loop {
-            match socket.read() {
+            if socket.get_ref().write_blocked && !self.got_close {
+                // Output waits for the peer: a writable event resumes reading.
+                break;
+            }
+            if budget == 0 || messages == 0 || self.in_flight >= self.max_input {
+                self.more = true;
+                break;
+            }
+            let message = socket.read();
+            if let Ok(Message::Text(_) | Message::Binary(_)) = &message {
+                let size = match &message {
+                    Ok(Message::Text(text)) => text.len(),
+                    Ok(Message::Binary(bytes)) => bytes.len(),
+                    _ => 0,
+                };
+                budget = budget.saturating_sub(size.max(1));
+                messages -= 1;
+                self.in_flight += size;
+            }
+            match message {
                 Ok(Message::Text(text)) => {
                     events.push_back(event::message(
                         self.side,

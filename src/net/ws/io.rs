@@ -23,6 +23,9 @@ pub struct TransportIo {
     pub readable: bool,
     /// The peer finished sending.
     pub eof: bool,
+    /// The last write found the socket full: output is waiting, so reading pauses until a
+    /// writable event lets the queue drain (an echoing handler cannot grow memory for ever).
+    pub write_blocked: bool,
 }
 
 impl TransportIo {
@@ -34,6 +37,7 @@ impl TransportIo {
             staged_from: 0,
             readable: true,
             eof: false,
+            write_blocked: false,
         }
     }
 
@@ -86,8 +90,14 @@ impl Read for TransportIo {
 impl Write for TransportIo {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self.transport.write_some(data)? {
-            0 if !data.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
-            n => Ok(n),
+            0 if !data.is_empty() => {
+                self.write_blocked = true;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            n => {
+                self.write_blocked = n < data.len();
+                Ok(n)
+            }
         }
     }
 
@@ -95,6 +105,7 @@ impl Write for TransportIo {
         if self.transport.flush_pending()? {
             Ok(())
         } else {
+            self.write_blocked = true;
             Err(io::ErrorKind::WouldBlock.into())
         }
     }

@@ -44,6 +44,8 @@ pub struct WsServer {
     pub clients: HashSet<u64, IdHasher>,
     /// Largest message accepted from its clients.
     pub max_message: usize,
+    /// Unconsumed input of one client at which reading it pauses.
+    pub max_input: usize,
 }
 
 /// All WebSocket clients, servers and connections.
