@@ -523,3 +523,150 @@ fn online_mode_without_a_configured_hub_is_an_error_on_the_call_not_at_start() {
     out.assert_no_panic().assert_code(0);
     assert_message(&out, "answer 503 true");
 }
+
+#[test]
+fn a_ui_remote_handles_buttons_sliders_selects_and_updates_its_view() {
+    let out = run_qas(
+        &[(
+            "remote.lua",
+            "--%%name:Remote\n\
+             --%%u:{label='status',text='ready'}\n\
+             --%%u:{{button='power',text='Power',onReleased='power',onLongPressDown='hold'},{switch='mute',text='Mute',onReleased='mute'}}\n\
+             --%%u:{slider='volume',text='Volume',min=0,max=100,onChanged='volume'}\n\
+             --%%u:{select='input',text='Input',onToggled='input',options={{text='TV',type='option',value='tv'},{text='Radio',type='option',value='radio'}}}\n\
+             --%%u:{multi='rooms',text='Rooms',onToggled='rooms',options={}}\n\
+             function QuickApp:power(ev) self:debug('power', ev.eventType) self:updateView('status', 'text', 'on') end\n\
+             function QuickApp:hold(ev) self:debug('hold', ev.eventType) end\n\
+             function QuickApp:mute(ev) self:debug('mute', tostring(ev.values[1])) end\n\
+             function QuickApp:volume(ev) self:debug('volume', ev.values[1]) self:updateView('volume', 'value', tostring(ev.values[1])) end\n\
+             function QuickApp:input(ev) self:debug('input', ev.values[1]) self:updateView('input', 'selectedItem', ev.values[1]) end\n\
+             function QuickApp:rooms(ev) self:debug('rooms', #ev.values[1]) end\n\
+             function QuickApp:onInit()\n\
+               local function ui(element, kind, ...) api.post('/plugins/callUIEvent', {deviceID = self.id, elementName = element, eventType = kind, values = {...}}) end\n\
+               ui('power', 'onReleased')\n\
+               ui('power', 'onLongPressDown')\n\
+               ui('mute', 'onReleased', true)\n\
+               ui('volume', 'onChanged', 35)\n\
+               ui('input', 'onToggled', 'radio')\n\
+               ui('rooms', 'onToggled', {'kitchen', 'hall'})\n\
+               ui('nothing', 'onReleased')\n\
+               fibaro.setTimeout(50, function()\n\
+                 local view = api.get('/plugins/getView?id=' .. self.id)\n\
+                 print('view', view.state.status.text, view.state.volume.value, view.state.input.selectedItem, #view.rows)\n\
+                 local refresh = api.get('/refreshStates?last=0')\n\
+                 local changed = 0\n\
+                 for _, e in ipairs(refresh.events) do if e.type == 'PluginChangedViewEvent' then changed = changed + 1 end end\n\
+                 print('view events', changed)\n\
+               end)\n\
+             end\n",
+        )],
+        &["-o"],
+        &["remote.lua"],
+    );
+    out.assert_no_panic().assert_code(0);
+    for wanted in [
+        "power onReleased",
+        "hold onLongPressDown",
+        "mute true",
+        "volume 35",
+        "input radio",
+        "rooms 2",
+        "UI callback for element nothing not found.",
+        "view on 35 radio 5",
+        "view events 3",
+    ] {
+        assert_message(&out, wanted);
+    }
+}
+
+#[test]
+fn a_tcp_gateway_quickapp_talks_to_a_local_peer_with_net_tcp_socket() {
+    let (_peer, port) = python_server(
+        "
+import socket
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+f = c.makefile('rwb')
+for line in f:
+    cmd = line.decode().strip()
+    f.write(('OK ' + cmd.upper() + '\\n').encode())
+    f.flush()
+    if cmd == 'bye':
+        break
+",
+        &[],
+    );
+    let qa = format!(
+        "--%%name:Gateway\n--%%var:port={port}\n\
+         function QuickApp:send(cmd, next_step)\n\
+           self.sock:write(cmd .. '\\n', {{\n\
+             success = function()\n\
+               self.sock:readUntil('\\n', {{\n\
+                 success = function(reply) self:debug('reply', reply) if next_step then next_step() end end,\n\
+                 error = function(err) self:error('read', err) end,\n\
+               }})\n\
+             end,\n\
+             error = function(err) self:error('write', err) end,\n\
+           }})\n\
+         end\n\
+         function QuickApp:onInit()\n\
+           self.sock = net.TCPSocket({{timeout = 2000}})\n\
+           self.sock:connect('127.0.0.1', self:getVariable('port'), {{\n\
+             success = function()\n\
+               self:debug('connected')\n\
+               self:send('status', function() self:send('bye', function() self.sock:close() end) end)\n\
+             end,\n\
+             error = function(err) self:error('connect', err) end,\n\
+           }})\n\
+         end\n"
+    );
+    let out = run_qas(&[("gateway.lua", &qa)], &["-o"], &["gateway.lua"]);
+    out.assert_no_panic().assert_code(0);
+    assert_message(&out, "connected");
+    assert_message(&out, "reply OK STATUS");
+    assert_message(&out, "reply OK BYE");
+}
+
+#[test]
+fn quickapps_share_global_variables_and_custom_events_through_the_hub() {
+    let out = run_qas(
+        &[
+            (
+                "writer.lua",
+                "--%%name:Writer\n\
+                 function QuickApp:onInit()\n\
+                   api.post('/globalVariables', {name = 'Mode', value = 'day'})\n\
+                   api.post('/customEvents', {name = 'Doorbell', userDescription = 'front'})\n\
+                   fibaro.setTimeout(30, function()\n\
+                     fibaro.setGlobalVariable('Mode', 'night')\n\
+                     fibaro.emitCustomEvent('Doorbell')\n\
+                   end)\n\
+                 end\n",
+            ),
+            (
+                "watcher.lua",
+                "--%%name:Watcher\n\
+                 function QuickApp:onInit()\n\
+                   local seen = 0\n\
+                   self.sub = RefreshStateSubscriber()\n\
+                   self.sub:subscribe(function(e) return e.type == 'GlobalVariableChangedEvent' or e.type == 'CustomEvent' end,\n\
+                     function(e)\n\
+                       seen = seen + 1\n\
+                       self:debug(e.type, e.data.variableName or e.data.name, e.data.newValue or e.data.value)\n\
+                       if seen == 2 then self:debug('global now', (fibaro.getGlobalVariable('Mode'))) self.sub:stop() end\n\
+                     end)\n\
+                   self.sub:run()\n\
+                 end\n",
+            ),
+        ],
+        &["-o"],
+        &["writer.lua", "watcher.lua"],
+    );
+    out.assert_no_panic().assert_code(0);
+    assert_message(&out, "GlobalVariableChangedEvent Mode night");
+    assert_message(&out, "CustomEvent Doorbell front");
+    assert_message(&out, "global now night");
+}
