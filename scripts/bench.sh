@@ -35,8 +35,12 @@
 #                                                           target >= 5x Python websockets
 #      (no lua-luv anchor: Debian packages no WebSocket library for luv; lua-http runs on
 #      cqueues)
+#  14. QuickApp start: time from start to the end of `onInit` of a minimal QA (its onInit
+#      calls os.exit(0); hyperfine mean) and peak RSS, `plua --fibaro -o` vs the original
+#      plua 1.3.16 (pip-installed into a venv under target/, run with --fibaro --api-port P)
+#                                                         target < 10 ms and < 8 MB
 #
-# Usage: scripts/bench.sh
+# Usage: scripts/bench.sh [NAME...]   (NAMEs run only those figures: startup, rss, quickapp, ...)
 # Environment:
 #   PLUA_BIN=path     use this binary instead of `cargo build --release` + target/release/plua
 #   BENCH_REPEAT=n    runs per timer figure, the median is reported (default 5)
@@ -52,6 +56,8 @@
 #   WS_LOAD_BIN=path  the load generator (default: cargo build --release --example ws_load)
 #   WS_PYTHON=path    the python3 that has `websockets` (default /usr/bin/python3: Debian's
 #                     python3-websockets is only on Debian's python, not on a pyenv/venv one)
+#   ORIG_PLUA=path    the original plua for figure 14 (default: target/plua-orig/bin/plua,
+#                     made with `python3 -m venv` + `pip install plua==1.3.16` if missing)
 # Needs lua5.4, lua-luv, hyperfine, python3, /usr/bin/time, wrk, nginx, libnginx-mod-http-lua
 # and python3-websockets; missing ones are installed with apt-get (on a host with systemd,
 # installing nginx also starts the system's nginx on port 80; this script only runs its own,
@@ -161,7 +167,7 @@ ensure_tools() {
 
 build_plua() {
   if [[ -n "${PLUA_BIN:-}" ]]; then
-    PLUA="$PLUA_BIN"
+    PLUA="$(realpath "$PLUA_BIN")"
   else
     say "building: cargo build --release"
     (cd "$ROOT" && cargo build --release --quiet) >&2
@@ -632,6 +638,42 @@ bench_ws_echo() {
   ROWS+=("| WebSocket echo, same runs: server CPU (user+sys) per message, 1 / 100 connections | $(fmt "%.2f µs" "${cpu[p1]:-}") / $(fmt "%.2f µs" "${cpu[p100]:-}") | $(fmt "%.2f µs" "${cpu[y1]:-}") / $(fmt "%.2f µs" "${cpu[y100]:-}") (Python websockets) | lower is better |")
 }
 
+# 14. QuickApp start: `plua --fibaro -o qa.lua` to the end of onInit, vs the original plua.
+bench_quickapp() {
+  local qa="$TMP/qa_min.lua" orig="${ORIG_PLUA:-$ROOT/target/plua-orig/bin/plua}"
+  printf '%s\n' '--%%name:Minimal' '--%%offline:true' \
+    'function QuickApp:onInit() self:debug("onInit") os.exit(0) end' >"$qa"
+  if [[ ! -x "$orig" && -z "${ORIG_PLUA:-}" ]]; then
+    say "installing the original plua 1.3.16 into target/plua-orig (pip)"
+    { python3 -m venv "$ROOT/target/plua-orig" &&
+      "$ROOT/target/plua-orig/bin/pip" install -q plua==1.3.16; } >&2 ||
+      warn "could not install plua 1.3.16: the original's column shows n/a"
+  fi
+  local port json="$TMP/qa.json" means p_ms="" o_ms="" p_mb="" o_mb=""
+  port="$(python3 "$BENCH/util.py" free-port 2>/dev/null || echo 18765)"
+  local cmds=("$(printf '%q' "$PLUA") --fibaro -o $(printf '%q' "$qa")")
+  [[ -x "$orig" ]] && cmds+=("$(printf '%q' "$orig") --fibaro --api-port $port $(printf '%q' "$qa")")
+  if (cd "$TMP" && hyperfine -N --warmup 2 --runs 10 --style none --export-json "$json" \
+        "${cmds[@]}" >"$TMP/hyperfine_qa.log" 2>&1); then
+    means="$(python3 "$BENCH/util.py" hyperfine-means "$json")"
+    p_ms="$(sed -n 1p <<<"$means" | cut -d' ' -f1)"
+    [[ -x "$orig" ]] && o_ms="$(sed -n 2p <<<"$means" | cut -d' ' -f1)"
+  else
+    warn "hyperfine (QuickApp start) failed: $(tail -n 5 "$TMP/hyperfine_qa.log")"
+  fi
+  p_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$PLUA" --fibaro -o "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
+  p_mb="$(calc "$p_mb / 1024")"
+  if [[ -x "$orig" ]]; then
+    o_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$orig" --fibaro --api-port "$port" "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
+    [[ "$o_mb" =~ ^[0-9]+$ ]] && o_mb="$(calc "$o_mb / 1024")" || o_mb=""
+  fi
+  local ok
+  ok="$(verdict "$(or_bad "$p_ms") < 10 && $(or_bad "$p_mb") < 8")"
+  say "[14] QuickApp start  plua $(fmt "%.2f ms" "$p_ms"), $(fmt "%.2f MB" "$p_mb") | plua 1.3.16" \
+      "$(fmt "%.0f ms" "$o_ms"), $(fmt "%.1f MB" "$o_mb") (target < 10 ms, < 8 MB) $ok"
+  ROWS+=("| QuickApp start to the end of \`onInit\` (minimal QA, hyperfine mean) / peak RSS | $(fmt "%.2f ms" "$p_ms") / $(fmt "%.2f MB" "$p_mb") | $(fmt "%.0f ms" "$o_ms") / $(fmt "%.1f MB" "$o_mb") (plua 1.3.16) | < 10 ms, < 8 MB $ok |")
+}
+
 print_table() {
   local cpu node_v="" plua_v luv_v nginx_v wrk_v ws_v
   cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
@@ -660,6 +702,12 @@ main() {
   build_plua
   say "plua: $PLUA"
   local start=$SECONDS
+  if (($#)); then                      # scripts/bench.sh NAME...: only bench_NAME figures
+    local name
+    for name in "$@"; do "bench_$name"; done
+    print_table
+    return
+  fi
   bench_startup
   bench_rss
   bench_throughput
@@ -671,6 +719,7 @@ main() {
   bench_slowloris
   bench_http_client
   bench_ws_echo
+  bench_quickapp
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }

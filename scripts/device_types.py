@@ -38,9 +38,13 @@ def main():
     source = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/hc3-device-types.json"
     with open(source) as f:
         records = json.load(f)
-    catalogue = {name: trimmed(records[name]) for name in sorted(records)}
-    json.dump(catalogue, sys.stdout, separators=(",", ":"), sort_keys=True)
-    sys.stdout.write("\n")
+    # One type per line (still one JSON object): the emulator finds and decodes only the line
+    # of the type it needs.
+    lines = [
+        json.dumps(name) + ":" + json.dumps(trimmed(records[name]), separators=(",", ":"), sort_keys=True)
+        for name in sorted(records)
+    ]
+    sys.stdout.write("{\n" + ",\n".join(lines) + "\n}\n")
 
 
 if __name__ == "__main__":

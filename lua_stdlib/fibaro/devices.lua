@@ -34,13 +34,37 @@ local function copy(value)
 end
 M.copy = copy
 
---- The device-type catalogue.
+local catalogue_text -- the embedded catalogue: one JSON object, one type per line
+local templates = {} -- type name -> decoded template (only the types used)
+
+local function catalogue()
+  catalogue_text = catalogue_text or assert(_PY.embedded_file("fibaro/device_types.json"))
+  return catalogue_text
+end
+
+--- The whole device-type catalogue (type name -> template).
 function M.types()
   if not types then
-    local text = assert(_PY.embedded_file("fibaro/device_types.json"))
-    types = assert(_PY.parse_json(text))
+    types = assert(_PY.parse_json(catalogue()))
   end
   return types
+end
+
+--- The template of device type `name` ({baseType, interfaces, actions, properties}), or nil.
+--- Decodes only that type's line of the catalogue.
+function M.template(name)
+  if templates[name] == nil then
+    local text = catalogue()
+    local key = "\n" .. _PY.to_json(name) .. ":"
+    local start = text:find(key, 1, true)
+    if not start then
+      return nil
+    end
+    local finish = text:find("\n", start + 1, true) or #text
+    local line = text:sub(start + #key, finish - 1):gsub(",$", "")
+    templates[name] = assert(_PY.parse_json(line))
+  end
+  return templates[name]
 end
 
 --- The next free device id (QuickApps and children share the counter).
@@ -64,7 +88,7 @@ end
 --- defaults), quickAppVariables.
 function M.create(opts)
   local type_name = opts.type or DEFAULT_TYPE
-  local template = M.types()[type_name]
+  local template = M.template(type_name)
   if not template then
     error(("unknown device type '%s'"):format(tostring(type_name)), 0)
   end

@@ -17,10 +17,17 @@ QA.__index = QA
 local M = {}
 
 -- The globals every QA shares (standard Lua, plua's libraries); a QA's own globals shadow them.
+-- `net` is required on first use (it loads the socket families).
 local function base_env()
-  local base = setmetatable({}, { __index = _G })
+  local base = setmetatable({}, {
+    __index = function(_, key)
+      if key == "net" then
+        return require("net")
+      end
+      return _G[key]
+    end,
+  })
   base.os = clock.os_table()
-  base.net = require("net")
   return base
 end
 
