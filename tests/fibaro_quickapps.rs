@@ -81,12 +81,13 @@ fn header_dialects_give_typed_values_ui_rows_files_and_warnings() {
                  --%%u:{label='l1',text='hi'}\n\
                  --%%quickVars={x=1, y='two', z={1,2}}\n\
                  --%%var:w=true\n\
+                 --%%var:city=Stockholm\n\
                  --%%file:lib/inc.lua,helper\n\
                  --%%file:lib/inc2.lua:helper2\n\
                  --%%bogus:1\n\
                  function QuickApp:onInit()\n\
                    print(self.name, self.type, self:getVariable('x') + 1, self:getVariable('y'), #self:getVariable('z'), self:getVariable('w'))\n\
-                   print(helper(), helper2())\n\
+                   print(helper(), helper2(), self:getVariable('city'))\n\
                    local cbs = {}\n\
                    for _, cb in ipairs(self.properties.uiCallbacks) do cbs[#cbs + 1] = cb.name .. '.' .. cb.eventType .. '=' .. cb.callback end\n\
                    print(table.concat(cbs, ' '))\n\
@@ -100,12 +101,12 @@ fn header_dialects_give_typed_values_ui_rows_files_and_warnings() {
     );
     out.assert_no_panic().assert_code(0);
     assert_message(&out, "Quoted Name com.fibaro.multilevelSwitch 2 two 2 true");
-    assert_message(&out, "inc inc2");
+    assert_message(&out, "inc inc2 Stockholm");
     assert_message(
         &out,
         "b1.onReleased=one b2.onReleased=two s1.onChanged=slid",
     );
-    out.assert_stderr_contains("dialects.lua:10: unknown header key 'bogus'");
+    out.assert_stderr_contains("dialects.lua:11: unknown header key 'bogus'");
 }
 
 #[test]

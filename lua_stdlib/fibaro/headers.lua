@@ -95,7 +95,12 @@ function readers.var(value, where)
   end
   local result, err = evaluate(expr, where)
   if err then
-    return nil, err
+    -- Bare text that is no Lua expression (`--%%var:city=New York`) is that text.
+    return { name = name, value = unquote(expr) }
+  end
+  if result == nil and expr ~= "nil" then
+    -- A bare word (`--%%var:location=Stockholm`) is the word, not an undefined global.
+    result = expr
   end
   return { name = name, value = result }
 end
