@@ -42,7 +42,7 @@ fn a_minimal_quickapp_logs_in_the_hub_format_and_ends_with_its_timers() {
     let out = run_qas(
         &[(
             "minimal.lua",
-            "--%%name:Minimal\nfunction QuickApp:onInit() self:debug('onInit', self.id, self.name) end\n",
+            "--%%name:Minimal\n--%%save:minimal.fqa\nfunction QuickApp:onInit() self:debug('onInit', self.id, self.name) QuickApp:debug('on the class') end\n",
         )],
         &["-o"],
         &["minimal.lua"],
@@ -52,6 +52,8 @@ fn a_minimal_quickapp_logs_in_the_hub_format_and_ends_with_its_timers() {
     let shape = regex_like(line);
     assert!(shape, "not a hub console line: {line:?}");
     assert_message(&out, "onInit 5555 Minimal");
+    assert_message(&out, "on the class");
+    out.assert_stderr_contains("packed minimal.lua -> minimal.fqa");
 }
 
 /// `[dd.mm.yyyy][hh:mm:ss][DEBUG  ][QUICKAPP5555]: ` without a regex crate.

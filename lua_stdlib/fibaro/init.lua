@@ -149,6 +149,11 @@ function M.load(path)
   if desc.headers and desc.headers.speed then
     clock.set_speed(desc.headers.speed)
   end
+  if desc.headers and type(desc.headers.save) == "string" then
+    -- `--%%save:name.fqa`: the QA is packed as it starts.
+    local saved, message = pcall(require("fibaro.tools").pack_to, path, desc.headers.save)
+    io.stderr:write("plua: ", saved and "" or "warning: --%%save: ", tostring(message), "\n")
+  end
   local ok, qa = pcall(qa_module.new, desc, router)
   if not ok then
     return nil, ("%s: %s"):format(path, tostring(qa))

@@ -79,11 +79,16 @@ local function export_of(path)
   }
 end
 
-function M.pack(source, out)
-  assert(source, "pack: usage: plua -t pack qa.lua [out.fqa]")
+--- Writes the export of `source` to `out`; returns the line that reports it.
+function M.pack_to(source, out)
   out = out or source:gsub("%.lua$", "") .. ".fqa"
   write(out, _PY.pretty_print(export_of(source)))
-  print(("packed %s -> %s"):format(source, out))
+  return ("packed %s -> %s"):format(source, out)
+end
+
+function M.pack(source, out)
+  assert(source, "pack: usage: plua -t pack qa.lua [out.fqa]")
+  print(M.pack_to(source, out))
 end
 
 -- Header lines that recreate the QA of export `export` (files named `<name>.lua` beside it).
