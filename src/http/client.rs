@@ -10,7 +10,8 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::request::ChunkedDecoder;
+use super::framing::{ChunkedDecoder, parse_content_length};
+use super::request::RequestError;
 use super::url::Url;
 use crate::net::tls::{self, TlsTransport};
 use crate::net::transport::{PlainTcp, Transport};
@@ -427,7 +428,17 @@ impl ClientConn {
                 let name = field.name.to_ascii_lowercase();
                 let value = String::from_utf8_lossy(field.value).trim().to_owned();
                 match name.as_str() {
-                    "content-length" => length = value.parse::<usize>().ok(),
+                    "content-length" => {
+                        let parsed = match parse_content_length(&value) {
+                            Some(Ok(parsed)) => parsed,
+                            Some(Err(())) => return Err("response body too large".into()),
+                            None => return Err(format!("invalid Content-Length '{value}'")),
+                        };
+                        if length.is_some_and(|first| first != parsed) {
+                            return Err("conflicting Content-Length".into());
+                        }
+                        length = Some(parsed);
+                    }
                     "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
                     "connection" => close = value.to_ascii_lowercase().contains("close"),
                     _ => {}
@@ -477,7 +488,16 @@ impl ClientConn {
             Framing::Chunked(decoder) => {
                 let used = decoder
                     .feed(&self.input, &mut exchange.body, MAX_BODY)
-                    .map_err(|error| format!("invalid chunked response: {error}"))?;
+                    .map_err(|error| match error {
+                        RequestError::BodyTooLarge => "response body too large".to_owned(),
+                        RequestError::Malformed(reason) => {
+                            format!("invalid chunked response: {reason}")
+                        }
+                        RequestError::HeadTooLarge => {
+                            "invalid chunked response: trailer section too large".to_owned()
+                        }
+                        other => format!("invalid chunked response: {other}"),
+                    })?;
                 self.input.drain(..used);
                 Ok(decoder.done())
             }

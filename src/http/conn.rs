@@ -8,9 +8,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::request::{
-    BodyFraming, ChunkedDecoder, Head, Limits, Request, RequestError, parse_head,
-};
+use super::framing::ChunkedDecoder;
+use super::request::{BodyFraming, Head, Limits, Request, RequestError, parse_head};
 use super::response::Response;
 use super::upgrade::{self, Decision, Upgraded, WsRoutes};
 use crate::net::transport::Transport;

@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod client;
 pub mod conn;
+pub mod framing;
 pub mod request;
 pub mod response;
 pub mod server;
