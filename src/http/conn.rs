@@ -141,6 +141,16 @@ impl HttpConn {
         self.slots.is_empty() && self.input.is_empty() && matches!(self.parse, Parse::Head)
     }
 
+    /// Since when the connection sits between requests with nothing owed or being sent (a
+    /// keep-alive connection that may be closed to make room); `None` while it is busy.
+    pub fn idle_since(&self) -> Option<Instant> {
+        let quiet = self.is_idle()
+            && self.output.is_empty()
+            && self.upgrade.is_none()
+            && self.state != State::Closed;
+        quiet.then_some(self.last_activity)
+    }
+
     /// Handles readiness.
     pub fn on_ready(&mut self, readable: bool, events: &mut EventQueue) {
         if self.state == State::Closed {
