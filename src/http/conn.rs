@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::buffers;
 use super::framing::ChunkedDecoder;
 use super::request::{BodyFraming, Head, Limits, Request, RequestError, parse_head};
 use super::response::Response;
@@ -182,6 +183,7 @@ impl HttpConn {
 
     /// Reads and parses as long as requests may be taken.
     fn pump(&mut self, events: &mut EventQueue) {
+        let mut limit = buffers::first_read(self.input.capacity() - self.input.len(), READ_CHUNK);
         loop {
             if !self.wants_input() {
                 // Stopped before the socket said `WouldBlock`: `respond` must read again.
@@ -189,7 +191,7 @@ impl HttpConn {
                 break;
             }
             let before = self.input.len();
-            let status = match self.transport.read_into(&mut self.input, READ_CHUNK) {
+            let status = match self.transport.read_into(&mut self.input, limit) {
                 Ok(status) => status,
                 Err(_) => {
                     self.state = State::Closed;
@@ -213,10 +215,12 @@ impl HttpConn {
             }
             // A short read means the socket is drained (a new edge comes with more data); a
             // full one means more may be waiting.
-            if status.bytes < READ_CHUNK {
+            if status.bytes < limit {
                 break;
             }
+            limit = READ_CHUNK;
         }
+        buffers::release_if_drained(&mut self.input);
         self.flush();
     }
 
@@ -492,6 +496,7 @@ impl HttpConn {
         }
         if self.output_sent == self.output.len() {
             self.output.clear();
+            buffers::release_if_drained(&mut self.output);
             self.output_sent = 0;
             if self.close_when_done && self.slots.is_empty() {
                 self.close();

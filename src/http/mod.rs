@@ -2,6 +2,7 @@
 //! them in the HTTP issue).
 
 pub mod blocking;
+pub mod buffers;
 pub mod client;
 pub mod conn;
 pub mod framing;

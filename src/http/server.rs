@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 
+use super::buffers;
 use super::conn::{HttpConn, State};
 use super::request::Limits;
 use super::response::Response;
@@ -277,6 +278,7 @@ impl HttpServers {
             }
             self.sweep_closed(registry, conn_id);
         }
+        buffers::trim_if_pending();
     }
 
     /// Connections whose WebSocket upgrade was answered, taken out of the HTTP server.
