@@ -149,7 +149,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_blocking",
         lua.create_function(
-            move |lua, (method, url, headers, body, timeout, _verify, _ca_file): RequestArgs| {
+            move |lua, (method, url, headers, body, timeout, verify, ca_file): RequestArgs| {
                 let request = BlockingRequest {
                     method: method.to_ascii_uppercase(),
                     url,
@@ -160,6 +160,8 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                             .filter(|t| t.is_finite() && *t > 0.0)
                             .unwrap_or(30.0),
                     ),
+                    verify: verify.unwrap_or(true),
+                    ca_file,
                 };
                 let mut reactor = r.borrow_mut();
                 let op = reactor.ids.next_id();
