@@ -220,7 +220,6 @@ impl HttpConn {
             }
             limit = READ_CHUNK;
         }
-        buffers::release_if_drained(&mut self.input);
         self.flush();
     }
 
@@ -496,8 +495,12 @@ impl HttpConn {
         }
         if self.output_sent == self.output.len() {
             self.output.clear();
-            buffers::release_if_drained(&mut self.output);
             self.output_sent = 0;
+            // Everything answered: a buffer that grew for a large request or response goes.
+            buffers::release_if_drained(&mut self.output);
+            if self.slots.is_empty() && matches!(self.parse, Parse::Head) {
+                buffers::release_if_drained(&mut self.input);
+            }
             if self.close_when_done && self.slots.is_empty() {
                 self.close();
             }
