@@ -101,6 +101,10 @@ function M.install(core, PY, shared)
     listeners[id] = {
       request = function(conn, seq, req)
         local ok, status, body, headers = xpcall(handler, trace, req)
+        -- Without headers, http_respond cannot fail: the common case needs no pcall.
+        if ok and headers == nil and http_respond(conn, seq, status, body, nil) ~= nil then
+          return
+        end
         local sent, problem = pcall(answer, conn, seq, ok, status, body, headers)
         if not sent then
           io.stderr:write("Error in HTTP handler: cannot send its response: ", describe(problem), "\n")
