@@ -106,7 +106,8 @@ function M.install(core, PY, shared)
       raise(("http_request_blocking_pool: bad argument #2 (function expected, got %s)"):format(type(cb)))
     end
     cb = cb or function() end
-    local op, message = core.http_blocking(req.method, req.url, req.headers, req.body, req.timeout, req.verify)
+    local op, message =
+      core.http_blocking(req.method, req.url, req.headers, req.body, req.timeout, req.verify, req.cafile)
     if not op then
       return setTimeout(cb, 0, failure(req.url, message))
     end

@@ -4,12 +4,14 @@
 -- handler(req) runs in its own coroutine for each request and may yield (sleep, call the HTTP
 -- client, wait on a socket) while other connections keep being served. `req` is
 -- `{method, path, query = {...}, headers = {lower-case = ...}, body, remote = "ip:port"}`; the
--- handler returns `status, body, headers`: a table body is sent as JSON, nil as empty. An error
--- in the handler answers 500 and is logged with its traceback; the server goes on.
+-- handler returns `status, body, headers`: a table body is sent as JSON, nil as empty. Any error
+-- in the handler (whatever the error value, even one whose __tostring fails) and any response
+-- that cannot be sent (header values that are not strings) answers 500 and is logged; the
+-- server goes on.
 
 local M = {}
 
-local type, tostring, xpcall = type, tostring, xpcall
+local type, tostring, pcall, xpcall = type, tostring, pcall, xpcall
 local traceback = debug.traceback
 local json_body = require("plua.json_body")
 local raise = require("plua.checks").raise
@@ -23,10 +25,29 @@ function M.install(core, PY, shared)
 
   local http_respond = core.http_respond
 
+  -- Text for any error value; never raises (a value whose __tostring fails or gives no string
+  -- is named by its type and the failure).
+  local function describe(value)
+    if type(value) == "string" then
+      return value
+    end
+    local ok, text = pcall(tostring, value)
+    if ok and type(text) == "string" then
+      return text
+    end
+    local problem = type(text) == "string" and text or "(no message)"
+    return ("(error object is a %s value whose __tostring failed: %s)"):format(type(value), problem)
+  end
+
+  -- xpcall's message handler: the error as text with the handler's traceback.
+  local function trace(err)
+    return traceback(describe(err), 2)
+  end
+
   -- Answers with what the handler returned (ok = false: it raised `status`), normalised.
   local function respond(conn, seq, ok, status, body, headers)
     if not ok then
-      io.stderr:write("Error in HTTP handler: ", tostring(status), "\n")
+      io.stderr:write("Error in HTTP handler: ", describe(status), "\n")
       return http_respond(conn, seq, 500, "Internal Server Error\n", nil)
     end
     if type(status) ~= "number" then
@@ -49,6 +70,16 @@ function M.install(core, PY, shared)
     return http_respond(conn, seq, status, body, headers)
   end
 
+  -- Sends what the handler returned; raises if it cannot be sent (say, a header value that is a
+  -- table). The common case (an integer status in range, a string body, a table of headers or
+  -- none) goes out as it is: http_respond answers nil for values it would have to normalise.
+  local function answer(conn, seq, ok, status, body, headers)
+    if ok and http_respond(conn, seq, status, body, headers) ~= nil then
+      return
+    end
+    return respond(conn, seq, ok, status, body, headers)
+  end
+
   --- Starts a server; returns its id and the bound port, or nil and a message.
   function PY.http_server_start(host, port, handler, opts)
     if type(host) ~= "string" then
@@ -69,14 +100,16 @@ function M.install(core, PY, shared)
     end
     listeners[id] = {
       request = function(conn, seq, req)
-        local ok, status, body, headers = xpcall(handler, traceback, req)
-        -- The common case (an integer status in range, a string body, a table of headers or
-        -- none) goes out as it is: http_respond answers nil for values it would have to
-        -- normalise first.
-        if ok and http_respond(conn, seq, status, body, headers) ~= nil then
+        local ok, status, body, headers = xpcall(handler, trace, req)
+        -- Without headers, http_respond cannot fail: the common case needs no pcall.
+        if ok and headers == nil and http_respond(conn, seq, status, body, nil) ~= nil then
           return
         end
-        return respond(conn, seq, ok, status, body, headers)
+        local sent, problem = pcall(answer, conn, seq, ok, status, body, headers)
+        if not sent then
+          io.stderr:write("Error in HTTP handler: cannot send its response: ", describe(problem), "\n")
+          http_respond(conn, seq, 500, "Internal Server Error\n", nil)
+        end
       end,
     }
     return id, bound

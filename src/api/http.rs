@@ -145,13 +145,15 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_blocking",
         lua.create_function(
-            move |lua, (method, url, headers, body, timeout, _verify, _ca_file): RequestArgs| {
+            move |lua, (method, url, headers, body, timeout, verify, ca_file): RequestArgs| {
                 let request = BlockingRequest {
                     method: method.to_ascii_uppercase(),
                     url,
                     headers: string_pairs(headers.as_ref())?,
                     body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
                     timeout: duration::positive_secs_or(timeout, Duration::from_secs(30)),
+                    verify: verify.unwrap_or(true),
+                    ca_file,
                 };
                 let mut reactor = r.borrow_mut();
                 let op = reactor.ids.next_id();

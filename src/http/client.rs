@@ -1,7 +1,8 @@
 //! The reactor-native HTTP/1.1 client: requests on non-blocking connections (plain or TLS),
 //! response heads through `httparse`, bodies by `Content-Length`, chunked or until close, and
-//! keep-alive connections pooled per (scheme, host, port). Hundreds of requests in flight cost
-//! no thread. Redirects are followed by the Lua layer, which sees every hop.
+//! keep-alive connections pooled per (scheme, host, port), holding a few KiB of buffers while
+//! idle. Hundreds of requests in flight cost no thread. Redirects are followed by the Lua
+//! layer, which sees every hop.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use super::request::ChunkedDecoder;
+use super::buffers;
+use super::framing::{ChunkedDecoder, parse_content_length};
+use super::request::RequestError;
 use super::url::Url;
 use crate::net::tls::{self, TlsTransport};
 use crate::net::transport::{PlainTcp, Transport};
@@ -284,6 +287,10 @@ impl HttpClient {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
+        if conn.exchange.is_none() && buffers::trim_pending() && self.in_flight() == 0 {
+            // The last exchange after large transfers ended: a quiet moment to give memory back.
+            buffers::trim_if_pending();
+        }
         if conn.closed {
             if let Some(mut conn) = self.conns.remove(&id) {
                 let _ = registry.deregister(conn.transport.socket());
@@ -364,9 +371,15 @@ impl ClientConn {
                 Err(error) => return self.fail(&describe_io_error(&error), events),
             }
         }
+        if self.output_sent == self.output.len() {
+            self.output.clear();
+            self.output_sent = 0;
+            buffers::release_if_drained(&mut self.output);
+        }
+        let mut limit = buffers::first_read(self.input.capacity() - self.input.len(), READ_CHUNK);
         loop {
             let before = self.input.len();
-            let status = match self.transport.read_into(&mut self.input, READ_CHUNK) {
+            let status = match self.transport.read_into(&mut self.input, limit) {
                 Ok(status) => status,
                 Err(error) => return self.fail(&describe_io_error(&error), events),
             };
@@ -393,10 +406,11 @@ impl ClientConn {
             if status.eof {
                 return self.fail("connection closed before the response was complete", events);
             }
-            if status.bytes < READ_CHUNK {
+            if status.bytes < limit {
                 // Drained: the next bytes come with a new readiness event.
                 return Followup::Nothing;
             }
+            limit = READ_CHUNK;
         }
     }
 
@@ -427,7 +441,17 @@ impl ClientConn {
                 let name = field.name.to_ascii_lowercase();
                 let value = String::from_utf8_lossy(field.value).trim().to_owned();
                 match name.as_str() {
-                    "content-length" => length = value.parse::<usize>().ok(),
+                    "content-length" => {
+                        let parsed = match parse_content_length(&value) {
+                            Some(Ok(parsed)) => parsed,
+                            Some(Err(())) => return Err("response body too large".into()),
+                            None => return Err(format!("invalid Content-Length '{value}'")),
+                        };
+                        if length.is_some_and(|first| first != parsed) {
+                            return Err("conflicting Content-Length".into());
+                        }
+                        length = Some(parsed);
+                    }
                     "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
                     "connection" => close = value.to_ascii_lowercase().contains("close"),
                     _ => {}
@@ -477,7 +501,16 @@ impl ClientConn {
             Framing::Chunked(decoder) => {
                 let used = decoder
                     .feed(&self.input, &mut exchange.body, MAX_BODY)
-                    .map_err(|error| format!("invalid chunked response: {error}"))?;
+                    .map_err(|error| match error {
+                        RequestError::BodyTooLarge => "response body too large".to_owned(),
+                        RequestError::Malformed(reason) => {
+                            format!("invalid chunked response: {reason}")
+                        }
+                        RequestError::HeadTooLarge => {
+                            "invalid chunked response: trailer section too large".to_owned()
+                        }
+                        other => format!("invalid chunked response: {other}"),
+                    })?;
                 self.input.drain(..used);
                 Ok(decoder.done())
             }
@@ -497,6 +530,11 @@ impl ClientConn {
         };
         if !exchange.keep_alive || !self.input.is_empty() {
             self.closed = true;
+        }
+        // Pooled between requests with a few KiB, whatever the response was.
+        buffers::release_if_drained(&mut self.input);
+        if exchange.request.body.capacity() > buffers::SMALL_READ {
+            buffers::released(exchange.request.body.capacity());
         }
         events.push_back(NetEvent::Complete {
             op: exchange.op,

@@ -8,9 +8,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::request::{
-    BodyFraming, ChunkedDecoder, Head, Limits, Request, RequestError, parse_head,
-};
+use super::buffers;
+use super::framing::ChunkedDecoder;
+use super::request::{BodyFraming, Head, Limits, Request, RequestError, parse_head};
 use super::response::Response;
 use super::upgrade::{self, Decision, Upgraded, WsRoutes};
 use crate::net::transport::Transport;
@@ -142,6 +142,16 @@ impl HttpConn {
         self.slots.is_empty() && self.input.is_empty() && matches!(self.parse, Parse::Head)
     }
 
+    /// Since when the connection sits between requests with nothing owed or being sent (a
+    /// keep-alive connection that may be closed to make room); `None` while it is busy.
+    pub fn idle_since(&self) -> Option<Instant> {
+        let quiet = self.is_idle()
+            && self.output.is_empty()
+            && self.upgrade.is_none()
+            && self.state != State::Closed;
+        quiet.then_some(self.last_activity)
+    }
+
     /// Handles readiness.
     pub fn on_ready(&mut self, readable: bool, events: &mut EventQueue) {
         if self.state == State::Closed {
@@ -173,6 +183,7 @@ impl HttpConn {
 
     /// Reads and parses as long as requests may be taken.
     fn pump(&mut self, events: &mut EventQueue) {
+        let mut limit = buffers::first_read(self.input.capacity() - self.input.len(), READ_CHUNK);
         loop {
             if !self.wants_input() {
                 // Stopped before the socket said `WouldBlock`: `respond` must read again.
@@ -180,7 +191,7 @@ impl HttpConn {
                 break;
             }
             let before = self.input.len();
-            let status = match self.transport.read_into(&mut self.input, READ_CHUNK) {
+            let status = match self.transport.read_into(&mut self.input, limit) {
                 Ok(status) => status,
                 Err(_) => {
                     self.state = State::Closed;
@@ -204,9 +215,10 @@ impl HttpConn {
             }
             // A short read means the socket is drained (a new edge comes with more data); a
             // full one means more may be waiting.
-            if status.bytes < READ_CHUNK {
+            if status.bytes < limit {
                 break;
             }
+            limit = READ_CHUNK;
         }
         self.flush();
     }
@@ -484,6 +496,11 @@ impl HttpConn {
         if self.output_sent == self.output.len() {
             self.output.clear();
             self.output_sent = 0;
+            // Everything answered: a buffer that grew for a large request or response goes.
+            buffers::release_if_drained(&mut self.output);
+            if self.slots.is_empty() && matches!(self.parse, Parse::Head) {
+                buffers::release_if_drained(&mut self.input);
+            }
             if self.close_when_done && self.slots.is_empty() {
                 self.close();
             }

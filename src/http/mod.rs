@@ -2,8 +2,10 @@
 //! them in the HTTP issue).
 
 pub mod blocking;
+pub mod buffers;
 pub mod client;
 pub mod conn;
+pub mod framing;
 pub mod request;
 pub mod response;
 pub mod server;

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::framing;
+
 /// Limits applied while reading a request.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -203,7 +205,7 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
         expect_continue: false,
         keep_alive: version >= 1,
     };
-    head.framing = framing(&head, limits)?;
+    head.framing = framing::framing(&head, limits)?;
     if let Some(connection) = head.header("connection") {
         if contains_ignore_case(connection, "close") {
             head.keep_alive = false;
@@ -222,144 +224,6 @@ fn contains_ignore_case(text: &str, word: &str) -> bool {
     text.as_bytes()
         .windows(word.len())
         .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
-}
-
-fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
-    if let Some(encoding) = head.header("transfer-encoding") {
-        let last = encoding
-            .rsplit(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if last != "chunked" {
-            return Err(RequestError::UnsupportedEncoding(encoding.to_owned()));
-        }
-        return Ok(BodyFraming::Chunked);
-    }
-    let lengths: Vec<&str> = head
-        .headers()
-        .filter(|(key, _)| *key == "content-length")
-        .map(|(_, value)| value)
-        .collect();
-    match lengths.as_slice() {
-        [] => Ok(BodyFraming::Empty),
-        [first, rest @ ..] => {
-            if rest.iter().any(|other| other != first) {
-                return Err(RequestError::Malformed("conflicting Content-Length".into()));
-            }
-            let length: usize = first.parse().map_err(|_| {
-                RequestError::Malformed(format!("invalid Content-Length '{first}'"))
-            })?;
-            if length > limits.max_body {
-                return Err(RequestError::BodyTooLarge);
-            }
-            Ok(if length == 0 {
-                BodyFraming::Empty
-            } else {
-                BodyFraming::Length(length)
-            })
-        }
-    }
-}
-
-/// Incremental decoder of a chunked body.
-#[derive(Debug, Default)]
-pub struct ChunkedDecoder {
-    /// Bytes still expected in the current chunk (plus its CRLF).
-    remaining: usize,
-    in_chunk: bool,
-    done: bool,
-}
-
-impl ChunkedDecoder {
-    /// Consumes what it can from `input` into `body`; returns bytes used. `done()` tells when
-    /// the final chunk and trailers were read.
-    pub fn feed(
-        &mut self,
-        input: &[u8],
-        body: &mut Vec<u8>,
-        max_body: usize,
-    ) -> Result<usize, RequestError> {
-        let mut used = 0;
-        while !self.done {
-            let rest = &input[used..];
-            if self.in_chunk {
-                if self.remaining > 2 {
-                    let take = rest.len().min(self.remaining - 2);
-                    if take == 0 {
-                        break;
-                    }
-                    if body.len() + take > max_body {
-                        return Err(RequestError::BodyTooLarge);
-                    }
-                    body.extend_from_slice(&rest[..take]);
-                    self.remaining -= take;
-                    used += take;
-                    continue;
-                }
-                if rest.len() < 2 {
-                    break;
-                }
-                if &rest[..2] != b"\r\n" {
-                    return Err(RequestError::Malformed("chunk not followed by CRLF".into()));
-                }
-                used += 2;
-                self.in_chunk = false;
-                continue;
-            }
-            let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
-                if rest.len() > 1024 {
-                    return Err(RequestError::Malformed("chunk size line too long".into()));
-                }
-                break;
-            };
-            let line = std::str::from_utf8(&rest[..line_end])
-                .map_err(|_| RequestError::Malformed("invalid chunk size".into()))?;
-            let size_text = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16).map_err(|_| {
-                RequestError::Malformed(format!("invalid chunk size '{size_text}'"))
-            })?;
-            used += line_end + 2;
-            if size == 0 {
-                // Trailers: skip header lines until an empty line.
-                match skip_trailers(&input[used..]) {
-                    Some(trailer_bytes) => {
-                        used += trailer_bytes;
-                        self.done = true;
-                    }
-                    None => {
-                        used -= line_end + 2;
-                        break;
-                    }
-                }
-            } else {
-                if body.len() + size > max_body {
-                    return Err(RequestError::BodyTooLarge);
-                }
-                self.remaining = size + 2;
-                self.in_chunk = true;
-            }
-        }
-        Ok(used)
-    }
-
-    /// True once the whole body was read.
-    pub fn done(&self) -> bool {
-        self.done
-    }
-}
-
-fn skip_trailers(input: &[u8]) -> Option<usize> {
-    let mut used = 0;
-    loop {
-        let rest = &input[used..];
-        let end = rest.windows(2).position(|w| w == b"\r\n")?;
-        used += end + 2;
-        if end == 0 {
-            return Some(used);
-        }
-    }
 }
 
 /// Decodes `a=1&b=x%20y` into a map (the last value of a repeated key wins; `+` is a space).
@@ -481,22 +345,6 @@ mod tests {
             parse_head(huge, &Limits::default()).unwrap_err().status(),
             413
         );
-    }
-
-    #[test]
-    fn chunked_bodies_decode_across_pieces() {
-        let raw = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
-        let mut decoder = ChunkedDecoder::default();
-        let mut body = Vec::new();
-        let mut used = 0;
-        for end in [3, 9, 20, raw.len()] {
-            used += decoder
-                .feed(&raw[used..end], &mut body, 1024)
-                .expect("decode");
-        }
-        assert!(decoder.done());
-        assert_eq!(body, b"hello world");
-        assert_eq!(&raw[used..], b"NEXT");
     }
 
     #[test]

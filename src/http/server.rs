@@ -1,6 +1,7 @@
 //! Embedded HTTP servers: listeners, their connections ([`HttpConn`]) and the limits that keep
-//! one client from hurting the others — a connection cap (503), per-request read timeout (408)
-//! and idle keep-alive timeout, checked by one unreferenced interval timer per server.
+//! one client from hurting the others — a connection cap (a new client closes the idlest
+//! keep-alive connection, or gets 503 when all are busy), per-request read timeout (408) and
+//! idle keep-alive timeout, checked by one unreferenced interval timer per server.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 
+use super::buffers;
 use super::conn::{HttpConn, State};
 use super::request::Limits;
 use super::response::Response;
@@ -24,7 +26,8 @@ use crate::reactor::ids::IdHasher;
 #[derive(Clone)]
 pub struct ServerOptions {
     pub limits: Limits,
-    /// Connections beyond this are answered 503 and closed.
+    /// Open connections at most: past it a new client closes the idlest keep-alive
+    /// connection, or is answered 503 and closed when every connection is busy.
     pub max_connections: usize,
     /// Keep-alive connections idle longer than this are closed.
     pub idle_timeout: Duration,
@@ -70,6 +73,29 @@ pub struct HttpServers {
 
 fn token(id: u64) -> Token {
     Token(id as usize + TOKEN_OFFSET)
+}
+
+/// Makes room on a full `server` by closing its connection that has been idle the longest
+/// (between requests, nothing owed); false if every connection is busy.
+fn evict_idlest(
+    registry: &Registry,
+    server: &mut Server,
+    conns: &mut HashMap<u64, HttpConn, IdHasher>,
+) -> bool {
+    let idlest = server
+        .conns
+        .iter()
+        .filter_map(|id| Some((conns.get(id)?.idle_since()?, *id)))
+        .min();
+    let Some((_, id)) = idlest else {
+        return false;
+    };
+    server.conns.remove(&id);
+    if let Some(mut conn) = conns.remove(&id) {
+        conn.close();
+        let _ = registry.deregister(conn.transport.socket());
+    }
+    true
 }
 
 impl HttpServers {
@@ -173,7 +199,9 @@ impl HttpServers {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            if server.conns.len() >= server.options.max_connections {
+            if server.conns.len() >= server.options.max_connections
+                && !evict_idlest(registry, server, &mut self.conns)
+            {
                 let mut busy = Vec::new();
                 Response::text(503, "server busy\n").write_to(&mut busy, false, false);
                 let _ = std::io::Write::write(&mut stream, &busy);
@@ -250,6 +278,7 @@ impl HttpServers {
             }
             self.sweep_closed(registry, conn_id);
         }
+        buffers::trim_if_pending();
     }
 
     /// Connections whose WebSocket upgrade was answered, taken out of the HTTP server.

@@ -23,7 +23,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use super::transport::{ReadStatus, Transport};
 
 /// The distribution's CA bundle (Debian, Ubuntu, Alpine, Arch), added to the roots when present.
-const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Most plaintext a connection holds before the handshake ends, and most encrypted bytes it
 /// queues when the socket is full; `write_some` takes fewer bytes beyond that.
@@ -238,7 +238,7 @@ fn system_roots() -> &'static RootCertStore {
 }
 
 /// All certificates of a PEM file, in order; an error when there is none.
-fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let unreadable = |error: pem::Error| TlsError::CertificateFile {
         path: path.to_path_buf(),
         reason: describe_pem_error(error),
