@@ -121,6 +121,27 @@ watch(client)
 }
 
 #[test]
+fn a_broker_that_stops_answering_pings_is_dropped_after_the_keepalive_period() {
+    // CONNACK, then silence: the PINGREQs go unanswered.
+    let (mut broker, port) = fake_broker(&["20020000"]);
+    let out = run_mqtt(
+        r#"
+local client = mqtt.Client.connect("mqtt://127.0.0.1:" .. PORT, { keepAlivePeriod = 1 })
+watch(client)
+client:addEventListener("connected", function() print("connected") end)
+"#,
+        &[&port.to_string()],
+    );
+    out.assert_code(0).assert_no_panic();
+    assert_has_line(&out, "connected");
+    assert_has_line(
+        &out,
+        "error -1 keep-alive timeout: no PINGRESP from the broker within 1 s",
+    );
+    broker.wait_for_stdout("closed 0");
+}
+
+#[test]
 fn a_broker_that_hangs_up_before_connack_gives_an_error() {
     let (_broker, port) = python_server(
         "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(1)\n\

@@ -132,9 +132,6 @@ local function parse_uri(name, uri)
   if port and (port < 1 or port > 65535) then
     raise(("%s: bad argument #1 (port %d out of range 1-65535 in '%s')"):format(name, port, uri))
   end
-  if host == "localhost" then
-    host = "127.0.0.1"
-  end
   return { host = host, port = port, tls = tls, username = user, password = password }
 end
 
