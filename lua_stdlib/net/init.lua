@@ -9,5 +9,6 @@ require("net.udp")(net)
 require("net.server")(net)
 require("net.http")(net)
 require("net.websocket")(net)
+require("net.mqtt")(net)
 
 return net
