@@ -42,7 +42,7 @@ fn a_minimal_quickapp_logs_in_the_hub_format_and_ends_with_its_timers() {
     let out = run_qas(
         &[(
             "minimal.lua",
-            "--%%name:Minimal\n--%%save:minimal.fqa\nfunction QuickApp:onInit() self:debug('onInit', self.id, self.name) QuickApp:debug('on the class') end\n",
+            "--%%name:Minimal\n--%%save:minimal.fqa\nfunction QuickApp:onInit() self:debug('onInit', self.id, self.name) QuickApp:debug('on the class') self:debug('globals', type(mqtt.Client.connect), type(net.HTTPClient), fibaro.plua ~= nil) end\n",
         )],
         &["-o"],
         &["minimal.lua"],
@@ -53,6 +53,7 @@ fn a_minimal_quickapp_logs_in_the_hub_format_and_ends_with_its_timers() {
     assert!(shape, "not a hub console line: {line:?}");
     assert_message(&out, "onInit 5555 Minimal");
     assert_message(&out, "on the class");
+    assert_message(&out, "globals function function true");
     out.assert_stderr_contains("packed minimal.lua -> minimal.fqa");
 }
 

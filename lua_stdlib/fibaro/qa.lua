@@ -17,12 +17,15 @@ QA.__index = QA
 local M = {}
 
 -- The globals every QA shares (standard Lua, plua's libraries); a QA's own globals shadow them.
--- `net` is required on first use (it loads the socket families).
+-- `net` and `mqtt` (the hub's globals) are required on first use: they load the socket
+-- families.
+local LAZY = { net = "net", mqtt = "mqtt" }
 local function base_env()
   local base = setmetatable({}, {
     __index = function(_, key)
-      if key == "net" then
-        return require("net")
+      local module = LAZY[key]
+      if module then
+        return require(module)
       end
       return _G[key]
     end,
