@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{GUARD, Running, TempDir, run_script};
+use support::{GUARD, Running, TempDir, python_server, run_script};
 
 /// A Python peer process; killed when dropped so a failing test never leaves it behind.
 struct Peer {
@@ -491,4 +491,40 @@ fn wrong_argument_types_are_errors_naming_the_method() {
             .assert_stderr_contains(needle)
             .assert_stderr_contains("script.lua:2:");
     }
+}
+
+#[test]
+fn an_endless_line_and_a_huge_count_are_refused_without_buffering_forever() {
+    let (_peer, port) = python_server(
+        "
+import socket, time
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+try:
+    for _ in range(64):
+        c.sendall(b'x' * 65536)
+    time.sleep(5)
+except OSError:
+    pass
+",
+        &[],
+    );
+    let out = run_script(
+        &format!(
+            "local socket = require('socket')\n\
+             local tcp = socket.tcp()\n\
+             tcp:settimeout(5)\n\
+             assert(tcp:connect('127.0.0.1', {port}))\n\
+             print('huge', tcp:receive(2^40))\n\
+             print('line', tcp:receive('*l'))\n\
+             tcp:close()\n"
+        ),
+        &[],
+    );
+    out.assert_no_panic().assert_code(0);
+    out.assert_stdout_contains("huge\tnil\tread too large");
+    out.assert_stdout_contains("line\tnil\tline too long");
 }

@@ -1,6 +1,7 @@
 //! The `tcp{master|client|server}` object of the `socket` module: its state and the socket
 //! operations behind its methods (the Lua method table is in `methods.rs`).
 
+use crate::net::reads::{DEFAULT_MAX_LINE, DEFAULT_MAX_READ};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -352,9 +353,15 @@ pub(super) enum Pattern {
 }
 
 /// Runs one `receive`: the data, and why it stopped short (the data is then the partial result).
+/// Reads are bounded as on the reactor's sockets: a line longer than [`DEFAULT_MAX_LINE`]
+/// fails with `line too long`, `*a` or a count past [`DEFAULT_MAX_READ`] with `read too
+/// large` (a count that can never fit fails before reading anything).
 pub(super) fn receive(tcp: &mut Tcp, pattern: Pattern) -> (Vec<u8>, Option<Failure>) {
     let deadline = tcp.deadline();
     match pattern {
+        Pattern::Bytes(wanted) if wanted > DEFAULT_MAX_READ => {
+            (Vec::new(), Some(Failure::Other("read too large".into())))
+        }
         Pattern::Bytes(wanted) => loop {
             if tcp.buffered().len() >= wanted {
                 return (tcp.take(wanted), None);
@@ -374,6 +381,9 @@ pub(super) fn receive(tcp: &mut Tcp, pattern: Pattern) -> (Vec<u8>, Option<Failu
                     return (line, None);
                 }
                 searched = tcp.buffered().len();
+                if searched > DEFAULT_MAX_LINE {
+                    return (Vec::new(), Some(Failure::Other("line too long".into())));
+                }
                 if let Err(failure) = tcp.fill(&deadline) {
                     let mut partial = tcp.take(searched);
                     partial.retain(|&b| b != b'\r');
@@ -384,6 +394,9 @@ pub(super) fn receive(tcp: &mut Tcp, pattern: Pattern) -> (Vec<u8>, Option<Failu
         Pattern::All => {
             let mut got_any = !tcp.buffered().is_empty();
             loop {
+                if tcp.buffered().len() > DEFAULT_MAX_READ {
+                    return (Vec::new(), Some(Failure::Other("read too large".into())));
+                }
                 match tcp.fill(&deadline) {
                     Ok(()) => got_any = true,
                     Err(failure) => {
