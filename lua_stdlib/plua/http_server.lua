@@ -63,7 +63,12 @@ function M.install(core, PY, shared)
     if opts ~= nil and type(opts) ~= "table" then
       bad(4, "table", opts)
     end
-    local id, bound = core.http_server_start(host, math.tointeger(port), opts)
+    -- A name is looked up on the worker pool (only this coroutine waits), then bound by IP.
+    local ip, failure = require("plua.sockets").lookup(host)
+    if not ip then
+      return nil, failure
+    end
+    local id, bound = core.http_server_start(ip, math.tointeger(port), opts)
     if not id then
       return nil, bound
     end

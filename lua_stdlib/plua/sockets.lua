@@ -51,6 +51,30 @@ function M.install(core, PY, shared)
       name, index, type(pattern) == "string" and ("'" .. pattern .. "'") or type(pattern)))
   end
 
+  -- The IP to bind a server or UDP socket to, or to connect a UDP socket to, for `host`: a literal address (or `localhost`)
+  -- at once; a name is looked up on the worker pool while only the calling coroutine waits
+  -- (timers and other callbacks go on). nil and a message if the lookup fails.
+  local function lookup(host)
+    local ip, op = core.resolve(host)
+    if ip then
+      return ip
+    end
+    local ok, resolved, message = await(op, 30)
+    if ok then
+      return resolved
+    end
+    return nil, message or resolved
+  end
+  M.lookup = lookup
+
+  -- The local IP to bind a socket to that first sends to `host`: the source address of the
+  -- route there (loopback for a loopback peer, the interface's address for another host),
+  -- so it receives the replies without listening on every interface. 127.0.0.1 if unknown.
+  function M.source(host)
+    local ip = lookup(host)
+    return ip and core.udp_source(ip) or "127.0.0.1"
+  end
+
   ---------------------------------------------------------------------------------------------
   -- TCP client
   ---------------------------------------------------------------------------------------------
@@ -232,7 +256,11 @@ function M.install(core, PY, shared)
     port = want_port("tcp_server_start", 3, port)
     want_table("tcp_server_start", 4, opts)
     local tls = opts and opts.tls
-    local ok, message, bound = core.server_start(id, host, port, tls and tls.cert, tls and tls.key)
+    local ip, message = lookup(host)
+    local ok, bound = false, nil
+    if ip then
+      ok, message, bound = core.server_start(id, ip, port, tls and tls.cert, tls and tls.key)
+    end
     if not ok then
       local of_server = listeners[id]
       later(of_server and of_server.error, message)
@@ -253,8 +281,12 @@ function M.install(core, PY, shared)
   function PY.tcp_server_create_sync(host, port)
     host = want_string("tcp_server_create_sync", 1, host or "127.0.0.1")
     port = want_port("tcp_server_create_sync", 2, port)
+    local ip, failure = lookup(host)
+    if not ip then
+      return nil, failure
+    end
     local id = core.server_create(true)
-    local ok, message = core.server_start(id, host, port)
+    local ok, message = core.server_start(id, ip, port)
     if not ok then
       core.server_close(id)
       return nil, message
@@ -324,7 +356,10 @@ function M.install(core, PY, shared)
     port = want_port("udp_connect", 2, port)
     want_callback("udp_connect", 3, cb)
     want_table("udp_connect", 4, opts)
-    local id, message = core.udp_open(nil, nil, host, port, opts and opts.broadcast or false, opts and opts.timeout)
+    local id, message = lookup(host)
+    if id then
+      id, message = core.udp_open(nil, nil, id, port, opts and opts.broadcast or false, opts and opts.timeout)
+    end
     if not id then
       later(cb, false, nil, message)
       return nil, message
@@ -334,12 +369,16 @@ function M.install(core, PY, shared)
   end
 
   -- Receives datagrams from anyone on host:port (port 0 picks a free one).
+  -- Without a host it binds loopback only; "0.0.0.0" (or "::") receives on every interface.
   function PY.udp_bind(host, port, cb, opts)
-    host = want_string("udp_bind", 1, host or "0.0.0.0")
+    host = want_string("udp_bind", 1, host or "127.0.0.1")
     port = want_port("udp_bind", 2, port or 0)
     want_callback("udp_bind", 3, cb)
     want_table("udp_bind", 4, opts)
-    local id, ip, bound = core.udp_open(host, port, nil, nil, opts and opts.broadcast or false, opts and opts.timeout)
+    local id, ip, bound = lookup(host)
+    if id then
+      id, ip, bound = core.udp_open(id, port, nil, nil, opts and opts.broadcast or false, opts and opts.timeout)
+    end
     if not id then
       later(cb, false, nil, ip)
       return nil, ip

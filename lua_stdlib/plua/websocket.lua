@@ -150,7 +150,11 @@ function M.install(core, PY, shared)
     end
     port = want_id("websocket_server_start", 3, port, "port number")
     want_table("websocket_server_start", 4, opts)
-    local bound, message = core.ws_server_start(id, host, port, opts)
+    local ip, message = require("plua.sockets").lookup(host)
+    local bound = false
+    if ip then
+      bound, message = core.ws_server_start(id, ip, port, opts)
+    end
     if not bound then
       local on_error = listeners[id] and listeners[id].error
       if on_error then
