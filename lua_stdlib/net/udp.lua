@@ -8,15 +8,16 @@
 --   sock:close()
 
 local PY = _PY
+local checks = require("plua.checks")
+-- Callback tables: `{ success = fn, error = fn }`, both optional.
+local CALLBACKS = { success = "function", error = "function" }
 
 return function(net)
   local UDPSocket = {}
   UDPSocket.__index = UDPSocket
 
   function net.UDPSocket(opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      error(("net.UDPSocket: bad argument #1 (table expected, got %s)"):format(type(opts)), 2)
-    end
+    checks.fields("net.UDPSocket", 1, opts, { broadcast = "boolean", timeout = "number" })
     return setmetatable({ opts = opts or {}, id = nil, closed = false }, UDPSocket)
   end
 
@@ -55,10 +56,20 @@ return function(net)
 
   --- Binds to a local address before use (optional).
   function UDPSocket:bind(host, port)
+    if host ~= nil then
+      host = checks.string("net.UDPSocket:bind", 1, host)
+    end
+    if port ~= nil then
+      port = checks.port("net.UDPSocket:bind", 2, port)
+    end
     return ensure(self, host, port)
   end
 
   function UDPSocket:sendTo(data, ip, port, callbacks)
+    data = checks.string("net.UDPSocket:sendTo", 1, data)
+    ip = checks.string("net.UDPSocket:sendTo", 2, ip)
+    port = checks.port("net.UDPSocket:sendTo", 3, port)
+    checks.fields("net.UDPSocket:sendTo", 4, callbacks, CALLBACKS)
     local id, message = ensure(self, nil, nil, ip)
     if not id then
       return fail(callbacks, message)
@@ -75,6 +86,7 @@ return function(net)
   end
 
   function UDPSocket:receive(callbacks)
+    checks.fields("net.UDPSocket:receive", 1, callbacks, CALLBACKS)
     local id, message = ensure(self)
     if not id then
       return fail(callbacks, message)

@@ -67,6 +67,18 @@ const GROUPS: &[Group] = &[
     },
 ];
 
+/// Registers `group` into `py`, each function [`args::wrapped`] so that its errors name it and
+/// point at the script's line.
+fn register_group(lua: &Lua, py: &Table, group: &Group) -> Result<()> {
+    (group.register)(lua, py)?;
+    for name in group.names {
+        if let mlua::Value::Function(function) = py.raw_get::<mlua::Value>(*name)? {
+            py.raw_set(*name, args::wrapped(lua, name, function)?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds `core.load_py_helper(name)`: registers the group that provides `_PY[name]` into `py`;
 /// true if `name` belongs to a group. `core.load_all_py_helpers()` registers every group not
 /// registered yet (for `pairs(_PY)`).
@@ -77,7 +89,7 @@ pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> 
         let Some(group) = GROUPS.iter().find(|group| group.names.contains(&&*name)) else {
             return Ok(false);
         };
-        (group.register)(lua, &target)?;
+        register_group(lua, &target, group)?;
         Ok(true)
     })?;
     core.set("load_py_helper", load)?;
@@ -85,7 +97,7 @@ pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> 
     let load_all = lua.create_function(move |lua, ()| {
         for group in GROUPS {
             if py.raw_get::<mlua::Value>(group.names[0])?.is_nil() {
-                (group.register)(lua, &py)?;
+                register_group(lua, &py, group)?;
             }
         }
         Ok(())
