@@ -36,6 +36,23 @@ end
 
 socket.try = socket.newtry()
 
+local checks = require("plua.checks")
+
+-- The host and port arguments of the helpers below, checked under the helper's own name (the
+-- methods they call would name themselves).
+local function want_address(name, host, port)
+  if type(host) ~= "string" and type(host) ~= "number" then
+    checks.bad(name, 1, "string", host)
+  end
+  local n = tonumber(port)
+  if n == nil or n ~= math.floor(n) or n < 0 or n > 65535 then
+    if type(port) == "number" then
+      checks.raise(("%s: bad argument #2 (port 0-65535 expected, got %s)"):format(name, tostring(port)))
+    end
+    checks.bad(name, 2, "port", port)
+  end
+end
+
 local function connect(create, address, port, laddress, lport)
   local sock, err = create()
   if not sock then return nil, err end
@@ -51,21 +68,25 @@ end
 --- `socket.connect(address, port [, laddress [, lport [, family]]])`: a connected client or
 --- nil, err. `family` is "inet" or "inet6" to restrict the address family.
 function socket.connect(address, port, laddress, lport, family)
+  want_address("socket.connect", address, port)
   local create = socket.tcp
   if family == "inet" then create = socket.tcp4 elseif family == "inet6" then create = socket.tcp6 end
   return connect(create, address, port, laddress, lport)
 end
 
 function socket.connect4(address, port, laddress, lport)
+  want_address("socket.connect4", address, port)
   return connect(socket.tcp4, address, port, laddress, lport)
 end
 
 function socket.connect6(address, port, laddress, lport)
+  want_address("socket.connect6", address, port)
   return connect(socket.tcp6, address, port, laddress, lport)
 end
 
 --- `socket.bind(host, port [, backlog])`: a listening server (address reuse on) or nil, err.
 function socket.bind(host, port, backlog)
+  want_address("socket.bind", host, port)
   local sock, err = socket.tcp()
   if not sock then return nil, err end
   sock:setoption("reuseaddr", true)

@@ -8,15 +8,16 @@
 --   })
 
 local PY = _PY
+local checks = require("plua.checks")
+-- Callback tables: `{ success = fn, error = fn }`, both optional.
+local CALLBACKS = { success = "function", error = "function" }
 
 return function(net)
   local HTTPClient = {}
   HTTPClient.__index = HTTPClient
 
   function net.HTTPClient(opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      error(("net.HTTPClient: bad argument #1 (table expected, got %s)"):format(type(opts)), 2)
-    end
+    checks.fields("net.HTTPClient", 1, opts, { timeout = "number", checkCertificate = "boolean" })
     return setmetatable({ opts = opts or {} }, HTTPClient)
   end
 
@@ -31,8 +32,12 @@ return function(net)
   end
 
   function HTTPServer:start(host, port, handler)
+    if host ~= nil then
+      host = checks.string("net.HTTPServer:start", 1, host)
+    end
+    port = checks.port("net.HTTPServer:start", 2, port)
     if type(handler) ~= "function" then
-      error(("HTTPServer:start: bad argument #3 (function expected, got %s)"):format(type(handler)), 2)
+      checks.bad("net.HTTPServer:start", 3, "function", handler)
     end
     if host == nil or host == "localhost" then
       host = "127.0.0.1"
@@ -66,8 +71,14 @@ return function(net)
 
   function HTTPClient:request(url, params)
     if type(url) ~= "string" then
-      error(("HTTPClient:request: bad argument #1 (url string expected, got %s)"):format(type(url)), 2)
+      checks.bad("net.HTTPClient:request", 1, "url string", url)
     end
+    checks.fields("net.HTTPClient:request", 2, params, {
+      options = { method = "string", headers = "table", data = "string", timeout = "number",
+        checkCertificate = "boolean" },
+      success = "function",
+      error = "function",
+    })
     params = params or {}
     local options = params.options or {}
     local ms = tonumber(options.timeout) or tonumber(self.opts.timeout)

@@ -7,6 +7,7 @@
 --   server:stop()
 
 local PY = _PY
+local checks = require("plua.checks")
 
 return function(net)
   local TCPServer = {}
@@ -29,6 +30,11 @@ return function(net)
   --- Listens on host:port (port 0: any free port) and calls `on_client(client, addr, ip,
   --- port)` for each connection. Returns true and the bound port, or false and a message.
   function TCPServer:start(host, port, on_client)
+    if host ~= nil then
+      host = checks.string("net.TCPServer:start", 1, host)
+    end
+    port = checks.port("net.TCPServer:start", 2, port)
+    checks.callback("net.TCPServer:start", 3, on_client)
     local id = PY.tcp_server_create()
     self.server_id = id
     PY.tcp_server_add_event_listener(id, "client_connected", function(client_id, addr)
@@ -64,8 +70,8 @@ return function(net)
   --- A server that answers every chunk it receives with "Echo: " .. chunk (as the original
   --- plua did). Returns the TCPServer (its `port` field holds the bound port).
   function net.EchoServer(host, port, debug)
-    assert(type(host) == "string", "net.EchoServer: host must be a string")
-    assert(type(port) == "number", "net.EchoServer: port must be a number")
+    host = checks.string("net.EchoServer", 1, host)
+    port = checks.port("net.EchoServer", 2, port)
     local server = net.TCPServer(debug)
     local function echo(client)
       client:read({
@@ -83,7 +89,7 @@ return function(net)
     end
     local ok, message = server:start(host, port, echo)
     if not ok then
-      error("net.EchoServer: " .. tostring(message), 2)
+      checks.raise("net.EchoServer: " .. tostring(message))
     end
     return server
   end

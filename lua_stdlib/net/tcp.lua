@@ -8,6 +8,9 @@
 --   sock:close()
 
 local PY = _PY
+local checks = require("plua.checks")
+-- Callback tables: `{ success = fn, error = fn }`, both optional.
+local CALLBACKS = { success = "function", error = "function" }
 
 return function(net)
   local TCPSocket = {}
@@ -33,9 +36,7 @@ return function(net)
 
   --- A TCP socket; `opts.timeout` (ms) limits connects and reads.
   function net.TCPSocket(opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      error(("net.TCPSocket: bad argument #1 (table expected, got %s)"):format(type(opts)), 2)
-    end
+    checks.fields("net.TCPSocket", 1, opts, { timeout = "number" })
     return setmetatable({ opts = opts or {}, id = nil }, TCPSocket)
   end
 
@@ -54,6 +55,9 @@ return function(net)
   end
 
   function TCPSocket:connect(ip, port, callbacks)
+    ip = checks.string("net.TCPSocket:connect", 1, ip)
+    port = checks.port("net.TCPSocket:connect", 2, port)
+    checks.fields("net.TCPSocket:connect", 3, callbacks, CALLBACKS)
     local limit = seconds(self)
     PY.tcp_connect(ip, port, function(ok, id, message)
       if ok then
@@ -71,6 +75,7 @@ return function(net)
   end
 
   function TCPSocket:read(callbacks)
+    checks.fields("net.TCPSocket:read", 1, callbacks, CALLBACKS)
     if not self.id then
       return fail(callbacks, "Not connected")
     end
@@ -78,6 +83,8 @@ return function(net)
   end
 
   function TCPSocket:readUntil(delimiter, callbacks)
+    delimiter = checks.string("net.TCPSocket:readUntil", 1, delimiter)
+    checks.fields("net.TCPSocket:readUntil", 2, callbacks, CALLBACKS)
     if not self.id then
       return fail(callbacks, "Not connected")
     end
@@ -85,6 +92,8 @@ return function(net)
   end
 
   function TCPSocket:send(data, callbacks)
+    data = checks.string("net.TCPSocket:send", 1, data)
+    checks.fields("net.TCPSocket:send", 2, callbacks, CALLBACKS)
     if not self.id then
       return fail(callbacks, "Not connected")
     end

@@ -1,5 +1,6 @@
 -- net.UDPSocket (HC3), on top of _PY's UDP family. The socket is bound to an ephemeral port on
--- first use (or where `:bind` says), so replies to `sendTo` arrive at `receive`.
+-- first use (never on every interface unless `:bind` says so), so replies to `sendTo` arrive
+-- at `receive`.
 --
 --   local sock = net.UDPSocket({ broadcast = true, timeout = 2000 })   -- timeout in ms
 --   sock:sendTo(data, ip, port, { success = function() end, error = function(message) end })
@@ -7,15 +8,16 @@
 --   sock:close()
 
 local PY = _PY
+local checks = require("plua.checks")
+-- Callback tables: `{ success = fn, error = fn }`, both optional.
+local CALLBACKS = { success = "function", error = "function" }
 
 return function(net)
   local UDPSocket = {}
   UDPSocket.__index = UDPSocket
 
   function net.UDPSocket(opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      error(("net.UDPSocket: bad argument #1 (table expected, got %s)"):format(type(opts)), 2)
-    end
+    checks.fields("net.UDPSocket", 1, opts, { broadcast = "boolean", timeout = "number" })
     return setmetatable({ opts = opts or {}, id = nil, closed = false }, UDPSocket)
   end
 
@@ -29,16 +31,22 @@ return function(net)
     end
   end
 
-  -- The socket id, binding it first if needed; nil and a message on failure.
-  local function ensure(self, host, port)
+  -- The socket id, binding it first if needed; nil and a message on failure. Unless `:bind`
+  -- named an address, a socket first used by `sendTo` binds to the local address of the route
+  -- to that destination (127.0.0.1 for a local peer), one first used by `receive` to 127.0.0.1.
+  local function ensure(self, host, port, toward)
     if self.closed then
       return nil, "closed"
     end
     if self.id then
       return self.id
     end
+    local bind = PY.udp_bind -- loads the socket family (and plua.sockets) on first use
+    if host == nil and type(toward) == "string" then
+      host = require("plua.sockets").source(toward)
+    end
     local ms = self.opts.timeout
-    local id, message = PY.udp_bind(host or "0.0.0.0", port or 0, nil, {
+    local id, message = bind(host or "127.0.0.1", port or 0, nil, {
       broadcast = self.opts.broadcast and true or false,
       timeout = type(ms) == "number" and ms / 1000 or nil,
     })
@@ -48,11 +56,21 @@ return function(net)
 
   --- Binds to a local address before use (optional).
   function UDPSocket:bind(host, port)
+    if host ~= nil then
+      host = checks.string("net.UDPSocket:bind", 1, host)
+    end
+    if port ~= nil then
+      port = checks.port("net.UDPSocket:bind", 2, port)
+    end
     return ensure(self, host, port)
   end
 
   function UDPSocket:sendTo(data, ip, port, callbacks)
-    local id, message = ensure(self)
+    data = checks.string("net.UDPSocket:sendTo", 1, data)
+    ip = checks.string("net.UDPSocket:sendTo", 2, ip)
+    port = checks.port("net.UDPSocket:sendTo", 3, port)
+    checks.fields("net.UDPSocket:sendTo", 4, callbacks, CALLBACKS)
+    local id, message = ensure(self, nil, nil, ip)
     if not id then
       return fail(callbacks, message)
     end
@@ -68,6 +86,7 @@ return function(net)
   end
 
   function UDPSocket:receive(callbacks)
+    checks.fields("net.UDPSocket:receive", 1, callbacks, CALLBACKS)
     local id, message = ensure(self)
     if not id then
       return fail(callbacks, message)

@@ -19,6 +19,8 @@
 --   server:broadcast("to everyone")  server:stop()
 
 local PY = _PY
+local checks = require("plua.checks")
+local CLIENT_EVENTS = { connected = true, disconnected = true, error = true, dataReceived = true }
 
 return function(net)
   local WebSocketClient = {}
@@ -27,9 +29,8 @@ return function(net)
   --- `opts`: `timeout` (ms, connect + handshake), `checkCertificate`/`verify` (default
   --- true), `cafile`, `max_message_size`.
   local function new_client(opts)
-    if opts ~= nil and type(opts) ~= "table" then
-      error(("net.WebSocketClient: bad argument #1 (table expected, got %s)"):format(type(opts)), 3)
-    end
+    checks.fields("net.WebSocketClient", 1, opts, { timeout = "number", checkCertificate = "boolean",
+      verify = "boolean", cafile = "string", max_message_size = "integer" })
     opts = opts or {}
     local connect_opts = {
       verify = opts.checkCertificate ~= false and opts.verify ~= false,
@@ -57,12 +58,24 @@ return function(net)
   end
 
   function WebSocketClient:addEventListener(event, fn)
+    if not CLIENT_EVENTS[event] then
+      checks.raise(("net.WebSocketClient:addEventListener: bad argument #1 (event name connected, "
+        .. "disconnected, error or dataReceived expected, got %s)"):format(
+        type(event) == "string" and ("'" .. event .. "'") or type(event)))
+    end
+    if type(fn) ~= "function" then
+      checks.bad("net.WebSocketClient:addEventListener", 2, "function", fn)
+    end
     local ok = PY.websocket_add_event_listener(self.id, event, fn)
     self.handlers[#self.handlers + 1] = { event, fn }
     return ok
   end
 
   function WebSocketClient:connect(url, headers)
+    if type(url) ~= "string" then
+      checks.bad("net.WebSocketClient:connect", 1, "URL string", url)
+    end
+    checks.table("net.WebSocketClient:connect", 2, headers)
     if self.ended then
       -- `close` released the old id: a new one, with the same listeners.
       self.ended = false
@@ -75,6 +88,7 @@ return function(net)
   end
 
   function WebSocketClient:send(data, binary)
+    data = checks.string("net.WebSocketClient:send", 1, data)
     return PY.websocket_send(self.id, data, binary)
   end
 
@@ -83,6 +97,10 @@ return function(net)
   end
 
   function WebSocketClient:close(code, reason)
+    code = checks.close_code("net.WebSocketClient:close", 1, code)
+    if reason ~= nil then
+      reason = checks.string("net.WebSocketClient:close", 2, reason)
+    end
     local closing = PY.websocket_close(self.id, code, reason)
     self.ended = true
     return closing
@@ -121,9 +139,16 @@ return function(net)
   --- disconnected, error) and `opts` as websocket_server_start. Returns true and the bound
   --- port, or false and a message.
   function WebSocketServer:start(host, port, handlers, opts)
-    if handlers ~= nil and type(handlers) ~= "table" then
-      error(("WebSocketServer:start: bad argument #3 (table of handlers expected, got %s)"):format(type(handlers)), 2)
+    if host ~= nil then
+      host = checks.string("net.WebSocketServer:start", 1, host)
     end
+    port = checks.port("net.WebSocketServer:start", 2, port)
+    if handlers ~= nil and type(handlers) ~= "table" then
+      checks.bad("net.WebSocketServer:start", 3, "table of handlers", handlers)
+    end
+    checks.fields("net.WebSocketServer:start", 3, handlers, { connected = "function",
+      message = "function", disconnected = "function", error = "function" })
+    checks.table("net.WebSocketServer:start", 4, opts)
     handlers = handlers or {}
     if host == nil or host == "localhost" then
       host = "127.0.0.1"
@@ -170,12 +195,23 @@ return function(net)
 
   --- Sends to one client (a client object or id).
   function WebSocketServer:send(client, data, binary)
+    if type(client) ~= "table" then
+      checks.id("net.WebSocketServer:send", 1, client, "client or client id")
+    end
+    data = checks.string("net.WebSocketServer:send", 2, data)
+    if not self.server_id then
+      return false, "not started"
+    end
     local client_id = type(client) == "table" and client.id or client
     return PY.websocket_server_send(self.server_id, client_id, data, binary)
   end
 
   --- Sends to every client; returns how many it went to.
   function WebSocketServer:broadcast(data, binary)
+    data = checks.string("net.WebSocketServer:broadcast", 1, data)
+    if not self.server_id then
+      return 0
+    end
     return PY.websocket_server_broadcast(self.server_id, data, binary)
   end
 
@@ -189,8 +225,8 @@ return function(net)
   --- A server that sends every message back to its sender unchanged (text as text, binary
   --- as binary). Returns the WebSocketServer (its `port` field holds the bound port).
   function net.WebSocketEchoServer(host, port, debug)
-    assert(type(host) == "string", "net.WebSocketEchoServer: host must be a string")
-    assert(type(port) == "number", "net.WebSocketEchoServer: port must be a number")
+    host = checks.string("net.WebSocketEchoServer", 1, host)
+    port = checks.port("net.WebSocketEchoServer", 2, port)
     local server = net.WebSocketServer(debug)
     local ok, message = server:start(host, port, {
       message = function(client, data, is_binary)
@@ -198,7 +234,7 @@ return function(net)
       end,
     })
     if not ok then
-      error("net.WebSocketEchoServer: " .. tostring(message), 2)
+      checks.raise("net.WebSocketEchoServer: " .. tostring(message))
     end
     return server
   end

@@ -118,4 +118,101 @@ function M.table(name, index, value)
   return value
 end
 
+-- Field types of an option table: "string", "number", "integer", "boolean", "table",
+-- "function"; a field may be nil.
+local field_kinds = { integer = "number" }
+
+--- Checks the fields of option table `opts` (argument `index`, or nil) against `spec`
+--- (`{field = kind}`); a wrong field is "bad argument #n (field 'timeout': number expected,
+--- got string)". `where` names a nested table ("tls.").
+function M.fields(name, index, opts, spec, where)
+  if opts == nil then
+    return nil
+  end
+  if type(opts) ~= "table" then
+    bad(name, index, "table", opts)
+  end
+  for field, kind in pairs(spec) do
+    local value = opts[field]
+    if value ~= nil then
+      local ok
+      if kind == "integer" then
+        ok = math_type(integer(value)) == "integer"
+      elseif type(kind) == "table" then
+        ok = type(value) == "table"
+        if ok then
+          M.fields(name, index, value, kind, (where or "") .. field .. ".")
+        end
+        kind = "table"
+      else
+        ok = type(value) == (field_kinds[kind] or kind)
+      end
+      if not ok then
+        raise(("%s: bad argument #%d (field '%s%s': %s expected, got %s)"):format(
+          name, index, where or "", field, kind, type(value)))
+      end
+    end
+  end
+  return opts
+end
+
+-- Lua words for the Rust types of mlua's conversion errors.
+local rust_types = {
+  String = "string", LuaString = "string", BorrowedStr = "string", BString = "string",
+  bool = "boolean", f64 = "number", f32 = "number", Table = "table", Function = "function",
+  i8 = "integer", i16 = "integer", i32 = "integer", i64 = "integer", isize = "integer",
+  u8 = "integer", u16 = "integer", u32 = "integer", u64 = "integer", usize = "integer",
+}
+
+--- The message of error `err` raised by Rust function `name`, as a script should see it:
+--- the cause without mlua's "runtime error: " prefix and traceback, conversion failures
+--- ("error converting Lua nil to String") as "bad argument #n (string expected, got nil)",
+--- and named after `name`. `args` (a packed table) are the call's arguments.
+function M.describe(name, err, args)
+  local message = tostring(err)
+  if type(err) ~= "string" then
+    message = message:match("^[^\n]*") -- mlua's error objects append a traceback
+  end
+  message = message:gsub("^runtime error: ", "")
+  local pos, from, to = message:match("^bad argument #(%d+)[^:]*: error converting Lua (%S+) to ([%w_]+)")
+  if not pos then
+    from, to = message:match("^error converting Lua (%S+) to ([%w_]+)")
+  end
+  if to then
+    local expected = rust_types[to] or to
+    local got = from
+    local value = pos and args and args[tonumber(pos)]
+    if expected == "integer" and type(value) == "number" then
+      got = math_type(integer(value)) == "integer" and "number out of range" or "number with a fraction"
+    end
+    if pos then
+      message = ("bad argument #%d (%s expected, got %s)"):format(pos, expected, got)
+    else
+      message = ("%s expected, got %s"):format(expected, got)
+    end
+  end
+  local plain = name:gsub("^_PY%.", "")
+  if not message:find(plain, 1, true) then
+    message = name .. ": " .. message
+  end
+  return message
+end
+local describe = M.describe
+
+local function finish(name, args, ok, ...)
+  if ok then
+    return ...
+  end
+  raise(describe(name, (...), args))
+end
+
+--- `fn` (a function written in Rust) wrapped so that its errors are raised as plain messages
+--- (see `describe`) at the line of the script that called it, not as mlua error objects with
+--- a traceback and no line.
+function M.wrap(name, fn)
+  return function(...)
+    return finish(name, { ... }, pcall(fn, ...))
+  end
+end
+
 return M

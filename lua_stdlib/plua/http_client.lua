@@ -25,12 +25,12 @@ function M.install(core, PY, shared)
       raise(("%s: bad argument #1 (url string or request table expected, got %s)"):format(name, type(req)))
     end
     if type(req.url) ~= "string" then
-      raise(("%s: request.url must be a string (got %s)"):format(name, type(req.url)))
+      raise(("%s: bad argument #1 (field 'url': string expected, got %s)"):format(name, type(req.url)))
     end
     local headers = {}
     if req.headers ~= nil then
       if type(req.headers) ~= "table" then
-        raise(("%s: request.headers must be a table (got %s)"):format(name, type(req.headers)))
+        raise(("%s: bad argument #1 (field 'headers': table expected, got %s)"):format(name, type(req.headers)))
       end
       for key, value in pairs(req.headers) do
         headers[tostring(key)] = tostring(value)

@@ -85,16 +85,20 @@ function M.install(core, PY, shared)
     if type(host) ~= "string" then
       bad(1, "string", host)
     end
-    if math.type(port) ~= "integer" and not (type(port) == "number" and port == math.floor(port)) then
-      bad(2, "port number", port)
-    end
+    port = require("plua.checks").port("http_server_start", 2, port)
     if type(handler) ~= "function" then
       bad(3, "function", handler)
     end
-    if opts ~= nil and type(opts) ~= "table" then
-      bad(4, "table", opts)
+    require("plua.checks").fields("http_server_start", 4, opts, { tls = { cert = "string", key = "string" },
+      websocket = "table", max_header_size = "number", max_headers = "number",
+      max_body_size = "number", max_connections = "number", idle_timeout = "number",
+      read_timeout = "number" })
+    -- A name is looked up on the worker pool (only this coroutine waits), then bound by IP.
+    local ip, failure = require("plua.sockets").lookup(host)
+    if not ip then
+      return nil, failure
     end
-    local id, bound = core.http_server_start(host, math.tointeger(port), opts)
+    local id, bound = core.http_server_start(ip, port, opts)
     if not id then
       return nil, bound
     end
@@ -117,9 +121,7 @@ function M.install(core, PY, shared)
 
   --- Stops a server and closes its connections; false if there is no such server.
   function PY.http_server_stop(id)
-    if type(id) ~= "number" then
-      raise(("http_server_stop: bad argument #1 (server id expected, got %s)"):format(type(id)))
-    end
+    id = require("plua.checks").id("http_server_stop", 1, id, "server id")
     local stopped = core.http_server_stop(id)
     listeners[id] = nil
     return stopped

@@ -51,10 +51,11 @@ local function checked_delay(name, ms, argument)
     raise(("%s: bad argument #%d (number expected, got %s)"):format(name, argument, type(ms)))
   end
   if ms ~= ms then
-    raise(("%s: bad argument #%d (delay is NaN)"):format(name, argument))
+    raise(("%s: bad argument #%d (delay expected, got NaN)"):format(name, argument))
   end
   if ms > MAX_DELAY then
-    raise(("%s: delay %s ms is too large (the maximum is 2^40 ms, about 34 years)"):format(name, tostring(ms)))
+    raise(("%s: bad argument #%d (delay too large: up to 2^40 ms, about 34 years, expected, got %s ms)"):format(
+      name, argument, tostring(ms)))
   end
   if ms < 0 then
     core.warn(("%s: negative delay %s ms treated as 0%s"):format(name, tostring(ms), caller_position(3)))

@@ -18,6 +18,13 @@ function M.install(core, PY, shared)
   local bad, want_id, want_string, want_port = checks.bad, checks.id, checks.string, checks.port
   local want_callback, want_number, want_table = checks.callback, checks.number, checks.table
   local raise = checks.raise
+  local want_fields = checks.fields
+
+  -- Option tables: the fields each family reads (see README).
+  local CONNECT_OPTIONS = { timeout = "number", tls = "boolean", verify = "boolean",
+    servername = "string", cafile = "string" }
+  local SERVER_OPTIONS = { tls = { cert = "string", key = "string" } }
+  local UDP_OPTIONS = { broadcast = "boolean", timeout = "number" }
 
   local function on_done(op, cb)
     if cb then
@@ -33,13 +40,25 @@ function M.install(core, PY, shared)
     end
   end
 
+  -- A byte count: a whole number (negative reads nothing), or nil when `optional`.
+  local function want_count(name, index, value, optional)
+    if value == nil and optional then
+      return nil
+    end
+    local n = math.tointeger(value)
+    if n == nil then
+      bad(name, index, "byte count", value)
+    end
+    return n
+  end
+
   -- A read pattern (LuaSocket `*a`, `*l`, n) or byte count as (kind, n).
   local function read_kind(name, index, pattern, default_kind)
     if pattern == nil then
       return default_kind, nil
     end
     if type(pattern) == "number" then
-      return default_kind, pattern
+      return default_kind, want_count(name, index, pattern)
     end
     if pattern == "*a" or pattern == "a" then
       return "all", nil
@@ -51,6 +70,30 @@ function M.install(core, PY, shared)
       name, index, type(pattern) == "string" and ("'" .. pattern .. "'") or type(pattern)))
   end
 
+  -- The IP to bind a server or UDP socket to, or to connect a UDP socket to, for `host`: a literal address (or `localhost`)
+  -- at once; a name is looked up on the worker pool while only the calling coroutine waits
+  -- (timers and other callbacks go on). nil and a message if the lookup fails.
+  local function lookup(host)
+    local ip, op = core.resolve(host)
+    if ip then
+      return ip
+    end
+    local ok, resolved, message = await(op, 30)
+    if ok then
+      return resolved
+    end
+    return nil, message or resolved
+  end
+  M.lookup = lookup
+
+  -- The local IP to bind a socket to that first sends to `host`: the source address of the
+  -- route there (loopback for a loopback peer, the interface's address for another host),
+  -- so it receives the replies without listening on every interface. 127.0.0.1 if unknown.
+  function M.source(host)
+    local ip = lookup(host)
+    return ip and core.udp_source(ip) or "127.0.0.1"
+  end
+
   ---------------------------------------------------------------------------------------------
   -- TCP client
   ---------------------------------------------------------------------------------------------
@@ -59,7 +102,7 @@ function M.install(core, PY, shared)
     host = want_string("tcp_connect", 1, host)
     port = want_port("tcp_connect", 2, port)
     want_callback("tcp_connect", 3, cb)
-    want_table("tcp_connect", 4, opts)
+    want_fields("tcp_connect", 4, opts, CONNECT_OPTIONS)
     return on_done(core.tcp_connect(host, port, opts), cb)
   end
 
@@ -86,7 +129,7 @@ function M.install(core, PY, shared)
     if type(max) == "function" and cb == nil then
       max, cb = nil, max
     end
-    want_number("tcp_read_until", 3, max, true)
+    max = want_count("tcp_read_until", 3, max, true)
     want_callback("tcp_read_until", 4, cb)
     return on_done(core.tcp_read(id, "until", max or 8192, delimiter), cb)
   end
@@ -153,7 +196,7 @@ function M.install(core, PY, shared)
   function PY.tcp_connect_sync(host, port, opts)
     host = want_string("tcp_connect_sync", 1, host)
     port = want_port("tcp_connect_sync", 2, port)
-    want_table("tcp_connect_sync", 3, opts)
+    want_fields("tcp_connect_sync", 3, opts, CONNECT_OPTIONS)
     return await(core.tcp_connect(host, port, opts), opts and opts.timeout or 30)
   end
 
@@ -172,7 +215,7 @@ function M.install(core, PY, shared)
   function PY.tcp_read_until_sync(id, delimiter, max)
     id = want_id("tcp_read_until_sync", 1, id)
     delimiter = want_string("tcp_read_until_sync", 2, delimiter)
-    want_number("tcp_read_until_sync", 3, max, true)
+    max = want_count("tcp_read_until_sync", 3, max, true)
     return await(core.tcp_read(id, "until", max or 8192, delimiter), read_limit(id))
   end
 
@@ -206,9 +249,11 @@ function M.install(core, PY, shared)
 
   function PY.tcp_server_add_event_listener(id, event, fn)
     id = want_id("tcp_server_add_event_listener", 1, id)
-    event = want_string("tcp_server_add_event_listener", 2, event)
+    if type(event) ~= "string" then
+      bad("tcp_server_add_event_listener", 2, "event name", event)
+    end
     if not server_events[event] then
-      raise(("tcp_server_add_event_listener: bad argument #2 (unknown event '%s'; expected client_connected, data_received, client_disconnected or error)"):format(event))
+      raise(("tcp_server_add_event_listener: bad argument #2 (event name client_connected, data_received, client_disconnected or error expected, got '%s')"):format(event))
     end
     if type(fn) ~= "function" then
       bad("tcp_server_add_event_listener", 3, "function", fn)
@@ -230,9 +275,13 @@ function M.install(core, PY, shared)
     id = want_id("tcp_server_start", 1, id)
     host = want_string("tcp_server_start", 2, host or "127.0.0.1")
     port = want_port("tcp_server_start", 3, port)
-    want_table("tcp_server_start", 4, opts)
+    want_fields("tcp_server_start", 4, opts, SERVER_OPTIONS)
     local tls = opts and opts.tls
-    local ok, message, bound = core.server_start(id, host, port, tls and tls.cert, tls and tls.key)
+    local ip, message = lookup(host)
+    local ok, bound = false, nil
+    if ip then
+      ok, message, bound = core.server_start(id, ip, port, tls and tls.cert, tls and tls.key)
+    end
     if not ok then
       local of_server = listeners[id]
       later(of_server and of_server.error, message)
@@ -253,8 +302,12 @@ function M.install(core, PY, shared)
   function PY.tcp_server_create_sync(host, port)
     host = want_string("tcp_server_create_sync", 1, host or "127.0.0.1")
     port = want_port("tcp_server_create_sync", 2, port)
+    local ip, failure = lookup(host)
+    if not ip then
+      return nil, failure
+    end
     local id = core.server_create(true)
-    local ok, message = core.server_start(id, host, port)
+    local ok, message = core.server_start(id, ip, port)
     if not ok then
       core.server_close(id)
       return nil, message
@@ -295,7 +348,7 @@ function M.install(core, PY, shared)
 
   function PY.tcp_read_sync_client(id, max, timeout)
     id = want_id("tcp_read_sync_client", 1, id)
-    want_number("tcp_read_sync_client", 2, max, true)
+    max = want_count("tcp_read_sync_client", 2, max, true)
     want_number("tcp_read_sync_client", 3, timeout, true)
     local ok, data, message = await(core.tcp_read(id, "max", max or 1024, nil, timeout), timeout or read_limit(id))
     if ok then
@@ -323,8 +376,11 @@ function M.install(core, PY, shared)
     host = want_string("udp_connect", 1, host)
     port = want_port("udp_connect", 2, port)
     want_callback("udp_connect", 3, cb)
-    want_table("udp_connect", 4, opts)
-    local id, message = core.udp_open(nil, nil, host, port, opts and opts.broadcast or false, opts and opts.timeout)
+    want_fields("udp_connect", 4, opts, UDP_OPTIONS)
+    local id, message = lookup(host)
+    if id then
+      id, message = core.udp_open(nil, nil, id, port, opts and opts.broadcast or false, opts and opts.timeout)
+    end
     if not id then
       later(cb, false, nil, message)
       return nil, message
@@ -334,12 +390,16 @@ function M.install(core, PY, shared)
   end
 
   -- Receives datagrams from anyone on host:port (port 0 picks a free one).
+  -- Without a host it binds loopback only; "0.0.0.0" (or "::") receives on every interface.
   function PY.udp_bind(host, port, cb, opts)
-    host = want_string("udp_bind", 1, host or "0.0.0.0")
+    host = want_string("udp_bind", 1, host or "127.0.0.1")
     port = want_port("udp_bind", 2, port or 0)
     want_callback("udp_bind", 3, cb)
-    want_table("udp_bind", 4, opts)
-    local id, ip, bound = core.udp_open(host, port, nil, nil, opts and opts.broadcast or false, opts and opts.timeout)
+    want_fields("udp_bind", 4, opts, UDP_OPTIONS)
+    local id, ip, bound = lookup(host)
+    if id then
+      id, ip, bound = core.udp_open(id, port, nil, nil, opts and opts.broadcast or false, opts and opts.timeout)
+    end
     if not id then
       later(cb, false, nil, ip)
       return nil, ip
@@ -372,7 +432,7 @@ function M.install(core, PY, shared)
     if type(max) == "function" and cb == nil then
       max, cb = nil, max
     end
-    want_number("udp_read", 2, max, true)
+    max = want_count("udp_read", 2, max, true)
     want_callback("udp_read", 3, cb)
     return on_done(core.udp_receive(id, max), cb)
   end
@@ -389,6 +449,7 @@ function M.install(core, PY, shared)
   -- Not part of the original API, but needed to talk to a bound socket: its local port.
   PY.udp_receive_sync = function(id, max)
     id = want_id("udp_receive_sync", 1, id)
+    max = want_count("udp_receive_sync", 2, max, true)
     local _, seconds = core.get_timeout(id)
     return await(core.udp_receive(id, max), seconds)
   end

@@ -57,6 +57,13 @@ function M.install(PY)
   end
 
   function PY.start_web_server(port, host)
+    local checks = require("plua.checks")
+    if port ~= nil then
+      port = checks.port("start_web_server", 1, port)
+    end
+    if host ~= nil then
+      host = checks.string("start_web_server", 2, host)
+    end
     if server then
       return false, ("Web server already running on http://%s:%d"):format(server.host, server.port)
     end

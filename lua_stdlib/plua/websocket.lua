@@ -123,7 +123,8 @@ function M.install(core, PY, shared)
       bad("websocket_connect", 2, "URL string", url)
     end
     want_table("websocket_connect", 3, headers)
-    want_table("websocket_connect", 4, opts)
+    checks.fields("websocket_connect", 4, opts, { verify = "boolean", cafile = "string",
+      timeout = "number", max_message_size = "integer" })
     local ok, message = core.ws_connect(id, url, headers, opts)
     if not ok then
       return false, message
@@ -192,8 +193,15 @@ function M.install(core, PY, shared)
       bad("websocket_server_start", 2, "string", host)
     end
     port = want_id("websocket_server_start", 3, port, "port number")
-    want_table("websocket_server_start", 4, opts)
-    local bound, message = core.ws_server_start(id, host, port, opts)
+    checks.fields("websocket_server_start", 4, opts, { tls = { cert = "string", key = "string" },
+      max_message_size = "integer", max_header_size = "number", max_headers = "number",
+      max_body_size = "number", max_connections = "number", idle_timeout = "number",
+      read_timeout = "number" })
+    local ip, message = require("plua.sockets").lookup(host)
+    local bound = false
+    if ip then
+      bound, message = core.ws_server_start(id, ip, port, opts)
+    end
     if not bound then
       local on_error = listeners[id] and listeners[id].error
       if on_error then

@@ -1,7 +1,9 @@
 //! Argument checking for Lua-facing functions. Each `_PY` function takes its arguments as a
 //! `MultiValue` and reads them through [`Args`], so a wrong type is an error that names the
-//! function, the argument and the caller's line:
-//! `script.lua:3: _PY.read_file: bad argument #1 (string expected, got table)`.
+//! function and the argument: `_PY.read_file: bad argument #1 (string expected, got table)`.
+//! Functions written in Rust reach scripts [`wrapped`] by `plua.checks.wrap`, which raises that
+//! message as a plain string at the script's line (`script.lua:3: ...`); an error returned by
+//! a Rust callback would otherwise be an mlua error object with a traceback and no line.
 
 use mlua::{Lua, MultiValue, Table, Value};
 
@@ -27,18 +29,10 @@ impl<'a> Args<'a> {
         self.values.get(index - 1).cloned().unwrap_or(Value::Nil)
     }
 
-    /// An error about this call, prefixed with the caller's position.
+    /// An error about this call, named after the function (the [`wrapped`] function adds the
+    /// script's position).
     pub fn error(&self, message: impl std::fmt::Display) -> mlua::Error {
-        let position = self
-            .lua
-            .inspect_stack(1, |debug| {
-                let line = debug.current_line()?;
-                let source = debug.source().short_src?.into_owned();
-                Some(format!("{source}:{line}: "))
-            })
-            .flatten()
-            .unwrap_or_default();
-        mlua::Error::runtime(format!("{position}{}: {message}", self.name))
+        mlua::Error::runtime(format!("{}: {message}", self.name))
     }
 
     fn bad(&self, index: usize, expected: &str) -> mlua::Error {
@@ -89,6 +83,16 @@ impl<'a> Args<'a> {
             _ => Err(self.bad(index, "integer")),
         }
     }
+}
+
+/// `function` wrapped by `plua.checks.wrap`: its errors are raised as plain messages naming
+/// `name`, at the line of the script that called it.
+pub fn wrapped(lua: &Lua, name: &str, function: mlua::Function) -> mlua::Result<mlua::Function> {
+    let checks: Table = lua
+        .globals()
+        .get::<mlua::Function>("require")?
+        .call("plua.checks")?;
+    checks.get::<mlua::Function>("wrap")?.call((name, function))
 }
 
 /// Registers `name` in `table` as a function reading its arguments through [`Args`].

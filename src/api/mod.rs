@@ -56,6 +56,24 @@ const FAMILIES: &[Family] = &[
     },
 ];
 
+/// Registers `family` into `py`, each function [`args::wrapped`] so that its errors name it and
+/// point at the script's line.
+fn register_family(lua: &Lua, py: &Table, family: &Family) -> Result<()> {
+    let fresh = lua.create_table()?;
+    (family.register)(lua, &fresh)?;
+    for pair in fresh.pairs::<String, mlua::Value>() {
+        let (name, value) = pair?;
+        let value = match value {
+            mlua::Value::Function(function) => {
+                mlua::Value::Function(args::wrapped(lua, &name, function)?)
+            }
+            other => other,
+        };
+        py.raw_set(name, value)?;
+    }
+    Ok(())
+}
+
 /// Adds `core.load_py_family(name)`: registers the Rust family `name` into `py` (once); false
 /// if there is no Rust family of that name.
 pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> {
@@ -67,7 +85,7 @@ pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> 
             return Ok(false);
         };
         if !loaded.borrow().contains(&family.name) {
-            (family.register)(lua, &target)?;
+            register_family(lua, &target, family)?;
             loaded.borrow_mut().push(family.name);
         }
         Ok(true)

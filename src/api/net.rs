@@ -24,9 +24,10 @@ fn seconds(value: Option<f64>) -> Option<f64> {
     value.filter(|s| s.is_finite() && *s >= 0.0)
 }
 
-/// An address for UDP: literal IPs at once, names through a (blocking) lookup.
+/// An address for UDP: a literal IP or `localhost` (names were looked up on the worker pool
+/// before, through `core.resolve`).
 fn udp_address(host: &str, port: u16) -> std::result::Result<SocketAddr, String> {
-    resolve::literal(host, port).map_or_else(|| resolve::lookup(host, port), Ok)
+    resolve::literal(host, port).ok_or_else(|| format!("'{host}' is not an IP address"))
 }
 
 /// Adds the socket primitives to `core`.
@@ -207,6 +208,25 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         })?,
     )?;
 
+    // `resolve(host)`: the IP of a literal address (or `localhost`) at once; for a name, `nil`
+    // and an operation that completes with `(true, ip, msg)` or `(false, nil, message)` once
+    // the worker pool has looked it up.
+    let r = reactor.clone();
+    core.set(
+        "resolve",
+        lua.create_function(move |lua, host: String| {
+            if let Some(address) = resolve::literal(&host, 0) {
+                let ip = lua.create_string(address.ip().to_string())?;
+                return Ok(MultiValue::from_vec(vec![Value::String(ip)]));
+            }
+            let op = start_op(&r, |net, ctx, op| net.lookup(ctx, &host, 0, op));
+            Ok(MultiValue::from_vec(vec![
+                Value::Nil,
+                Value::Integer(op as i64),
+            ]))
+        })?,
+    )?;
+
     let r = reactor.clone();
     core.set(
         "new_op",
@@ -275,7 +295,14 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     },
                     _ => None,
                 };
-                let default_bind = if peer.is_some_and(|p| p.is_ipv6()) { "::" } else { "0.0.0.0" };
+                // Bound only (a receiver): loopback unless the script names an address. Connected
+                // to a peer: the wildcard, which connect(2) narrows to the route's own address,
+                // and only the peer's datagrams are accepted.
+                let default_bind = match peer {
+                    Some(peer) if peer.is_ipv6() => "::",
+                    Some(_) => "0.0.0.0",
+                    None => "127.0.0.1",
+                };
                 let bind_host = bind_host.unwrap_or_else(|| default_bind.into());
                 let bind = match udp_address(&bind_host, port_of(bind_port.unwrap_or(0))?) {
                     Ok(address) => address,
@@ -293,6 +320,14 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 }
             },
         )?,
+    )?;
+
+    // `udp_source(ip)`: the local address datagrams to `ip` leave from (the route's source, as
+    // connect(2) picks it; nothing is sent), or nil. A socket that is first used to send binds
+    // there rather than to every interface.
+    core.set(
+        "udp_source",
+        lua.create_function(|_, ip: String| Ok(route_source(&ip)))?,
     )?;
 
     let r = reactor.clone();
@@ -335,6 +370,21 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         })?,
     )?;
     Ok(())
+}
+
+/// The local IP that datagrams to literal address `ip` leave from, if there is a route.
+fn route_source(ip: &str) -> Option<String> {
+    let target = resolve::literal(ip, 9)?;
+    let any: SocketAddr = if target.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let probe = std::net::UdpSocket::bind(any).ok()?;
+    // Broadcast destinations need SO_BROADCAST even to connect.
+    probe.set_broadcast(true).ok()?;
+    probe.connect(target).ok()?;
+    probe.local_addr().ok().map(|local| local.ip().to_string())
 }
 
 /// Starts an operation with a fresh id on the socket registry; returns the id.

@@ -105,8 +105,9 @@ pub fn listen(address: std::net::SocketAddr) -> std::io::Result<mio::net::TcpLis
     Ok(listener)
 }
 
-/// Resolves `host:port`, listens there and registers the listener under `token`; returns it
-/// and the address actually bound (port 0 picks a free one).
+/// Listens on `host:port` and registers the listener under `token`; returns it and the address
+/// actually bound (port 0 picks a free one). `host` is a literal IP or `localhost`: a name was
+/// looked up on the worker pool before (`core.resolve`), as the reactor never waits for DNS.
 pub fn listen_on(
     registry: &mio::Registry,
     host: &str,
@@ -114,8 +115,7 @@ pub fn listen_on(
     token: mio::Token,
 ) -> Result<(mio::net::TcpListener, std::net::SocketAddr), String> {
     let address = resolve::literal(host, port)
-        .or_else(|| resolve::lookup(host, port).ok())
-        .ok_or_else(|| format!("cannot resolve host '{host}'"))?;
+        .ok_or_else(|| format!("cannot listen on '{host}': not an IP address"))?;
     let mut listener = listen(address).map_err(|error| {
         format!(
             "cannot listen on {host}:{port}: {}",

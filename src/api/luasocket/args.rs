@@ -44,7 +44,10 @@ pub(super) fn port_arg(args: &Args, index: usize) -> Result<u16> {
     };
     match value {
         Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => Ok(n as u16),
-        _ => Err(args.error(format!("bad argument #{index} (port out of range)"))),
+        Some(n) => Err(args.error(format!(
+            "bad argument #{index} (port 0-65535 expected, got {n})"
+        ))),
+        None => Err(bad(args, index, "port")),
     }
 }
 
@@ -60,12 +63,17 @@ pub(super) fn pattern_arg(args: &Args, index: usize) -> Result<Pattern> {
             match body.first() {
                 Some(b'a') => Ok(Pattern::All),
                 Some(b'l') => Ok(Pattern::Line),
-                _ => Err(args.error(format!("bad argument #{index} (invalid receive pattern)"))),
+                _ => Err(args.error(format!(
+                    "bad argument #{index} (receive pattern '*a', '*l' or a byte count \
+                     expected, got '{}')",
+                    String::from_utf8_lossy(&bytes)
+                ))),
             }
         }
-        Value::Integer(_) | Value::Number(_) => {
-            Err(args.error(format!("bad argument #{index} (invalid receive pattern)")))
-        }
+        Value::Integer(_) | Value::Number(_) => Err(args.error(format!(
+            "bad argument #{index} (receive pattern '*a', '*l' or a byte count expected, got {})",
+            args.value(index).to_string().unwrap_or_default()
+        ))),
         other => Err(args.error(format!(
             "bad argument #{index} (string or number expected, got {})",
             other.type_name()

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use mlua::{AnyUserData, Lua, MetaMethod, MultiValue, Result, UserData, UserDataMethods, Value};
+use mlua::{
+    AnyUserData, Lua, MetaMethod, MultiValue, Result, Table, UserData, UserDataMethods, Value,
+};
 
 use super::DEFAULT_BACKLOG;
 use super::args::*;
@@ -26,166 +28,216 @@ impl UserData for Tcp {
             Ok(())
         });
 
-        method(
-            methods,
-            "tcp:connect",
-            Accept::MasterOrClient,
-            |lua, tcp, args| {
-                let host = args.text(1)?;
-                let port = port_arg(&args, 2)?;
-                match tcp.connect(&host, port) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                }
-            },
+        // The methods come from one table of functions wrapped by `plua.checks.wrap` (see
+        // `method_table`), so their argument errors are plain messages at the script's line.
+        methods.add_meta_function(
+            MetaMethod::Index,
+            |lua, (_this, key): (AnyUserData, Value)| method_table(lua)?.raw_get::<Value>(key),
         );
-        method(
-            methods,
-            "tcp:bind",
-            Accept::Only(Kind::Master),
-            |lua, tcp, args| {
-                let host = args.text(1)?;
-                let port = port_arg(&args, 2)?;
-                match tcp.bind(&host, port) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:listen",
-            Accept::Only(Kind::Master),
-            |lua, tcp, args| {
-                let backlog = opt_integer(&args, 1)?.unwrap_or(DEFAULT_BACKLOG);
-                match tcp.listen(backlog) {
-                    Ok(()) => one(),
-                    Err(failure) => fail(lua, failure.message()),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:accept",
-            Accept::Only(Kind::Server),
-            |lua, tcp, _args| match tcp.accept() {
-                Ok(client) => Ok(MultiValue::from_vec(vec![Value::UserData(
-                    lua.create_userdata(client)?,
-                )])),
+    }
+}
+
+/// The TCP object's methods, built once per Lua state.
+struct MethodTable(Table);
+
+/// The table of the TCP object's methods.
+fn method_table(lua: &Lua) -> Result<Table> {
+    if let Some(methods) = lua.app_data_ref::<MethodTable>() {
+        return Ok(methods.0.clone());
+    }
+    let table = lua.create_table()?;
+    add_all(lua, &table)?;
+    lua.set_app_data(MethodTable(table.clone()));
+    Ok(table)
+}
+
+/// Adds every method to `table`.
+fn add_all(lua: &Lua, table: &Table) -> Result<()> {
+    method(
+        lua,
+        table,
+        "tcp:connect",
+        Accept::MasterOrClient,
+        |lua, tcp, args| {
+            let host = args.text(1)?;
+            let port = port_arg(&args, 2)?;
+            match tcp.connect(&host, port) {
+                Ok(()) => one(),
                 Err(failure) => fail(lua, failure.message()),
-            },
-        );
-        method(
-            methods,
-            "tcp:send",
-            Accept::Only(Kind::Client),
-            |lua, tcp, args| {
-                let data = args.string(1)?;
-                let bytes = data.as_bytes();
-                let size = bytes.len() as i64;
-                let mut start = opt_integer(&args, 2)?.unwrap_or(1);
-                let mut end = opt_integer(&args, 3)?.unwrap_or(-1);
-                if start < 0 {
-                    start = size.saturating_add(start).saturating_add(1);
-                }
-                if end < 0 {
-                    end = size.saturating_add(end).saturating_add(1);
-                }
-                start = start.max(1);
-                end = end.min(size);
-                let (sent, failure) = if start <= end {
-                    let deadline = tcp.deadline();
-                    tcp.send_all(&bytes[(start - 1) as usize..end as usize], &deadline)
-                } else {
-                    (0, None)
-                };
-                let last = Value::Integer(sent as i64 + start - 1);
-                match failure {
-                    None => Ok(MultiValue::from_vec(vec![last])),
-                    Some(failure) => Ok(MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(failure.message())?),
-                        last,
-                    ])),
-                }
-            },
-        );
-        method(
-            methods,
-            "tcp:receive",
-            Accept::Only(Kind::Client),
-            |lua, tcp, args| {
-                let pattern = pattern_arg(&args, 1)?;
-                let prefix = args.opt_string(2)?;
-                let (data, failure) = receive(tcp, pattern);
-                let mut out = prefix.map(|p| p.as_bytes().to_vec()).unwrap_or_default();
-                out.extend_from_slice(&data);
-                let out = Value::String(lua.create_string(&out)?);
-                match failure {
-                    None => Ok(MultiValue::from_vec(vec![out])),
-                    Some(failure) => Ok(MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(failure.message())?),
-                        out,
-                    ])),
-                }
-            },
-        );
-        method(methods, "tcp:settimeout", Accept::Any, |_, tcp, args| {
-            let value = opt_number(&args, 1)?;
-            let limit = value.and_then(duration::from_secs);
-            let mode = args.opt_text(2)?.unwrap_or_else(|| "b".into());
-            match mode.as_bytes().first() {
-                Some(b'b' | b'r') => tcp.block = limit,
-                Some(b't') => tcp.total = limit,
-                _ => return Err(args.error("bad argument #2 (invalid timeout mode)")),
             }
-            one()
-        });
-        method(methods, "tcp:gettimeout", Accept::Any, |_, tcp, _args| {
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:bind",
+        Accept::Only(Kind::Master),
+        |lua, tcp, args| {
+            let host = args.text(1)?;
+            let port = port_arg(&args, 2)?;
+            match tcp.bind(&host, port) {
+                Ok(()) => one(),
+                Err(failure) => fail(lua, failure.message()),
+            }
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:listen",
+        Accept::Only(Kind::Master),
+        |lua, tcp, args| {
+            let backlog = opt_integer(&args, 1)?.unwrap_or(DEFAULT_BACKLOG);
+            match tcp.listen(backlog) {
+                Ok(()) => one(),
+                Err(failure) => fail(lua, failure.message()),
+            }
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:accept",
+        Accept::Only(Kind::Server),
+        |lua, tcp, _args| match tcp.accept() {
+            Ok(client) => Ok(MultiValue::from_vec(vec![Value::UserData(
+                lua.create_userdata(client)?,
+            )])),
+            Err(failure) => fail(lua, failure.message()),
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:send",
+        Accept::Only(Kind::Client),
+        |lua, tcp, args| {
+            let data = args.string(1)?;
+            let bytes = data.as_bytes();
+            let size = bytes.len() as i64;
+            let mut start = opt_integer(&args, 2)?.unwrap_or(1);
+            let mut end = opt_integer(&args, 3)?.unwrap_or(-1);
+            if start < 0 {
+                start = size.saturating_add(start).saturating_add(1);
+            }
+            if end < 0 {
+                end = size.saturating_add(end).saturating_add(1);
+            }
+            start = start.max(1);
+            end = end.min(size);
+            let (sent, failure) = if start <= end {
+                let deadline = tcp.deadline();
+                tcp.send_all(&bytes[(start - 1) as usize..end as usize], &deadline)
+            } else {
+                (0, None)
+            };
+            let last = Value::Integer(sent as i64 + start - 1);
+            match failure {
+                None => Ok(MultiValue::from_vec(vec![last])),
+                Some(failure) => Ok(MultiValue::from_vec(vec![
+                    Value::Nil,
+                    Value::String(lua.create_string(failure.message())?),
+                    last,
+                ])),
+            }
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:receive",
+        Accept::Only(Kind::Client),
+        |lua, tcp, args| {
+            let pattern = pattern_arg(&args, 1)?;
+            let prefix = args.opt_string(2)?;
+            let (data, failure) = receive(tcp, pattern);
+            let mut out = prefix.map(|p| p.as_bytes().to_vec()).unwrap_or_default();
+            out.extend_from_slice(&data);
+            let out = Value::String(lua.create_string(&out)?);
+            match failure {
+                None => Ok(MultiValue::from_vec(vec![out])),
+                Some(failure) => Ok(MultiValue::from_vec(vec![
+                    Value::Nil,
+                    Value::String(lua.create_string(failure.message())?),
+                    out,
+                ])),
+            }
+        },
+    )?;
+    method(lua, table, "tcp:settimeout", Accept::Any, |_, tcp, args| {
+        let value = opt_number(&args, 1)?;
+        let limit = value.and_then(duration::from_secs);
+        let mode = args.opt_text(2)?.unwrap_or_else(|| "b".into());
+        match mode.as_bytes().first() {
+            Some(b'b' | b'r') => tcp.block = limit,
+            Some(b't') => tcp.total = limit,
+            _ => {
+                return Err(args.error(format!(
+                    "bad argument #2 (timeout mode 'b' or 't' expected, got '{mode}')"
+                )));
+            }
+        }
+        one()
+    })?;
+    method(
+        lua,
+        table,
+        "tcp:gettimeout",
+        Accept::Any,
+        |_, tcp, _args| {
             let secs = |d: Option<Duration>| Value::Number(d.map_or(-1.0, |d| d.as_secs_f64()));
             Ok(MultiValue::from_vec(vec![secs(tcp.block), secs(tcp.total)]))
-        });
-        method(methods, "tcp:close", Accept::Any, |_, tcp, _args| {
-            tcp.close();
-            one()
-        });
-        method(
-            methods,
-            "tcp:shutdown",
-            Accept::Only(Kind::Client),
-            |_, tcp, args| {
-                let how = match args.opt_text(1)?.as_deref() {
-                    None | Some("both") => libc::SHUT_RDWR,
-                    Some("send") => libc::SHUT_WR,
-                    Some("receive") => libc::SHUT_RD,
-                    Some(_) => return Err(args.error("bad argument #1 (invalid shutdown method)")),
-                };
-                if let Ok(fd) = tcp.raw() {
-                    // SAFETY: plain system call on an owned descriptor; errors are ignored, as
-                    // LuaSocket ignores them.
-                    unsafe { libc::shutdown(fd, how) };
+        },
+    )?;
+    method(lua, table, "tcp:close", Accept::Any, |_, tcp, _args| {
+        tcp.close();
+        one()
+    })?;
+    method(
+        lua,
+        table,
+        "tcp:shutdown",
+        Accept::Only(Kind::Client),
+        |_, tcp, args| {
+            let how = match args.opt_text(1)?.as_deref() {
+                None | Some("both") => libc::SHUT_RDWR,
+                Some("send") => libc::SHUT_WR,
+                Some("receive") => libc::SHUT_RD,
+                Some(other) => {
+                    return Err(args.error(format!(
+                        "bad argument #1 (shutdown method 'both', 'send' or 'receive' \
+                         expected, got '{other}')"
+                    )));
                 }
-                one()
-            },
-        );
-        method(
-            methods,
-            "tcp:getpeername",
-            Accept::Any,
-            |lua, tcp, _args| {
-                address_result(lua, tcp.raw().and_then(|fd| socket_address(fd, true)))
-            },
-        );
-        method(
-            methods,
-            "tcp:getsockname",
-            Accept::Any,
-            |lua, tcp, _args| {
-                address_result(lua, tcp.raw().and_then(|fd| socket_address(fd, false)))
-            },
-        );
-        method(methods, "tcp:setoption", Accept::Any, |lua, tcp, args| {
+            };
+            if let Ok(fd) = tcp.raw() {
+                // SAFETY: plain system call on an owned descriptor; errors are ignored, as
+                // LuaSocket ignores them.
+                unsafe { libc::shutdown(fd, how) };
+            }
+            one()
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:getpeername",
+        Accept::Any,
+        |lua, tcp, _args| address_result(lua, tcp.raw().and_then(|fd| socket_address(fd, true))),
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:getsockname",
+        Accept::Any,
+        |lua, tcp, _args| address_result(lua, tcp.raw().and_then(|fd| socket_address(fd, false))),
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:setoption",
+        Accept::Any,
+        |lua, tcp, args| {
             let name = args.text(1)?;
             let Some(index) = OPTIONS.iter().position(|(option, _, _)| *option == name) else {
                 return fail(lua, "unsupported option");
@@ -211,8 +263,14 @@ impl UserData for Tcp {
                     one()
                 }
             }
-        });
-        method(methods, "tcp:getoption", Accept::Any, |lua, tcp, args| {
+        },
+    )?;
+    method(
+        lua,
+        table,
+        "tcp:getoption",
+        Accept::Any,
+        |lua, tcp, args| {
             let name = args.text(1)?;
             let Some(index) = OPTIONS.iter().position(|(option, _, _)| *option == name) else {
                 return fail(lua, "unsupported option");
@@ -230,28 +288,34 @@ impl UserData for Tcp {
                     .is_some_and(|(_, on)| *on),
             };
             Ok(MultiValue::from_vec(vec![Value::Boolean(on)]))
-        });
-        method(methods, "tcp:dirty", Accept::Any, |_, tcp, _args| {
-            Ok(MultiValue::from_vec(vec![Value::Boolean(
-                !tcp.buffered().is_empty(),
-            )]))
-        });
-        method(methods, "tcp:getfd", Accept::Any, |_, tcp, _args| {
-            let fd = tcp.raw().map_or(-1, i64::from);
-            Ok(MultiValue::from_vec(vec![Value::Integer(fd)]))
-        });
-    }
+        },
+    )?;
+    method(lua, table, "tcp:dirty", Accept::Any, |_, tcp, _args| {
+        Ok(MultiValue::from_vec(vec![Value::Boolean(
+            !tcp.buffered().is_empty(),
+        )]))
+    })?;
+    method(lua, table, "tcp:getfd", Accept::Any, |_, tcp, _args| {
+        let fd = tcp.raw().map_or(-1, i64::from);
+        Ok(MultiValue::from_vec(vec![Value::Integer(fd)]))
+    })?;
+    Ok(())
 }
 
-/// Registers `tcp:name` as a method taking the object and the checked [`Args`] after it
+/// Adds `tcp:name` to `table` as a method taking the object and the checked [`Args`] after it
 /// (numbered from 1, as the caller of `sock:name(...)` counts them).
-pub(super) fn method<M, F>(methods: &mut M, name: &'static str, accept: Accept, f: F)
+pub(super) fn method<F>(
+    lua: &Lua,
+    table: &Table,
+    name: &'static str,
+    accept: Accept,
+    f: F,
+) -> Result<()>
 where
-    M: UserDataMethods<Tcp>,
     F: Fn(&Lua, &mut Tcp, Args) -> Result<MultiValue> + 'static,
 {
     let key = name.strip_prefix("tcp:").unwrap_or(name);
-    methods.add_function(key, move |lua, values: MultiValue| {
+    let function = lua.create_function(move |lua, values: MultiValue| {
         let mut values = values.into_vec();
         let this = if values.is_empty() {
             Value::Nil
@@ -274,7 +338,8 @@ where
             return Err(bad_self(&format!("tcp{{{}}}", tcp.kind.name())));
         }
         f(lua, &mut tcp, args)
-    });
+    })?;
+    table.raw_set(key, crate::api::args::wrapped(lua, name, function)?)
 }
 
 pub(super) fn one() -> Result<MultiValue> {

@@ -42,10 +42,9 @@ where
 {
     let key = name.strip_prefix("socket.").unwrap_or(name);
     let key = key.rsplit('.').next().unwrap_or(key);
-    table.set(
-        key,
-        lua.create_function(move |lua, values: MultiValue| f(lua, Args::new(lua, name, values)))?,
-    )
+    let function =
+        lua.create_function(move |lua, values: MultiValue| f(lua, Args::new(lua, name, values)))?;
+    table.set(key, crate::api::args::wrapped(lua, name, function)?)
 }
 
 /// One entry of a `socket.select` set: the object and what to poll.

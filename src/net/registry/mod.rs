@@ -1,7 +1,8 @@
 //! All sockets of the process, by id: starting connections (with name resolution on the worker
 //! pool and TLS when asked), routing readiness events and timeouts to the right socket, and
 //! dropping sockets (deregistered, fd closed) as soon as they are finished.
-//! The operations live by kind in `tcp_ops.rs`, `udp_ops.rs` and `http_ops.rs`.
+//! The operations live by kind in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs`, `ws_ops.rs` and
+//! `lookup_ops.rs` (name lookups for binds).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 mod http_ops;
+mod lookup_ops;
 mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
@@ -120,6 +122,8 @@ pub struct Net {
     /// Datagrams waiting for their destination's name lookup, by lookup job:
     /// (socket, data, operation).
     udp_resolving: HashMap<u64, (u64, Vec<u8>, u64), IdHasher>,
+    /// Name lookups of binds and UDP peers (`core.resolve`), by lookup job: the operation.
+    lookups: HashMap<u64, u64, IdHasher>,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -149,6 +153,7 @@ impl Net {
             + self.resolving.len()
             + self.ws.alive()
             + self.udp_resolving.len()
+            + self.lookups.len()
     }
 
     /// `_PY.unref` / `_PY.ref` for sockets; false if `id` is no socket.
@@ -226,7 +231,10 @@ impl Net {
             }
             return true;
         }
-        if self.ws_resolved(ctx, job, &lookup) || self.udp_resolved(ctx, job, &lookup) {
+        if self.ws_resolved(ctx, job, &lookup)
+            || self.udp_resolved(ctx, job, &lookup)
+            || self.lookup_done(job, &lookup)
+        {
             return true;
         }
         let Some(pending) = self.resolving.remove(&job) else {
