@@ -95,3 +95,45 @@ _PY.tcp_close_sync(id)
         .assert_no_panic()
         .assert_lines(&["all\tfalse\tnil\tread too large", "rss below 256 MiB\ttrue"]);
 }
+
+#[test]
+fn the_line_and_read_limits_are_options_of_a_connection_and_of_a_server() {
+    // A client connection with small limits: a 100-byte line and a 100-byte count are too big.
+    let out = run_against(
+        "c.sendall(b'z' * 100 + b'\\n')\nimport time\ntime.sleep(3)\n",
+        r#"
+local ok, id = _PY.tcp_connect_sync("127.0.0.1", tonumber(arg[1]), {timeout = 10, max_line = 16, max_read = 64})
+assert(ok, id)
+print("count", _PY.tcp_read_sync(id, 100))
+print("line", _PY.tcp_read_sync(id, "*l"))
+_PY.tcp_close_sync(id)
+print(pcall(_PY.tcp_connect_sync, "127.0.0.1", 1, {max_line = -1}))
+"#,
+    );
+    out.assert_code(0).assert_no_panic();
+    out.assert_stdout_contains("count\tfalse\tnil\tread too large");
+    out.assert_stdout_contains("line\tfalse\tnil\tline too long");
+    out.assert_stdout_contains("option 'max_line': a positive whole number of bytes expected");
+
+    // A server's connections get the server's limits.
+    let dir = TempDir::new();
+    dir.write(
+        "server.lua",
+        r#"
+local server = _PY.tcp_server_create()
+_PY.tcp_server_add_event_listener(server, "client_connected", function(client)
+  _PY.tcp_read(client, "*l", function(ok, line, message)
+    print("server read", ok, line, message)
+    _PY.tcp_server_close(server)
+  end)
+end)
+local ok, message, port = _PY.tcp_server_start(server, "127.0.0.1", 0, {max_line = 8})
+assert(ok, message)
+local ok2, id = _PY.tcp_connect_sync("127.0.0.1", port)
+_PY.tcp_write_sync(id, "a line longer than eight bytes\n")
+"#,
+    );
+    let out = Running::script_with_args(&dir, "server.lua", &[]).finish(GUARD);
+    out.assert_code(0).assert_no_panic();
+    out.assert_stdout_contains("server read\tfalse\tnil\tline too long");
+}

@@ -22,8 +22,10 @@ function M.install(core, PY, shared)
 
   -- Option tables: the fields each family reads (see README).
   local CONNECT_OPTIONS = { timeout = "number", tls = "boolean", verify = "boolean",
-    servername = "string", cafile = "string" }
-  local SERVER_OPTIONS = { tls = { cert = "string", key = "string" } }
+    servername = "string", cafile = "string", max_input = "number", max_line = "number",
+    max_read = "number" }
+  local SERVER_OPTIONS = { tls = { cert = "string", key = "string" }, max_input = "number",
+    max_line = "number", max_read = "number" }
   local UDP_OPTIONS = { broadcast = "boolean", timeout = "number" }
 
   local function on_done(op, cb)
@@ -280,7 +282,7 @@ function M.install(core, PY, shared)
     local ip, message = lookup(host)
     local ok, bound = false, nil
     if ip then
-      ok, message, bound = core.server_start(id, ip, port, tls and tls.cert, tls and tls.key)
+      ok, message, bound = core.server_start(id, ip, port, tls and tls.cert, tls and tls.key, opts)
     end
     if not ok then
       local of_server = listeners[id]

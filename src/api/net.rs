@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::lua::values::to_lua_multi;
+use crate::net::reads::InputLimits;
 use crate::net::registry::{ConnectOptions, Net, NetContext, TlsOptions};
 use crate::net::resolve;
 use crate::net::server::ServerMode;
@@ -22,6 +23,28 @@ fn port_of(port: i64) -> Result<u16> {
 
 fn seconds(value: Option<f64>) -> Option<f64> {
     value.filter(|s| s.is_finite() && *s >= 0.0)
+}
+
+/// A connection's input bounds from an options table: `max_input` (bytes held before reading
+/// pauses), `max_line` (longest line or delimited record), `max_read` (largest `*a` or exact
+/// read), each a positive whole number of bytes; absent ones keep their defaults.
+fn input_limits(opts: &Table) -> Result<InputLimits> {
+    let mut limits = InputLimits::default();
+    for (key, slot) in [
+        ("max_input", &mut limits.input),
+        ("max_line", &mut limits.line),
+        ("max_read", &mut limits.read),
+    ] {
+        if let Some(bytes) = opts.get::<Option<f64>>(key)? {
+            if !(bytes >= 1.0 && bytes.fract() == 0.0 && bytes <= usize::MAX as f64) {
+                return Err(mlua::Error::runtime(format!(
+                    "option '{key}': a positive whole number of bytes expected, got {bytes}"
+                )));
+            }
+            *slot = bytes as usize;
+        }
+    }
+    Ok(limits)
 }
 
 /// An address for UDP: a literal IP or `localhost` (names were looked up on the worker pool
@@ -39,6 +62,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
             let port = port_of(port)?;
             let mut options = ConnectOptions::default();
             if let Some(opts) = opts {
+                options.limits = input_limits(&opts)?;
                 options.timeout = seconds(opts.get("timeout")?);
                 if opts.get::<Option<bool>>("tls")?.unwrap_or(false) {
                     options.tls = Some(TlsOptions {
@@ -145,14 +169,19 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "server_start",
         lua.create_function(
             move |lua,
-                  (id, host, port, cert, key): (
+                  (id, host, port, cert, key, opts): (
                 u64,
                 String,
                 i64,
                 Option<String>,
                 Option<String>,
+                Option<Table>,
             )| {
                 let port = port_of(port)?;
+                let limits = match &opts {
+                    Some(opts) => input_limits(opts)?,
+                    None => InputLimits::default(),
+                };
                 let tls = match (cert, key) {
                     (Some(cert), Some(key)) => {
                         match tls::server_config(
@@ -167,7 +196,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
-                match net.server_start(&mut ctx, id, &host, port, tls) {
+                match net.server_start(&mut ctx, id, &host, port, tls, limits) {
                     Ok(address) => Ok(MultiValue::from_vec(vec![
                         Value::Boolean(true),
                         Value::String(lua.create_string(format!("Listening on {address}"))?),

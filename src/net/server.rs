@@ -27,6 +27,8 @@ pub struct TcpServer {
     pub local: Option<SocketAddr>,
     /// Server-side TLS, when the server was started with a certificate.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Input bounds of every accepted connection.
+    pub limits: crate::net::reads::InputLimits,
     /// Emit `data_received` (a listener for it exists) instead of buffering for reads.
     pub emit_data: bool,
     /// Accepted connections not yet taken by `accept` (queue mode).
@@ -47,6 +49,7 @@ impl TcpServer {
             listener: None,
             local: None,
             tls: None,
+            limits: crate::net::reads::InputLimits::default(),
             emit_data: false,
             backlog: VecDeque::new(),
             accepts: VecDeque::new(),

@@ -58,6 +58,8 @@ pub struct ConnectOptions {
     pub tls: Option<TlsOptions>,
     /// Connect timeout and, after it, the read timeout, in seconds.
     pub timeout: Option<f64>,
+    /// The connection's input bounds (`max_input`, `max_line`, `max_read`).
+    pub limits: crate::net::reads::InputLimits,
 }
 
 /// What a timer owned by the network layer ends.

@@ -107,6 +107,7 @@ impl Net {
         }
         conn.connect_op = Some(op);
         conn.timeout = options.timeout;
+        conn.limits = options.limits;
         let limit = options.timeout.unwrap_or(CONNECT_TIMEOUT);
         conn.connect_timer = Some(self.arm(ctx, limit, Deadline::Connect(id)));
         self.conns.insert(id, conn);
@@ -256,6 +257,7 @@ impl Net {
         host: &str,
         port: u16,
         tls: Option<Arc<rustls::ServerConfig>>,
+        limits: crate::net::tcp::InputLimits,
     ) -> Result<SocketAddr, String> {
         let Some(server) = self.servers.get_mut(&id) else {
             return Err(self.missing(id, "server"));
@@ -267,6 +269,7 @@ impl Net {
         server.local = Some(local);
         server.listener = Some(listener);
         server.tls = tls;
+        server.limits = limits;
         Ok(local)
     }
 
@@ -366,7 +369,12 @@ impl Net {
                     break;
                 }
             };
-            let (mode, emit_data, tls) = (server.mode, server.emit_data, server.tls.clone());
+            let (mode, emit_data, tls, limits) = (
+                server.mode,
+                server.emit_data,
+                server.tls.clone(),
+                server.limits,
+            );
             let client = ctx.ids.next_id();
             let transport: Box<dyn Transport> = match tls {
                 None => Box::new(PlainTcp::new(stream)),
@@ -380,6 +388,7 @@ impl Net {
             };
             let mut conn = TcpConn::new(client, transport, Phase::Connecting, peer.to_string());
             conn.server = Some(id);
+            conn.limits = limits;
             if let Err(error) = ctx.registry.register(
                 conn.transport.socket(),
                 token(client),
