@@ -674,3 +674,48 @@ fn quickapps_share_global_variables_and_custom_events_through_the_hub() {
     assert_message(&out, "CustomEvent Doorbell front");
     assert_message(&out, "global now night");
 }
+
+#[test]
+fn an_unreachable_hub_is_an_error_answer_and_the_quickapp_keeps_running() {
+    let dir = TempDir::new();
+    dir.write(
+        "unreachable.lua",
+        "function QuickApp:onInit()\n\
+           local data, status = api.get('/settings/info')\n\
+           print('answer', status, type(data.reason))\n\
+           fibaro.setTimeout(20, function() print('still running') end)\n\
+         end\n",
+    );
+    let mut cmd = plua();
+    cmd.current_dir(dir.path())
+        .env(
+            "HC3_URL",
+            format!("http://127.0.0.1:{}", support::free_port()),
+        )
+        .args(["--fibaro", "unreachable.lua"]);
+    let out = run(cmd);
+    out.assert_no_panic().assert_code(0);
+    assert_message(&out, "answer 503 string");
+    assert_message(&out, "still running");
+}
+
+#[test]
+fn plugin_restart_runs_the_quickapp_again_on_the_same_device() {
+    let out = run_qas(
+        &[(
+            "restart.lua",
+            "RUNS = (RUNS or 0) + 1\n\
+             function QuickApp:onInit()\n\
+               local count = tonumber(self:getVariable('runs')) or 0\n\
+               self:setVariable('runs', count + 1)\n\
+               print('onInit', self.id, count + 1)\n\
+               if count == 0 then fibaro.setTimeout(10, function() plugin.restart() end) end\n\
+             end\n",
+        )],
+        &["-o"],
+        &["restart.lua"],
+    );
+    out.assert_no_panic().assert_code(0);
+    assert_message(&out, "onInit 5555 1");
+    assert_message(&out, "onInit 5555 2");
+}

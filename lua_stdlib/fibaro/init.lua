@@ -159,6 +159,19 @@ function M.load(path)
     return nil, ("%s: %s"):format(path, tostring(qa))
   end
   M.qas[#M.qas + 1] = qa
+  if desc.headers and desc.headers.project then
+    -- `--%%project:...`: a `.project` file beside the QA mapping its files to their paths, with
+    -- the emulated id (the format IDE plugins read to update a QA on a hub file by file).
+    local project = { id = qa.id, name = desc.name, files = {} }
+    for _, file in ipairs(desc.files) do
+      project.files[file.name] = file.path
+    end
+    local out = io.open(directory_of(path) .. "/.project", "w")
+    if out then
+      out:write(_PY.pretty_print(project), "\n")
+      out:close()
+    end
+  end
   qa:start()
   return qa
 end
