@@ -51,6 +51,11 @@ pub struct Options {
     pub offline: bool,
     /// `--speed N`: the emulated clock runs N times faster.
     pub speed: Option<f64>,
+    /// `--memory-limit MB`: the Lua state's memory limit.
+    pub memory_limit_mb: Option<f64>,
+    /// `--callback-timeout S`: CPU seconds one callback may run (`Some(0)`: off; `None`: the
+    /// mode's default, on in `--fibaro`).
+    pub callback_timeout: Option<f64>,
     /// `-t TOOL args...`: a QuickApp tool (pack, unpack, ...) with its arguments.
     pub tool: Option<(String, Vec<String>)>,
 }
@@ -109,6 +114,9 @@ Options:
   --fibaro         run the arguments as HC3 QuickApps (.lua with --%% headers, .fqa)
   -o, --offline    the QuickApps' hub is emulated in memory (no real HC3)
   --speed N        the QuickApps' clock and timers run N times faster
+  --memory-limit MB   a memory limit for Lua (past it: \"not enough memory\" errors)
+  --callback-timeout S  CPU seconds one callback may run before it gets an error
+                   (0: off; default off, 10 in --fibaro)
   -t TOOL ARGS     a QuickApp tool: pack qa.lua [out.fqa], unpack x.fqa [dir],
                    uploadQA, updateFile, updateQA, downloadQA <id> [dir]
   -v, --version    print the version and exit
@@ -144,6 +152,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             Long("fibaro") => options.fibaro = true,
             Short('o') | Long("offline") => options.offline = true,
             Long("speed") => options.speed = Some(speed(&string(parser.value()?)?)?),
+            Long("memory-limit") => {
+                let value = string(parser.value()?)?;
+                options.memory_limit_mb = Some(positive("--memory-limit", &value, false)?);
+            }
+            Long("callback-timeout") => {
+                let value = string(parser.value()?)?;
+                options.callback_timeout = Some(positive("--callback-timeout", &value, true)?);
+            }
             Short('t') | Long("task") => {
                 let name = string(parser.value()?)?;
                 let args = parser.raw_args()?.map(string).collect::<Result<_, _>>()?;
@@ -172,6 +188,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
 
 fn string(value: OsString) -> Result<String, CliError> {
     value.into_string().map_err(CliError::NotUnicode)
+}
+
+/// A positive number (or zero, when `zero_ok`) for `option`.
+fn positive(option: &'static str, value: &str, zero_ok: bool) -> Result<f64, CliError> {
+    match value.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && (n > 0.0 || (zero_ok && n == 0.0)) => Ok(n),
+        _ => Err(CliError::BadValue {
+            option,
+            value: value.to_owned(),
+            reason: if zero_ok {
+                "a number of seconds >= 0 expected"
+            } else {
+                "a positive number expected"
+            },
+        }),
+    }
 }
 
 fn speed(value: &str) -> Result<f64, CliError> {

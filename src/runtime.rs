@@ -25,6 +25,9 @@ use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
 use crate::reactor::{duration, signals};
 use crate::repl::{Repl, ReplStep};
 
+/// The CPU time one QuickApp callback may run by default (`--callback-timeout` changes it).
+const DEFAULT_FIBARO_CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One step of the main program, in the order they run.
 enum MainStep {
     /// `LUA_INIT_5_4` / `LUA_INIT`, as the standard `lua` runs it first.
@@ -114,6 +117,19 @@ impl Runtime {
             events: Vec::new(),
         };
         signals::forward_to(interrupt::on_signal);
+        if let Some(mb) = runtime.options.memory_limit_mb {
+            crate::lua::memory::set_limit(&runtime.lua, (mb * 1024.0 * 1024.0) as u64)?;
+        }
+        let default_timeout = if runtime.options.fibaro {
+            Some(DEFAULT_FIBARO_CALLBACK_TIMEOUT)
+        } else {
+            None
+        };
+        let budget = match runtime.options.callback_timeout {
+            Some(seconds) => duration::from_secs(seconds).filter(|d| !d.is_zero()),
+            None => default_timeout,
+        };
+        interrupt::set_callback_timeout(budget);
         if let Some(RunFor::Exactly(limit)) = runtime.options.run_for {
             interrupt::arm_deadline(duration::from_secs(limit).unwrap_or(Duration::ZERO));
         }

@@ -8,11 +8,17 @@
 //! raises the error `interrupted` where it cannot; either way the runtime then shuts down as
 //! for an idle signal (status 130/143, or 0 at the `--run-for` deadline).
 //!
+//! The same hook is the callback watchdog (`--callback-timeout S`): while it is on, every resume
+//! of a task arms a CPU-time timer (`ITIMER_VIRTUAL`, SIGVTALRM); a callback that computes for
+//! longer gets the error `callback timeout: ...` raised inside it, once per budget used up (the
+//! loop goes on, the next callback gets a fresh budget). Time a callback spends suspended (sleeping, waiting on a
+//! socket) does not count.
+//!
 //! Last resorts, for code the hook cannot reach (a loop in a nested coroutine that was already
 //! running, a long call in C): a second signal ends the process at once, and so does a grace
 //! period of [`GRACE`] after the first request.
 
-use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
 
 use mlua::ffi::{self, lua_Debug, lua_State};
@@ -22,6 +28,11 @@ pub const GRACE: Duration = Duration::from_secs(3);
 
 /// The reason recorded for the `--run-for` deadline (signals record their number).
 const DEADLINE: i32 = -1;
+
+/// The callback watchdog's budget in microseconds of CPU time per resume (0: off).
+static CALLBACK_BUDGET_US: AtomicU64 = AtomicU64::new(0);
+/// The running callback used up its budget.
+static OVERRUN: AtomicBool = AtomicBool::new(false);
 
 /// The coroutine the runtime is resuming now (null: none, the loop is in Rust).
 static RUNNING: AtomicPtr<lua_State> = AtomicPtr::new(std::ptr::null_mut());
@@ -40,6 +51,9 @@ pub enum Interrupt {
 /// Marks `state` as the running task coroutine until the guard drops.
 pub struct RunningGuard {
     previous: *mut lua_State,
+    state: *mut lua_State,
+    /// The watchdog timer was armed for this resume.
+    watched: bool,
 }
 
 impl RunningGuard {
@@ -51,14 +65,72 @@ impl RunningGuard {
             // SAFETY: `state` is a live coroutine of the one Lua state, on this thread.
             unsafe { arm(state) };
         }
-        RunningGuard { previous }
+        let budget = CALLBACK_BUDGET_US.load(Ordering::Relaxed);
+        let watched = budget > 0 && previous.is_null();
+        if watched {
+            set_cpu_alarm(Duration::from_micros(budget));
+        }
+        RunningGuard {
+            previous,
+            state,
+            watched,
+        }
     }
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
+        if self.watched {
+            set_cpu_alarm(Duration::ZERO);
+            if OVERRUN.swap(false, Ordering::SeqCst) && REASON.load(Ordering::SeqCst) == 0 {
+                // The alarm came after the callback's last hook check.
+                // SAFETY: the coroutine just returned to Rust; its hook is ours to remove.
+                unsafe { ffi::lua_sethook(self.state, None, 0, 0) };
+            }
+        }
         RUNNING.store(self.previous, Ordering::SeqCst);
     }
+}
+
+/// Turns the callback watchdog on with `budget` of CPU time per resume (`None`: off).
+pub fn set_callback_timeout(budget: Option<Duration>) {
+    let micros = budget.map_or(0, |b| {
+        u64::try_from(b.as_micros()).unwrap_or(u64::MAX).max(1)
+    });
+    CALLBACK_BUDGET_US.store(micros, Ordering::SeqCst);
+    if micros > 0 {
+        // SAFETY: a zeroed sigaction with a plain handler and an empty mask is valid.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_cpu_alarm as *const () as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGVTALRM, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+extern "C" fn on_cpu_alarm(_signal: libc::c_int) {
+    OVERRUN.store(true, Ordering::SeqCst);
+    // SAFETY: the pointer is the coroutine being resumed (or null); see `arm`.
+    unsafe { arm(RUNNING.load(Ordering::SeqCst)) };
+}
+
+/// One SIGVTALRM after `after` of CPU time (`ZERO`: none).
+fn set_cpu_alarm(after: Duration) {
+    let after = after.min(Duration::from_secs(i32::MAX as u64));
+    let timer = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(after.subsec_micros() as i32),
+        },
+    };
+    // SAFETY: `timer` is valid.
+    unsafe { libc::setitimer(libc::ITIMER_VIRTUAL, &timer, std::ptr::null_mut()) };
 }
 
 /// The interrupt requested so far, if any.
@@ -115,6 +187,23 @@ unsafe fn arm(state: *mut lua_State) {
 /// cannot yield.
 unsafe extern "C-unwind" fn interrupt_hook(state: *mut lua_State, _debug: *mut lua_Debug) {
     if REASON.load(Ordering::SeqCst) == 0 {
+        if OVERRUN.swap(false, Ordering::SeqCst) {
+            // One error per budget used up: the error handlers run unhooked, and a callback
+            // that catches the error and keeps computing gets the next one a budget later.
+            let budget = CALLBACK_BUDGET_US.load(Ordering::Relaxed);
+            set_cpu_alarm(Duration::from_micros(budget));
+            // SAFETY: removing our own hook and raising an error from a hook are allowed;
+            // nothing Rust-owned is alive.
+            unsafe {
+                ffi::lua_sethook(state, None, 0, 0);
+                ffi::lua_pushstring(
+                    state,
+                    c"callback timeout: the callback ran longer than --callback-timeout allows"
+                        .as_ptr(),
+                );
+                ffi::lua_error(state);
+            }
+        }
         return;
     }
     // SAFETY: called by Lua with the running coroutine; a hook may yield with no results.

@@ -23,6 +23,13 @@ pub fn limit_to_address_space(lua: &Lua) -> Option<u64> {
     Some(lua_share)
 }
 
+/// Sets the Lua state's memory limit to `bytes` (`--memory-limit`), replacing the one derived
+/// from the address-space limit.
+pub fn set_limit(lua: &Lua, bytes: u64) -> mlua::Result<()> {
+    lua.set_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX).max(1 << 20))?;
+    Ok(())
+}
+
 /// Lua's share of the address space left: three quarters, less a fixed reserve.
 fn lua_share(limit: u64, used: u64) -> u64 {
     let free = limit.saturating_sub(used);
