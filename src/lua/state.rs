@@ -4,7 +4,7 @@
 use mlua::{Lua, Result, Table};
 
 use crate::api;
-use crate::lua::{memory, stdlib};
+use crate::lua::{coroutines, memory, stdlib};
 use crate::reactor::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
@@ -32,6 +32,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     let primitives = api::timers::primitives(&lua, reactor)?;
     api::register_lazy_helpers(&lua, &primitives, &py)?;
     api::output::register(&lua, &primitives)?;
+    primitives.set("coroutine_functions", coroutines::factory(&lua)?)?;
     // The socket primitives are created on first use (see `load_sockets` in the prelude): each
     // Rust function created at start-up touches its own code pages.
     let (net_core, net_reactor) = (primitives.clone(), reactor.clone());
