@@ -128,3 +128,26 @@ fn the_main_chunk_is_a_coroutine_not_the_main_thread() {
     );
     out.assert_code(0).assert_lines(&["thread\tfalse\ttrue"]);
 }
+
+#[test]
+fn warn_is_off_until_at_on_and_writes_lua_warning_lines_to_stderr() {
+    let out = run_script(
+        "warn('not shown')\n\
+         warn('@on')\n\
+         warn('#first ', 'in ', 'pieces')\n\
+         warn('@off')\n\
+         warn('hidden again')\n\
+         warn('@on')\n\
+         warn('@unknown control is ignored')\n\
+         warn('second')\n\
+         print(pcall(warn))\n",
+        &[],
+    );
+    out.assert_code(0)
+        .assert_lines(&["false\tbad argument #1 to 'warn' (string expected, got no value)"]);
+    assert_eq!(
+        out.stderr, "Lua warning: #first in pieces\nLua warning: second\n",
+        "{}",
+        out.stderr
+    );
+}

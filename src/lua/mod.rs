@@ -8,3 +8,4 @@ pub mod state;
 pub mod stdlib;
 pub mod tasks;
 pub mod values;
+pub mod warnings;

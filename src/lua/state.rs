@@ -1,10 +1,10 @@
 //! Creating the Lua state: the full standard library, the embedded-module searcher, `print`,
-//! `os.exit`, the `_PY` table and the prelude that defines the timer globals.
+//! `os.exit`, `warn`, the `_PY` table and the prelude that defines the timer globals.
 
 use mlua::{Lua, Result, Table};
 
 use crate::api;
-use crate::lua::{coroutines, memory, stdlib};
+use crate::lua::{coroutines, memory, stdlib, warnings};
 use crate::reactor::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
@@ -20,6 +20,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     // `debug`, and scripts may `require` native Lua 5.4 modules. Scripts are the user's own.
     let lua = unsafe { Lua::unsafe_new() };
     memory::limit_to_address_space(&lua);
+    warnings::install(&lua);
     stdlib::install_searcher(&lua)?;
     api::luasocket::register(&lua)?;
     api::system::override_os_exit(&lua)?;
