@@ -21,12 +21,8 @@ local waiting = {} -- operation id -> coroutine suspended until the runtime resu
 -- The runtime recycles finished task coroutines (much cheaper than creating new ones). A task
 -- whose coroutine handle was handed out by `coroutine.running()` is never recycled, so a handle
 -- kept by user code always stays the coroutine it was: "dead" once it finished.
+-- (`coroutine.running`, a C function from src/lua/coroutines.rs, marks them in `escaped`.)
 local escaped = setmetatable({}, { __mode = "k" })
-coroutine.running = function()
-  local co, is_main = running()
-  escaped[co] = true
-  return co, is_main
-end
 
 -- Raises `message` at the script's line: the first caller outside the embedded library
 -- (plua.checks, loaded only when an error is raised).
@@ -172,14 +168,16 @@ end
 -- Waiting calls inside a script's own coroutines (`coroutine.wrap` generators, a resume loop
 -- the script drives) suspend the whole task, not just the script's coroutine: a runtime wait
 -- must not look like a yield to the script's resumer. As OpenResty and cqueues do, the
--- `coroutine.resume` and `coroutine.wrap` that scripts see are wrapped: `parent[co]` is the
--- coroutine resuming `co` (only while that resume is in progress), and a runtime wait sets
--- `runtime_yielded` right before it yields. A wrapped resume that sees the flag yields its own
--- coroutine the same way, up to the task coroutine, which yields to the runtime; the runtime
--- resumes the task with the result, and each wrapped resume passes it down again.
-local co_resume, co_create, co_close, co_status = coroutine.resume, coroutine.create, coroutine.close, coroutine.status
+-- `coroutine.resume` and `coroutine.wrap` that scripts see are wrapped (C functions in
+-- src/lua/coroutines.rs, so they look like stock Lua's): `parent[co]` is the coroutine
+-- resuming `co` (only while that resume is in progress), and a runtime wait sets
+-- `flags.runtime_yielded` right before it yields. A wrapped resume that sees the flag yields
+-- its own coroutine the same way, up to the task coroutine, which yields to the runtime; the
+-- runtime resumes the task with the result, and each wrapped resume passes it down again.
 local parent = setmetatable({}, { __mode = "kv" })
-local runtime_yielded = false
+local flags = { runtime_yielded = false }
+local held = setmetatable({}, { __mode = "k" }) -- resumer -> coroutine, while it waits
+coroutine.resume, coroutine.wrap, coroutine.running = core.coroutine_functions(parent, flags, held, escaped)
 
 -- The task coroutine the runtime resumes for the running code (the top of the resume chain).
 local function task_of(co)
@@ -208,49 +206,9 @@ end
 -- Yields the running coroutine for the runtime (marking the yield for wrapped resumes above).
 local function runtime_yield()
   if parent[running()] then
-    runtime_yielded = true
+    flags.runtime_yielded = true
   end
   return yield()
-end
-
--- What a wrapped resume returns: a runtime wait below is passed up, a script's yield or the
--- end of the coroutine goes to the script.
-local function settle(co, ...)
-  if not runtime_yielded then
-    parent[co] = nil
-    return ...
-  end
-  runtime_yielded = false
-  return settle(co, co_resume(co, runtime_yield()))
-end
-
-coroutine.resume = function(co, ...)
-  parent[co] = running()
-  return settle(co, co_resume(co, ...))
-end
-
--- As stock `coroutine.wrap`: errors propagate with the caller's position, and a coroutine
--- that failed is closed.
-local function wrapped_result(co, ok, ...)
-  if ok then
-    return ...
-  end
-  local message = ...
-  if co_status(co) == "dead" then
-    co_close(co)
-  end
-  if type(message) == "string" then
-    error(message, 2)
-  end
-  error(message, 0)
-end
-
-coroutine.wrap = function(fn)
-  local co = co_create(fn)
-  local resume = coroutine.resume
-  return function(...)
-    return wrapped_result(co, resume(co, ...))
-  end
 end
 
 -- Suspends the running coroutine until the runtime resumes it with `id` (and results).

@@ -1,9 +1,11 @@
 //! Everything that touches the Lua state directly: creating it, the embedded library, and the
 //! task coroutines callbacks run in.
 
+pub mod coroutines;
 pub mod interrupt;
 pub mod memory;
 pub mod state;
 pub mod stdlib;
 pub mod tasks;
 pub mod values;
+pub mod warnings;

@@ -1,10 +1,10 @@
 //! Creating the Lua state: the full standard library, the embedded-module searcher, `print`,
-//! `os.exit`, the `_PY` table and the prelude that defines the timer globals.
+//! `os.exit`, `warn`, the `_PY` table and the prelude that defines the timer globals.
 
 use mlua::{Lua, Result, Table};
 
 use crate::api;
-use crate::lua::{memory, stdlib};
+use crate::lua::{coroutines, memory, stdlib, warnings};
 use crate::reactor::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
@@ -20,6 +20,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     // `debug`, and scripts may `require` native Lua 5.4 modules. Scripts are the user's own.
     let lua = unsafe { Lua::unsafe_new() };
     memory::limit_to_address_space(&lua);
+    warnings::install(&lua);
     stdlib::install_searcher(&lua)?;
     api::luasocket::register(&lua)?;
     api::system::override_os_exit(&lua)?;
@@ -32,6 +33,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     let primitives = api::timers::primitives(&lua, reactor)?;
     api::register_lazy_helpers(&lua, &primitives, &py)?;
     api::output::register(&lua, &primitives)?;
+    primitives.set("coroutine_functions", coroutines::factory(&lua)?)?;
     // The socket primitives are created on first use (see `load_sockets` in the prelude): each
     // Rust function created at start-up touches its own code pages.
     let (net_core, net_reactor) = (primitives.clone(), reactor.clone());
