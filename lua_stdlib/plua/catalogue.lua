@@ -113,6 +113,14 @@ local families = {
     names = { "pluaconfig" },
   },
   {
+    name = "events",
+    where = "lua_stdlib/plua/events.lua (the HC3 event ring and refreshStates polling)",
+    names = {
+      "addEvent", "addEventFromLua", "getEvents", "pollRefreshStates", "stopRefreshStates",
+      "getRefreshStatesStatus",
+    },
+  },
+  {
     name = "websocket",
     where = "lua_stdlib/plua/websocket.lua on src/api/websocket.rs",
     names = {

@@ -389,6 +389,10 @@ local load_config = once(function()
   require("plua.config").install(PY)
 end)
 
+local load_events = once(function()
+  require("plua.events").install(PY)
+end)
+
 -- How each family that is not eager gets installed (Rust families through core).
 local load_family = {
   sockets = load_sockets,
@@ -398,6 +402,7 @@ local load_family = {
   websocket = load_websocket,
   compat = load_compat,
   config = load_config,
+  events = load_events,
 }
 local load_rust_family = core.load_py_family
 
