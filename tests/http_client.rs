@@ -167,7 +167,7 @@ end)
     out.assert_lines(&[
         "sync\t200\tnil\ttrue\tapplication/json\ttrue",
         &format!("seen\tGET\t/echo?x=1&y=two\t127.0.0.1:{port}\ttrue"),
-        "async\t200\tnil\tGET\t/echo\ttrue",
+        "async\t200\tfalse\tGET\t/echo\ttrue",
     ]);
 }
 
@@ -197,7 +197,7 @@ print(r.code, e.method, e.headers["content-type"], _PY.parse_json(e.body).answer
 }
 
 #[test]
-fn error_statuses_are_results_not_errors() {
+fn error_statuses_are_results_with_the_original_error_fields() {
     let (_peer, port) = py_http();
     let out = run_against(
         port,
@@ -221,9 +221,9 @@ ask("/status/404", function() ask("/status/500") end)
 "#),
     );
     out.assert_lines(&[
-        "/status/404\t404\tnil\tnil\tstatus 404\t404",
-        "/status/500\t500\tnil\tnil\tstatus 500\t500",
-        "/nowhere\t404\tnil\tnil\tno such path\tnil",
+        "/status/404\t404\ttrue\tHTTP Error 404\tstatus 404\t404",
+        "/status/500\t500\ttrue\tHTTP Error 500\tstatus 500\t500",
+        "/nowhere\t404\ttrue\tHTTP Error 404\tno such path\tnil",
         "success\t/status/404\t404\tstatus 404\t404",
         "success\t/status/500\t500\tstatus 500\t500",
     ]);
@@ -245,7 +245,7 @@ end)
     );
     out.assert_lines(&[
         "200\tnil\ttrue\t/echo\tGET",
-        &format!("async\t200\tnil\ttrue\thttp://127.0.0.1:{port}/echo"),
+        &format!("async\t200\tfalse\ttrue\thttp://127.0.0.1:{port}/echo"),
     ]);
 }
 
@@ -348,7 +348,7 @@ end)
         &format!("drip\t200\tnil\t{drip}"),
         "close\t200\tnil\tline 0\\nline 1\\nline 2\\n",
         &format!("drip\t200\tnil\t{drip}"),
-        "async close\t200\tnil\tline 0\\nline 1\\nline 2\\n",
+        "async close\t200\tfalse\tline 0\\nline 1\\nline 2\\n",
     ]);
 }
 
@@ -417,7 +417,7 @@ end)
     );
     out.assert_code(0).assert_lines(&[
         "cafile\t200\tnil\tnil\t/echo?tls=1",
-        &format!("async\t200\tnil\tnil\t{}", drip_body().len()),
+        &format!("async\t200\tfalse\t\t{}", drip_body().len()),
     ]);
 }
 

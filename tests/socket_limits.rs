@@ -138,7 +138,7 @@ try("connect", _PY.tcp_connect, 123, "port")
 try("connect-cb", _PY.tcp_connect, "127.0.0.1", 80, "not a function")
 try("connect-range", _PY.tcp_connect, "127.0.0.1", 70000)
 try("read-cb", _PY.tcp_read, 1, 10, 42)
-try("read-pattern", _PY.tcp_read_sync, 1, "*x")
+try("read-pattern", _PY.tcp_read, 1, "*x")
 try("until", _PY.tcp_read_until, 1, {}, 10)
 try("close", _PY.tcp_close, "one")
 try("timeout", _PY.tcp_set_timeout, 1, "soon")
@@ -156,7 +156,7 @@ try("start", _PY.tcp_server_start, "id", "127.0.0.1", 0)
         ("connect-cb", "tcp_connect: bad argument #3"),
         ("connect-range", "tcp_connect: bad argument #2"),
         ("read-cb", "tcp_read: bad argument #3"),
-        ("read-pattern", "tcp_read_sync: bad argument #2"),
+        ("read-pattern", "tcp_read: bad argument #2"),
         ("until", "tcp_read_until: bad argument #2"),
         ("close", "tcp_close: bad argument #1"),
         ("timeout", "tcp_set_timeout: bad argument #2"),

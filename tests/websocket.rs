@@ -545,7 +545,7 @@ tls:connect("ws://127.0.0.1:" .. port .. "/room")
         "echo port\tnumber\ttrue",
         "server start\ttrue\ttrue",
         "echo connected\ttrue",
-        "echo text\ttext message\tfalse",
+        "echo text\tEcho text message\tfalse",
         "echo binary\ttrue\ttrue",
         "echo closed\t1000\tfalse",
         "tls client got\twelcome to /room",

@@ -90,7 +90,7 @@ return function(net)
       timeout = ms and ms / 1000 or 30,
       verify = options.checkCertificate ~= false,
     }, function(response)
-      if response.error then
+      if response.error and response.code == 0 then -- a network failure, not a status
         if params.error then
           params.error(response.error_message)
         end

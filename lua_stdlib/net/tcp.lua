@@ -113,4 +113,10 @@ return function(net)
   net.tcp_write_sync = PY.tcp_write_sync
   net.tcp_read_sync = PY.tcp_read_sync
   net.tcp_close_sync = PY.tcp_close_sync
+
+  -- The original's blocking names for the same calls.
+  net.tcp_connect_direct = PY.tcp_connect_sync
+  net.tcp_write_direct = PY.tcp_write_sync
+  net.tcp_read_direct = PY.tcp_read_sync
+  net.tcp_close_direct = PY.tcp_close_sync
 end

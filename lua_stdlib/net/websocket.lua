@@ -9,14 +9,18 @@
 --   ws:connect("wss://host/path", { Authorization = "..." })
 --   ws:send("text")  ws:send(bytes, true)  ws:isOpen()  ws:close()
 --
---   local server = net.WebSocketServer()
+--   local server = net.WebSocketServer()                -- server.server_id exists from here on
 --   server:start("127.0.0.1", 8080, {
 --     connected = function(client, request) end,        -- client: :send(data, binary), :close()
---     message = function(client, data, is_binary) end,
+--     message = function(client, data, is_binary) end,  -- or `receive` (the original's name)
 --     disconnected = function(client, code, reason) end,
 --     error = function(message) end,
 --   })                                                   -- true, port | false, message
 --   server:broadcast("to everyone")  server:stop()
+--
+-- A server's client value is an object that also stands for the original's integer id:
+-- `tostring(client)` and `"id " .. client` give the id, and the same object comes back for
+-- the same connection (so it works as a table key). Client objects carry `id` and `conn_id`.
 
 local PY = _PY
 local checks = require("plua.checks")
@@ -42,6 +46,7 @@ return function(net)
     -- releases the `_PY` client id) gets them on its new id.
     local self = { opts = connect_opts, handlers = {} }
     self.id = PY.websocket_client_create()
+    self.conn_id = self.id
     return setmetatable(self, WebSocketClient)
   end
 
@@ -118,15 +123,22 @@ return function(net)
     return PY.websocket_server_disconnect(self.server, self.id, code, reason)
   end
 
+  -- The original handed out integer ids: the object reads as its id.
   function Client:__tostring()
-    return ("WebSocket client %d"):format(self.id)
+    return tostring(self.id)
+  end
+
+  function Client.__concat(a, b)
+    return tostring(a) .. tostring(b)
   end
 
   local WebSocketServer = {}
   WebSocketServer.__index = WebSocketServer
 
+  -- The server exists from the constructor on (`server_id`), as in the original.
   function net.WebSocketServer(debug)
-    return setmetatable({ debug = debug, server_id = nil, clients = {} }, WebSocketServer)
+    local id = PY.websocket_server_create()
+    return setmetatable({ debug = debug, server_id = id, clients = {} }, WebSocketServer)
   end
 
   local function log(self, ...)
@@ -153,11 +165,12 @@ return function(net)
     if host == nil or host == "localhost" then
       host = "127.0.0.1"
     end
-    local id = PY.websocket_server_create()
+    local id = self.server_id or PY.websocket_server_create()
     self.server_id = id
     local clients = self.clients
+    local on_message = handlers.message or handlers.receive
     PY.websocket_server_add_event_listener(id, "client_connected", function(client_id, request)
-      local client = setmetatable({ id = client_id, server = id, request = request }, Client)
+      local client = setmetatable({ id = client_id, conn_id = client_id, server = id, request = request }, Client)
       clients[client_id] = client
       log(self, "client connected", client_id)
       if handlers.connected then
@@ -166,8 +179,8 @@ return function(net)
     end)
     PY.websocket_server_add_event_listener(id, "message", function(client_id, data, is_binary)
       local client = clients[client_id]
-      if client and handlers.message then
-        handlers.message(client, data, is_binary)
+      if client and on_message then
+        on_message(client, data, is_binary)
       end
     end)
     PY.websocket_server_add_event_listener(id, "client_disconnected", function(client_id, code, reason)
@@ -186,7 +199,9 @@ return function(net)
     end)
     local ok, bound = PY.websocket_server_start(id, host, port, opts)
     if not ok then
-      self.server_id = nil
+      -- A fresh, unstarted server takes its place, so `server_id` stays usable for a retry.
+      PY.websocket_server_close(id)
+      self.server_id = PY.websocket_server_create()
       return false, bound
     end
     self.port = bound
@@ -222,15 +237,16 @@ return function(net)
     end
   end
 
-  --- A server that sends every message back to its sender unchanged (text as text, binary
-  --- as binary). Returns the WebSocketServer (its `port` field holds the bound port).
+  --- A server that answers every text message with "Echo " .. message (as the original) and
+  --- sends binary messages back unchanged. Returns the WebSocketServer (its `port` field
+  --- holds the bound port).
   function net.WebSocketEchoServer(host, port, debug)
     host = checks.string("net.WebSocketEchoServer", 1, host)
     port = checks.port("net.WebSocketEchoServer", 2, port)
     local server = net.WebSocketServer(debug)
     local ok, message = server:start(host, port, {
       message = function(client, data, is_binary)
-        client:send(data, is_binary)
+        client:send(is_binary and data or ("Echo " .. data), is_binary)
       end,
     })
     if not ok then

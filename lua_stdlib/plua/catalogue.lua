@@ -52,7 +52,7 @@ local families = {
     rust = true,
     where = "src/api/system.rs",
     names = {
-      "get_time", "base64_encode", "base64_decode", "input_lua", "list_extensions",
+      "get_time", "base64_encode", "base64_decode", "input_lua",
       "get_local_ip", "get_hostname", "is_port_available",
     },
   },
@@ -88,13 +88,37 @@ local families = {
     where = "lua_stdlib/plua/web_compat.lua",
     names = {
       "start_web_server", "stop_web_server", "is_web_server_running", "get_web_server_status",
-      "register_web_callback", "get_web_server_message", "start_web_message_processing",
+      "register_web_callback", "unregister_web_callback", "get_web_server_message",
+      "start_web_message_processing",
     },
   },
   {
     name = "http_client",
     where = "lua_stdlib/plua/http_client.lua on src/api/http.rs",
     names = { "http_request_async", "http_request_sync", "http_request_blocking_pool" },
+  },
+  {
+    name = "compat",
+    where = "lua_stdlib/plua/compat.lua on src/api/net.rs (the original's extra names)",
+    names = {
+      "get_python_version", "has_active_network_operations", "has_active_tcp_server_operations",
+      "has_active_websocket_operations", "has_active_websocket_server_operations",
+      "http_request", "tcp_server_is_ready", "tcp_server_read_sync", "tcp_server_write_sync",
+      "list_extensions",
+    },
+  },
+  {
+    name = "config",
+    where = "lua_stdlib/plua/config.lua (.plua.lua files, read on first use)",
+    names = { "pluaconfig" },
+  },
+  {
+    name = "events",
+    where = "lua_stdlib/plua/events.lua (the HC3 event ring and refreshStates polling)",
+    names = {
+      "addEvent", "addEventFromLua", "getEvents", "pollRefreshStates", "stopRefreshStates",
+      "getRefreshStatesStatus",
+    },
   },
   {
     name = "websocket",

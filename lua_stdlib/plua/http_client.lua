@@ -7,7 +7,11 @@
 --         cafile = "ca.pem" (extra CA to trust) }
 -- result = { code, headers = {lower-case = value}, body, url }, or on a network failure
 --          { code = 0, headers = {}, body = "", url, error = true, error_message = "..." }.
--- Every HTTP status (also 4xx/5xx) is a result, not an error.
+-- Every HTTP status (also 4xx/5xx) is a result, not a raised error. As in the original, a
+-- 4xx/5xx result has `error = true` and `error_message = "HTTP Error <code>"`, a success seen
+-- by an async callback has `error = false, error_message = ""` (a sync success leaves both
+-- nil), and `headers` answers any letter case (`headers["Content-Type"]`); `pairs` gives each
+-- header once, under its lower-case name (http_request_blocking_pool keeps the plain shape).
 
 local M = {}
 
@@ -55,8 +59,40 @@ function M.install(core, PY, shared)
     }
   end
 
+  -- Header lookup in any letter case; the keys stay lower-case, one per header.
+  local any_case = {
+    __index = function(headers, key)
+      if type(key) == "string" then
+        return rawget(headers, key:lower())
+      end
+    end,
+  }
+
   local function failure(url, message)
-    return { code = 0, headers = {}, body = "", url = url, error = true, error_message = message }
+    return {
+      code = 0,
+      headers = setmetatable({}, any_case),
+      body = "",
+      url = url,
+      error = true,
+      error_message = message,
+    }
+  end
+
+  -- The original's result shape (see the header comment); `async` for a callback's table.
+  local function shaped(response, async)
+    if type(response.headers) == "table" and getmetatable(response.headers) == nil then
+      setmetatable(response.headers, any_case)
+    end
+    local code = response.code
+    if response.error == nil then
+      if type(code) == "number" and code >= 400 then
+        response.error, response.error_message = true, ("HTTP Error %d"):format(code)
+      elseif async then
+        response.error, response.error_message = false, ""
+      end
+    end
+    return response
   end
 
   -- Starts one hop; `done(result)` gets the final result after redirects.
@@ -95,7 +131,10 @@ function M.install(core, PY, shared)
     if cb ~= nil and type(cb) ~= "function" then
       raise(("http_request_async: bad argument #2 (function expected, got %s)"):format(type(cb)))
     end
-    start(req, 0, cb or function() end)
+    cb = cb or function() end
+    start(req, 0, function(response)
+      return cb(shaped(response, true))
+    end)
   end
 
   -- The same request run by `ureq` on the worker pool (for blocking work that must not sit
@@ -126,7 +165,7 @@ function M.install(core, PY, shared)
         return failure(req.url, message)
       end
       local ok, response, err = core.block_on(op, req.timeout)
-      return ok and response or failure(req.url, err)
+      return shaped(ok and response or failure(req.url, err), false)
     end
     local op = core.new_op()
     local result
@@ -135,7 +174,7 @@ function M.install(core, PY, shared)
       core.post(op)
     end)
     await(op)
-    return result
+    return shaped(result, false)
   end
 end
 

@@ -259,6 +259,33 @@ end
 local print = core.print
 _G.print = print
 
+-- The original's global `input(prompt)`: a line from stdin without its newline (nil at EOF).
+_G.input = function(prompt)
+  return PY.input_lua(prompt)
+end
+
+-- The original's `string.split(s, sep)`: the pieces of `s` between separator characters,
+-- empty pieces dropped. Each character of `sep` (default: whitespace) is taken literally.
+local find, sub = string.find, string.sub
+string.split = function(s, sep)
+  s = tostring(s)
+  local class
+  if sep == nil or sep == "" then
+    class = "[^%s]+"
+  else
+    class = "[^" .. tostring(sep):gsub("[%%%]%^%-]", "%%%0") .. "]+"
+  end
+  local pieces, at = {}, 1
+  while true do
+    local first, last = find(s, class, at)
+    if not first then
+      return pieces
+    end
+    pieces[#pieces + 1] = sub(s, first, last)
+    at = last + 1
+  end
+end
+
 -- Waits for operation `op` to finish and returns its results: suspends the calling coroutine,
 -- or, where yielding is impossible, blocks the thread (sockets still progress) up to
 -- `timeout` seconds.
@@ -312,6 +339,19 @@ local load_websocket = once(function()
   require("plua.websocket").install(core, PY, { listeners = listeners })
 end)
 
+local load_compat = once(function()
+  load_sockets()
+  require("plua.compat").install(core, PY, { await = await })
+end)
+
+local load_config = once(function()
+  require("plua.config").install(PY)
+end)
+
+local load_events = once(function()
+  require("plua.events").install(PY)
+end)
+
 -- How each family that is not eager gets installed (Rust families through core).
 local load_family = {
   sockets = load_sockets,
@@ -319,6 +359,9 @@ local load_family = {
   web_compat = load_web_compat,
   http_client = load_http_client,
   websocket = load_websocket,
+  compat = load_compat,
+  config = load_config,
+  events = load_events,
 }
 local load_rust_family = core.load_py_family
 

@@ -28,6 +28,9 @@ function M.install(core, PY, shared)
     max_line = "number", max_read = "number" }
   local UDP_OPTIONS = { broadcast = "boolean", timeout = "number" }
 
+  -- Connections whose timeout the script set (nil then means "no limit", not the default).
+  local explicit_timeout = {}
+
   local function on_done(op, cb)
     if cb then
       callbacks[op] = cb
@@ -100,12 +103,22 @@ function M.install(core, PY, shared)
   -- TCP client
   ---------------------------------------------------------------------------------------------
 
+  -- Connect failures read as the original's: "TCP connect error: <reason>".
+  local function connect_result(ok, id, message)
+    if not ok then
+      return false, nil, "TCP connect error: " .. tostring(message)
+    end
+    return ok, id, message
+  end
+
   function PY.tcp_connect(host, port, cb, opts)
     host = want_string("tcp_connect", 1, host)
     port = want_port("tcp_connect", 2, port)
     want_callback("tcp_connect", 3, cb)
     want_fields("tcp_connect", 4, opts, CONNECT_OPTIONS)
-    return on_done(core.tcp_connect(host, port, opts), cb)
+    return on_done(core.tcp_connect(host, port, opts), cb and function(...)
+      return cb(connect_result(...))
+    end)
   end
 
   function PY.tcp_write(id, data, cb)
@@ -136,10 +149,24 @@ function M.install(core, PY, shared)
     return on_done(core.tcp_read(id, "until", max or 8192, delimiter), cb)
   end
 
+  -- A connection the peer already closed counts as closed by this call, as in the original.
+  local function close_result(id, ok, message)
+    explicit_timeout[id] = nil
+    if not ok and message == "closed" then
+      return true, ("Connection %d closed"):format(id)
+    end
+    return ok, message
+  end
+
   function PY.tcp_close(id, cb)
     id = want_id("tcp_close", 1, id)
     want_callback("tcp_close", 2, cb)
-    return on_done(core.tcp_close(id), cb)
+    return on_done(core.tcp_close(id), function(...)
+      local ok, message = close_result(id, ...)
+      if cb then
+        return cb(ok, message)
+      end
+    end)
   end
 
   local function describe_timeout(id, seconds)
@@ -158,6 +185,7 @@ function M.install(core, PY, shared)
       seconds = nil
     end
     if core.set_timeout(id, seconds) then
+      explicit_timeout[id] = true
       return true, describe_timeout(id, seconds)
     end
     return false, ("unknown connection id %d"):format(id)
@@ -195,11 +223,31 @@ function M.install(core, PY, shared)
     return seconds
   end
 
+  -- How long a waiting read may wait: the connection's timeout, or the original's 1 s when
+  -- the script set none.
+  local SYNC_READ_DEFAULT = 1
+  local function sync_read_limit(id)
+    local _, seconds = core.get_timeout(id)
+    if seconds == nil and not explicit_timeout[id] then
+      return SYNC_READ_DEFAULT
+    end
+    return seconds
+  end
+
+  -- A timed-out waiting read gives the original's `true, ""` (bytes that arrived stay
+  -- buffered for the next read).
+  local function sync_read_result(ok, data, message)
+    if not ok and message == "timeout" then
+      return true, "", "timeout"
+    end
+    return ok, data, message
+  end
+
   function PY.tcp_connect_sync(host, port, opts)
     host = want_string("tcp_connect_sync", 1, host)
     port = want_port("tcp_connect_sync", 2, port)
     want_fields("tcp_connect_sync", 3, opts, CONNECT_OPTIONS)
-    return await(core.tcp_connect(host, port, opts), opts and opts.timeout or 30)
+    return connect_result(await(core.tcp_connect(host, port, opts), opts and opts.timeout or 30))
   end
 
   function PY.tcp_write_sync(id, data)
@@ -208,22 +256,29 @@ function M.install(core, PY, shared)
     return await(core.tcp_write(id, data), read_limit(id))
   end
 
+  -- A count reads what has arrived, up to n (the original's meaning; the LuaSocket `socket`
+  -- module keeps "exactly n"). A bad pattern is reported, not raised, as in the original.
   function PY.tcp_read_sync(id, pattern)
     id = want_id("tcp_read_sync", 1, id)
-    local kind, n = read_kind("tcp_read_sync", 2, pattern, "exact")
-    return await(core.tcp_read(id, kind, n), read_limit(id))
+    local ok, kind, n = pcall(read_kind, "tcp_read_sync", 2, pattern, "max")
+    if not ok then
+      return false, nil, ("Invalid pattern: %s. Use '*a', '*l', or a number"):format(tostring(pattern))
+    end
+    local limit = sync_read_limit(id)
+    return sync_read_result(await(core.tcp_read(id, kind, n, nil, limit), limit))
   end
 
   function PY.tcp_read_until_sync(id, delimiter, max)
     id = want_id("tcp_read_until_sync", 1, id)
     delimiter = want_string("tcp_read_until_sync", 2, delimiter)
     max = want_count("tcp_read_until_sync", 3, max, true)
-    return await(core.tcp_read(id, "until", max or 8192, delimiter), read_limit(id))
+    local limit = sync_read_limit(id)
+    return sync_read_result(await(core.tcp_read(id, "until", max or 8192, delimiter, limit), limit))
   end
 
   function PY.tcp_close_sync(id)
     id = want_id("tcp_close_sync", 1, id)
-    return await(core.tcp_close(id), 5)
+    return close_result(id, await(core.tcp_close(id), 5))
   end
 
   function PY.tcp_set_timeout_sync(id, seconds)

@@ -7,6 +7,7 @@
 --   _PY.is_web_server_running()                              -> boolean
 --   _PY.get_web_server_status()                              -> { running, port, host, process_id }
 --   _PY.register_web_callback("http_request", fn)            -> true, message
+--   _PY.unregister_web_callback("http_request")              -> true, message | false, message
 --   _PY.get_web_server_message()                             -> next queued request or nil
 --
 -- A request message is { type = "http_request", method, path, query = { name = { values } },
@@ -108,6 +109,17 @@ function M.install(PY)
     end
     callbacks[event] = fn
     return true, ("Callback registered for %s"):format(event)
+  end
+
+  function PY.unregister_web_callback(event)
+    if type(event) ~= "string" then
+      raise(("unregister_web_callback: bad argument #1 (string expected, got %s)"):format(type(event)))
+    end
+    if callbacks[event] == nil then
+      return false, ("No callback registered for %s"):format(event)
+    end
+    callbacks[event] = nil
+    return true, ("Callback unregistered for %s"):format(event)
   end
 
   function PY.get_web_server_message()

@@ -1,6 +1,6 @@
 //! File helpers in `_PY`: read, write, test, size, list, create directories. Failures that are
-//! about the file system (missing file, no permission) return `nil, message`; a wrong argument
-//! type is an error.
+//! about the file system (missing file, no permission) return `nil, message` (`write_file`:
+//! `false, message`, as in the original); a wrong argument type is an error.
 
 use std::fs;
 
@@ -26,7 +26,8 @@ pub fn register(lua: &Lua, py: &Table) -> Result<()> {
         let content = args.string(2)?;
         match fs::write(&path, content.as_bytes()) {
             Ok(()) => ok(lua, true),
-            Err(error) => fail(lua, format!("cannot write {path}: {error}")),
+            // `false, message` as the original (the other helpers answer `nil, message`).
+            Err(error) => ok(lua, (false, format!("cannot write {path}: {error}"))),
         }
     })?;
     add(lua, py, "_PY.file_exists", |_, args: Args| {

@@ -75,7 +75,7 @@ fn register_family(lua: &Lua, py: &Table, family: &Family) -> Result<()> {
 }
 
 /// Adds `core.load_py_family(name)`: registers the Rust family `name` into `py` (once); false
-/// if there is no Rust family of that name.
+/// if there is no Rust family of that name. Adds `core.embedded_modules()` too.
 pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> {
     let target = py.clone();
     let loaded = std::cell::RefCell::new(Vec::<&'static str>::new());
@@ -90,7 +90,14 @@ pub fn register_lazy_helpers(lua: &Lua, core: &Table, py: &Table) -> Result<()> 
         }
         Ok(true)
     })?;
-    core.set("load_py_family", load)
+    core.set("load_py_family", load)?;
+    // The `require`-able modules embedded in the binary (listed by `_PY.list_extensions`).
+    let modules = lua.create_function(|lua, ()| {
+        lua.create_sequence_from(
+            crate::lua::stdlib::module_names().filter(|name| !name.starts_with("plua.")),
+        )
+    })?;
+    core.set("embedded_modules", modules)
 }
 
 /// Builds `_PY` (the timer entries are added by the prelude).

@@ -149,6 +149,28 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         })?,
     )?;
 
+    // What is open, by kind, for the original's `has_active_*_operations`.
+    let r = reactor.clone();
+    core.set(
+        "net_activity",
+        lua.create_function(move |lua, ()| {
+            let activity = r.borrow().net.activity();
+            let counts = lua.create_table()?;
+            counts.set("tcp", activity.tcp)?;
+            counts.set("udp", activity.udp)?;
+            counts.set("tcp_servers", activity.tcp_servers)?;
+            counts.set("websocket", activity.websocket)?;
+            counts.set("websocket_servers", activity.websocket_servers)?;
+            counts.set("http", activity.http)?;
+            Ok(counts)
+        })?,
+    )?;
+    let r = reactor.clone();
+    core.set(
+        "server_listening",
+        lua.create_function(move |_, id: u64| Ok(r.borrow().net.server_listening(id)))?,
+    )?;
+
     let r = reactor.clone();
     core.set(
         "server_create",

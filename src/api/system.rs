@@ -10,7 +10,6 @@ use mlua::{Lua, Result, Table, Value};
 
 use super::args::{Args, add, fail};
 use super::output::{flush_stdout, write_stdout};
-use crate::lua::stdlib;
 
 /// Seconds since the Unix epoch, as a float.
 pub fn unix_time() -> f64 {
@@ -101,9 +100,6 @@ pub fn register(lua: &Lua, py: &Table) -> Result<()> {
                 Ok(Value::String(lua.create_string(line)?))
             }
         }
-    })?;
-    add(lua, py, "_PY.list_extensions", |lua, _args: Args| {
-        lua.create_sequence_from(stdlib::module_names().filter(|name| !name.starts_with("plua.")))
     })?;
     add(lua, py, "_PY.get_local_ip", |_, _args: Args| Ok(local_ip()))?;
     add(lua, py, "_PY.get_hostname", |_, _args: Args| Ok(hostname()))?;

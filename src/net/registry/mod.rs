@@ -102,6 +102,17 @@ pub struct NetContext<'a> {
     pub pool: &'a mut WorkerPool,
 }
 
+/// Counts of open sockets and operations by kind ([`Net::activity`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Activity {
+    pub tcp: usize,
+    pub udp: usize,
+    pub tcp_servers: usize,
+    pub websocket: usize,
+    pub websocket_servers: usize,
+    pub http: usize,
+}
+
 /// Every socket, and the queue of finished operations for Lua.
 #[derive(Default)]
 pub struct Net {
@@ -156,6 +167,26 @@ impl Net {
             + self.ws.alive()
             + self.udp_resolving.len()
             + self.lookups.len()
+    }
+
+    /// What is open, by kind (for the original's `has_active_*_operations` and
+    /// `tcp_server_is_ready`): read-only counts, nothing changes.
+    pub fn activity(&self) -> Activity {
+        Activity {
+            tcp: self.conns.len() + self.resolving.len(),
+            udp: self.udp.len() + self.udp_resolving.len(),
+            tcp_servers: self.servers.len(),
+            websocket: self.ws.conns.len() + self.ws.resolving.len(),
+            websocket_servers: self.ws.servers.len(),
+            http: self.http_client.in_flight() + self.http_resolving.len(),
+        }
+    }
+
+    /// Is server `id` listening (a TCP server started and not closed)?
+    pub fn server_listening(&self, id: u64) -> bool {
+        self.servers
+            .get(&id)
+            .is_some_and(|server| server.listener.is_some())
     }
 
     /// `_PY.unref` / `_PY.ref` for sockets; false if `id` is no socket.

@@ -1,0 +1,65 @@
+-- plua.config: `_PY.pluaconfig`, the user's settings from `.plua.lua` files (SPEC 9), read the
+-- first time a script looks the name up (never at start-up).
+--
+-- The files are `$HOME/.plua.lua` and `./.plua.lua`. Each holds a Lua table, written as a
+-- bare table constructor or as a chunk that `return`s one; the chunk runs with read access to
+-- the globals (so `os.getenv` works) and writes to its own table. Keys of the current
+-- directory's file win over the home file's, key by key. A file that does not compile, fails,
+-- or gives no table is skipped with a warning on stderr; no files give an empty table.
+
+local M = {}
+
+-- The table in file `path`; nil if there is no such file; nil and a message if it is bad.
+local function read_config(path)
+  local file = io.open(path, "rb")
+  if not file then
+    return nil
+  end
+  local source = file:read("a") or ""
+  file:close()
+  local env = setmetatable({}, { __index = _G })
+  local chunk, message = load(source, "@" .. path, "t", env)
+  if not chunk then
+    -- A bare table constructor is not a chunk: read it as an expression.
+    local as_expression = load("return " .. source, "@" .. path, "t", env)
+    if not as_expression then
+      return nil, message
+    end
+    chunk = as_expression
+  end
+  local ok, result = pcall(chunk)
+  if not ok then
+    return nil, tostring(result)
+  end
+  if type(result) ~= "table" then
+    return nil, ("a table expected, got %s"):format(type(result))
+  end
+  return result
+end
+
+--- Reads and merges the files (current directory over home); returns the merged table.
+function M.load()
+  local merged = {}
+  local home = os.getenv("HOME")
+  local paths = { home and home ~= "" and (home .. "/.plua.lua") or nil, ".plua.lua" }
+  for i = 1, 2 do
+    local path = paths[i]
+    if path then
+      local config, message = read_config(path)
+      if config then
+        for key, value in pairs(config) do
+          merged[key] = value
+        end
+      elseif message then
+        io.stderr:write(("Warning: Failed to load config from %s: %s\n"):format(path, message))
+      end
+    end
+  end
+  return merged
+end
+
+function M.install(PY)
+  PY.pluaconfig = M.load()
+end
+
+return M
