@@ -210,8 +210,8 @@ return function(net)
 
   --- Sends to one client (a client object or id).
   function WebSocketServer:send(client, data, binary)
-    if type(client) ~= "table" then
-      checks.id("net.WebSocketServer:send", 1, client, "client or client id")
+    if type(client) ~= "table" or math.type(client.id) ~= "integer" then
+      checks.id("net.WebSocketServer:send", 1, type(client) == "table" and client.id or client, "client or client id")
     end
     data = checks.string("net.WebSocketServer:send", 2, data)
     if not self.server_id then
