@@ -239,6 +239,6 @@ fetch(1)
         "/junk\t0\ttrue\tinvalid chunked response: invalid chunk size 'zz'",
         "/length\t0\ttrue\tinvalid Content-Length '+5'",
         "/lengths\t0\ttrue\tconflicting Content-Length",
-        "/ok\t200\tnil\thello",
+        "/ok\t200\tfalse\t",
     ]);
 }

@@ -172,7 +172,9 @@ client:addEventListener("connected", function() print("connected?!") end)
         &[&port],
     );
     out.assert_code(0).assert_no_panic();
-    let refused = format!("cannot connect to 127.0.0.1:{port}: connection refused");
+    // The TCP layer's message, in the original's wording (`TCP connect error: ...`).
+    let refused =
+        format!("cannot connect to 127.0.0.1:{port}: TCP connect error: connection refused");
     assert_has_line(&out, &format!("error -1 {refused}"));
     assert_has_line(&out, &format!("closed {refused}"));
 }
