@@ -651,7 +651,7 @@ bench_quickapp() {
   fi
   local port json="$TMP/qa.json" means p_ms="" o_ms="" p_mb="" o_mb=""
   port="$(python3 "$BENCH/util.py" free-port 2>/dev/null || echo 18765)"
-  local cmds=("$(printf '%q' "$PLUA") --fibaro -o $(printf '%q' "$qa")")
+  local cmds=("$(printf '%q' "$PLUA") --fibaro -o --port 0 $(printf '%q' "$qa")")
   [[ -x "$orig" ]] && cmds+=("$(printf '%q' "$orig") --fibaro --api-port $port $(printf '%q' "$qa")")
   if (cd "$TMP" && hyperfine -N --warmup 2 --runs 10 --style none --export-json "$json" \
         "${cmds[@]}" >"$TMP/hyperfine_qa.log" 2>&1); then
@@ -661,7 +661,7 @@ bench_quickapp() {
   else
     warn "hyperfine (QuickApp start) failed: $(tail -n 5 "$TMP/hyperfine_qa.log")"
   fi
-  p_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$PLUA" --fibaro -o "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
+  p_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$PLUA" --fibaro -o --port 0 "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
   p_mb="$(calc "$p_mb / 1024")"
   if [[ -x "$orig" ]]; then
     o_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$orig" --fibaro --api-port "$port" "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
