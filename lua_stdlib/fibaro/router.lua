@@ -53,9 +53,14 @@ function M.add(method, pattern, handler)
   routes[#routes + 1] = { method = method, segments = segments, handler = handler }
 end
 
---- Where unhandled requests go: `fn(method, path, data)` → `data, status`.
-function M.set_fallback(fn)
+local forward_not_found = false
+
+--- Where unhandled requests go: `fn(method, path, data)` → `data, status`. With
+--- `not_found_too` (online mode), a local route's 404 (a device the emulator does not have)
+--- goes there as well.
+function M.set_fallback(fn, not_found_too)
   fallback = fn
+  forward_not_found = not_found_too == true
 end
 
 local function match(route, parts)
@@ -100,6 +105,10 @@ function M.call(method, path, data)
         local ok, result, status = xpcall(route.handler, debug.traceback, params, M.decode_query(query), data, method, clean)
         if not ok then
           return failure(result)
+        end
+        if status == 404 and forward_not_found then
+          method_known = false
+          break
         end
         return result, status or 200
       end
