@@ -77,7 +77,11 @@ local function api_call(req)
   if next(req.query) ~= nil then
     path = path .. query_string(req.query)
   end
-  local result, status = router.call(req.method, path, data)
+  local method = req.method
+  if method == "HEAD" then
+    method = "GET" -- the server sends the head of the GET answer
+  end
+  local result, status = router.call(method, path, data)
   status = math.tointeger(status) or 200
   if result == nil then
     return status, "", JSON
