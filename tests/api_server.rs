@@ -137,6 +137,34 @@ fn actions_by_post_get_and_call_action_reach_the_quickapp() {
 }
 
 #[test]
+fn a_device_read_again_after_a_change_shows_the_change() {
+    let mut hub = Hub::start(QA, &[]);
+    let before = json(&hub.get("/api/devices/5555"));
+    assert_eq!(before["properties"]["value"], 0, "{before}");
+    assert_eq!(
+        json(&hub.get("/api/devices/5555")),
+        before,
+        "same answer twice"
+    );
+    // Changed by the QA's own handler (its updateProperty is an in-process api call) ...
+    hub.send("POST", "/api/devices/5555/action/turnOn", r#"{"args":[]}"#);
+    hub.plua.wait_for_stdout("turnOn");
+    let mut after = json(&hub.get("/api/devices/5555"));
+    for _ in 0..50 {
+        if after["properties"]["value"] == 99 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        after = json(&hub.get("/api/devices/5555"));
+    }
+    assert_eq!(after["properties"]["value"], 99, "{after}");
+    // ... and by a PUT through the server.
+    let put = hub.send("PUT", "/api/devices/5555", r#"{"name":"Renamed"}"#);
+    assert!(put.status < 300, "{put:?}");
+    assert_eq!(json(&hub.get("/api/devices/5555"))["name"], "Renamed");
+}
+
+#[test]
 fn put_post_and_delete_bodies_work_on_global_variables() {
     let hub = Hub::start(QA, &[]);
     let created = hub.send(

@@ -93,6 +93,18 @@ local function api_call(req)
   return status, text, JSON
 end
 
+-- GET /api/devices/{id} of emulated QAs and their children, the hot route of tools that poll a
+-- hub: path -> {router.version, JSON text}. An entry is current while no state-changing router
+-- call (any method but GET, also the QAs' own `api.*` calls) ran since it was made.
+local device_cache = {}
+
+local function cache_device(req, status, text)
+  local id = status == 200 and req.path:match("^/api/devices/(%d+)$")
+  if id and next(req.query) == nil and require("fibaro.devices").qa_of(tonumber(id)) then
+    device_cache[req.path] = { router.version, text }
+  end
+end
+
 -- The server's own endpoints before the router's (`/api/quickapps`, long-polled
 -- refreshStates, proxy, execute).
 local OWN = routes.table()
@@ -128,10 +140,21 @@ local function handler_for(server)
       return own(req, server)
     end
     if path:sub(1, 5) == "/api/" then
+      local get = req.method == "GET"
+      if get then
+        local entry = device_cache[path]
+        if entry and entry[1] == router.version and next(req.query) == nil then
+          return 200, entry[2], JSON
+        end
+      end
       if path:sub(1, 15) == "/api/quickapps/" then
         return routes.quickapp(req, server)
       end
-      return api_call(req)
+      local status, text, headers = api_call(req)
+      if get then
+        cache_device(req, status, text)
+      end
+      return status, text, headers
     end
     return static(req, server)
   end

@@ -91,9 +91,25 @@ local function failure(err)
   return { type = "ERROR", reason = tostring(err) }, 500
 end
 
+--- Counts calls that may change state (every method but GET), before and after each, so a
+--- cached GET answer (the API server's) is known to be current while it is unchanged.
+M.version = 0
+
+local answer
+
 --- Answers one request. `path` may start with `/api` and carry a query string.
 function M.call(method, path, data)
   method = tostring(method):upper()
+  if method == "GET" then
+    return answer(method, path, data)
+  end
+  M.version = M.version + 1
+  local result, status = answer(method, path, data)
+  M.version = M.version + 1
+  return result, status
+end
+
+function answer(method, path, data)
   local clean, query = tostring(path):match("^([^?]*)%??(.*)$")
   clean = clean:gsub("^/api/", "/"):gsub("^/api$", "/")
   local parts = split(clean)
