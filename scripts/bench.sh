@@ -710,11 +710,13 @@ wrk_api() {
 #     GET /api/refreshStates?last=0 (events exist, so it answers at once) and
 #     POST /api/devices/5555/action/turnOn {"args":[]} against `plua --fibaro -o` and the
 #     original plua 1.3.16 (`--fibaro --api-port P`), one QA each, in one run. One wrk run
-#     per route and server (the original is slow enough that more runs add nothing).
+#     per route and server (the original is slow enough that more runs add nothing). The QA
+#     sets an interval: the original ends a run with nothing scheduled, server or not. The
+#     original answers refreshStates 501 (wrk warns about non-2xx answers).
 bench_api() {
   local qa="$TMP/qa_api.lua" orig="${ORIG_PLUA:-$ROOT/target/plua-orig/bin/plua}" post="$TMP/post.lua"
   printf '%s\n' '--%%name:Bench' '--%%offline:true' \
-    'function QuickApp:onInit() self:debug("onInit") end' \
+    'function QuickApp:onInit() self:debug("onInit") setInterval(function() end, 1000) end' \
     'function QuickApp:turnOn() self:updateProperty("value", true) end' >"$qa"
   printf '%s\n' 'wrk.method = "POST"' 'wrk.body = "{\"args\":[]}"' \
     'wrk.headers["Content-Type"] = "application/json"' >"$post"

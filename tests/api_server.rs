@@ -8,7 +8,7 @@ mod support;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use support::{Running, TempDir, curl, parse_curl_i, plua, python_ws, run};
+use support::{Running, TempDir, curl, parse_curl_i, plua, python_server, python_ws, run};
 
 /// A QA with a label, a button, a slider and an action that updates a property.
 const QA: &str = r#"--%%name:Api Test
@@ -32,6 +32,10 @@ struct Hub {
 
 impl Hub {
     fn start(qa: &str, opts: &[&str]) -> Hub {
+        Hub::start_on("127.0.0.1", qa, opts)
+    }
+
+    fn start_on(host: &str, qa: &str, opts: &[&str]) -> Hub {
         let dir = TempDir::new();
         dir.write("qa.lua", qa);
         let mut cmd = plua();
@@ -40,7 +44,7 @@ impl Hub {
             .args(opts)
             .arg("qa.lua");
         let mut plua = Running::start(cmd, false);
-        let port = api_port(&mut plua);
+        let port = api_port(&mut plua, host);
         plua.wait_for_stdout("onInit");
         Hub {
             plua,
@@ -82,9 +86,9 @@ impl Hub {
     }
 }
 
-/// Reads the port from the `API server on http://127.0.0.1:PORT` line.
-fn api_port(plua: &mut Running) -> u16 {
-    let rest = plua.line_after("API server on http://127.0.0.1:");
+/// Reads the port from the `API server on http://HOST:PORT` line.
+fn api_port(plua: &mut Running, host: &str) -> u16 {
+    let rest = plua.line_after(&format!("API server on http://{host}:"));
     rest.trim().parse().expect("a port number")
 }
 
@@ -404,7 +408,7 @@ fn a_fibaro_run_lives_on_and_plain_api_scripts_end() {
     cmd.current_dir(dir.path())
         .args(["-o", "--api", "--port", "0", "s.lua"]);
     let mut script = Running::start(cmd, false);
-    let port = api_port(&mut script);
+    let port = api_port(&mut script, "127.0.0.1");
     let health = curl(&["-s", &format!("http://127.0.0.1:{port}/health")]);
     assert!(health.stdout.contains("ok"), "{}", health.stdout);
     let out = script.finish(Duration::from_secs(10));
@@ -440,4 +444,56 @@ fn requests_pipelined_on_one_connection_are_all_answered() {
     stream.read_to_end(&mut all).expect("read");
     let text = String::from_utf8_lossy(&all);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 3, "{text}");
+}
+
+#[test]
+fn proxy_fetches_loopback_urls_and_refuses_other_hosts() {
+    let (_peer, peer_port) = python_server(
+        r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("proxied " + self.path).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#,
+        &[],
+    );
+    let hub = Hub::start(QA, &[]);
+    let target = format!("http://127.0.0.1:{peer_port}/hello");
+    let ok = hub.request(
+        &["-G", "--data-urlencode", &format!("url={target}")],
+        "/api/proxy",
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.body_text(), "proxied /hello");
+    assert_eq!(ok.header("content-type"), Some("text/plain"));
+    let refused = hub.request(
+        &["-G", "--data-urlencode", "url=http://example.com/"],
+        "/api/proxy",
+    );
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(
+        json(&refused)["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("example.com"))
+    );
+    assert_eq!(hub.get("/api/proxy").status, 400);
+}
+
+#[test]
+fn a_non_loopback_address_without_auth_warns_and_turns_execute_off() {
+    let mut hub = Hub::start_on("0.0.0.0", QA, &["--host", "0.0.0.0"]);
+    hub.plua.wait_for_output("without authentication");
+    let execute = hub.send("POST", "/api/execute", r#"{"code":"return 1"}"#);
+    assert_eq!(execute.status, 403, "{execute:?}");
+    // The rest of the API still answers.
+    assert_eq!(hub.get("/api/devices/5555").status, 200);
 }
