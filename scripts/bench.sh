@@ -651,7 +651,7 @@ bench_quickapp() {
   fi
   local port json="$TMP/qa.json" means p_ms="" o_ms="" p_mb="" o_mb=""
   port="$(python3 "$BENCH/util.py" free-port 2>/dev/null || echo 18765)"
-  local cmds=("$(printf '%q' "$PLUA") --fibaro -o $(printf '%q' "$qa")")
+  local cmds=("$(printf '%q' "$PLUA") --fibaro -o --port 0 $(printf '%q' "$qa")")
   [[ -x "$orig" ]] && cmds+=("$(printf '%q' "$orig") --fibaro --api-port $port $(printf '%q' "$qa")")
   if (cd "$TMP" && hyperfine -N --warmup 2 --runs 10 --style none --export-json "$json" \
         "${cmds[@]}" >"$TMP/hyperfine_qa.log" 2>&1); then
@@ -661,7 +661,7 @@ bench_quickapp() {
   else
     warn "hyperfine (QuickApp start) failed: $(tail -n 5 "$TMP/hyperfine_qa.log")"
   fi
-  p_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$PLUA" --fibaro -o "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
+  p_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$PLUA" --fibaro -o --port 0 "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
   p_mb="$(calc "$p_mb / 1024")"
   if [[ -x "$orig" ]]; then
     o_mb="$(cd "$TMP" && /usr/bin/time -f '%M' "$orig" --fibaro --api-port "$port" "$qa" 2>&1 >/dev/null </dev/null | tail -n 1)"
@@ -672,6 +672,93 @@ bench_quickapp() {
   say "[14] QuickApp start  plua $(fmt "%.2f ms" "$p_ms"), $(fmt "%.2f MB" "$p_mb") | plua 1.3.16" \
       "$(fmt "%.0f ms" "$o_ms"), $(fmt "%.1f MB" "$o_mb") (target < 10 ms, < 8 MB) $ok"
   ROWS+=("| QuickApp start to the end of \`onInit\` (minimal QA, hyperfine mean) / peak RSS | $(fmt "%.2f ms" "$p_ms") / $(fmt "%.2f MB" "$p_mb") | $(fmt "%.0f ms" "$o_ms") / $(fmt "%.1f MB" "$o_mb") (plua 1.3.16) | < 10 ms, < 8 MB $ok |")
+}
+
+# start_api NAME PORT CMD...: starts an HC3 API server (CMD listens on PORT) under `timeout`
+# and waits until it accepts connections and answers /api/devices/5555.
+start_api() {
+  local name="$1" port="$2" i; shift 2
+  : >"$TMP/server-$name.out"
+  (cd "$TMP" && exec timeout "$SERVER_TIMEOUT" "$@") >"$TMP/server-$name.out" 2>&1 </dev/null &
+  SERVER_PIDS+=($!)
+  for ((i = 0; i < 600; i++)); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/api/devices/5555" 2>/dev/null && return 0
+    kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  warn "API server $name did not come up on port $port: $(tail -c 400 "$TMP/server-$name.out")"
+  return 1
+}
+
+# wrk_api PORT PID PATH [SCRIPT]: like wrk_run, on http://127.0.0.1:PORT/PATH (SCRIPT: a wrk
+# Lua script, e.g. for POST); prints "rps p99_ms cpu_us_per_request" or nothing.
+wrk_api() {
+  local out="$TMP/wrk-api.out" rps p99 reqs errs c0 c1 per="-" script=()
+  [[ -n "${4:-}" ]] && script=(-s "$4")
+  c0="$(proc_cpu "$2")"
+  run_kv "$out" wrk -t1 -c50 -d"${HTTP_DURATION}s" --latency "${script[@]}" "http://127.0.0.1:$1$3" || return 0
+  c1="$(proc_cpu "$2")"
+  python3 "$BENCH/util.py" wrk "$out" >"$out.kv"
+  rps="$(kv rps <"$out.kv")"; p99="$(kv p99_ms <"$out.kv")"; reqs="$(kv requests <"$out.kv")"
+  errs="$(kv socket_errors <"$out.kv")$(kv non_2xx <"$out.kv")"
+  [[ -z "$errs" ]] || warn "wrk against port $1 $3: socket errors / non-2xx: $errs"
+  [[ -n "$c0" && -n "$c1" && "${reqs:-0}" -gt 0 ]] && per="$(calc "($c1 - $c0) * 1e6 / $reqs")"
+  if [[ -n "$rps" && -n "$p99" ]]; then echo "$rps $p99 $per"; fi
+}
+
+# 15. HC3 API server: `wrk -t1 -c50 -d${HTTP_DURATION}s` on GET /api/devices/5555,
+#     GET /api/refreshStates?last=0 (events exist, so it answers at once) and
+#     POST /api/devices/5555/action/turnOn {"args":[]} against `plua --fibaro -o` and the
+#     original plua 1.3.16 (`--fibaro --api-port P`), one QA each, in one run. One wrk run
+#     per route and server (the original is slow enough that more runs add nothing). The QA
+#     sets an interval: the original ends a run with nothing scheduled, server or not. The
+#     original answers refreshStates 501 (wrk warns about non-2xx answers).
+bench_api() {
+  local qa="$TMP/qa_api.lua" orig="${ORIG_PLUA:-$ROOT/target/plua-orig/bin/plua}" post="$TMP/post.lua"
+  printf '%s\n' '--%%name:Bench' '--%%offline:true' \
+    'function QuickApp:onInit() self:debug("onInit") setInterval(function() end, 1000) end' \
+    'function QuickApp:turnOn() self:updateProperty("value", true) end' >"$qa"
+  printf '%s\n' 'wrk.method = "POST"' 'wrk.body = "{\"args\":[]}"' \
+    'wrk.headers["Content-Type"] = "application/json"' >"$post"
+  local ports=("" "") pids=("" "") j r v q c route p
+  ports[0]="$(python3 "$BENCH/util.py" free-port)"
+  start_api plua-api "${ports[0]}" "$PLUA" --fibaro -o --port "${ports[0]}" "$qa" || ports[0]=""
+  pids[0]="$(child_pid "${SERVER_PIDS[-1]:-}")"
+  if [[ -x "$orig" ]]; then
+    ports[1]="$(python3 "$BENCH/util.py" free-port)"
+    start_api orig-api "${ports[1]}" "$orig" --fibaro --api-port "${ports[1]}" "$qa" || ports[1]=""
+    pids[1]="$(child_pid "${SERVER_PIDS[-1]:-}")"
+  fi
+  local -A res=()
+  for route in device refresh post; do
+    for j in 0 1; do
+      [[ -n "${ports[j]}" ]] || continue
+      case "$route" in
+        device) r="$(wrk_api "${ports[j]}" "${pids[j]}" /api/devices/5555)" ;;
+        refresh) r="$(wrk_api "${ports[j]}" "${pids[j]}" "/api/refreshStates?last=0")" ;;
+        post) r="$(wrk_api "${ports[j]}" "${pids[j]}" /api/devices/5555/action/turnOn "$post")" ;;
+      esac
+      [[ -n "$r" ]] && res[$route$j]="$r"
+    done
+  done
+  stop_servers
+  local name what ok
+  for route in device refresh post; do
+    case "$route" in
+      device) what="GET /api/devices/5555" ;;
+      refresh) what="GET /api/refreshStates?last=0" ;;
+      post) what="POST /api/devices/5555/action/turnOn" ;;
+    esac
+    local pv="" pq="" pc="" ov="" oq="" oc=""
+    [[ -n "${res[${route}0]:-}" ]] && read -r pv pq pc <<<"${res[${route}0]}"
+    [[ -n "${res[${route}1]:-}" ]] && read -r ov oq oc <<<"${res[${route}1]}"
+    [[ "$pc" == "-" ]] && pc=""; [[ "$oc" == "-" ]] && oc=""
+    ok=""
+    [[ "$route" == device ]] && ok=" (target >= 50k req/s, p99 < 5 ms) $(verdict "$(or_bad "$pv") >= 50000 && $(or_bad "$pq") < 5")"
+    say "[15] API $what  plua $(fmt "%.0f req/s" "$pv"), p99 $(fmt "%.2f ms" "$pq"), $(fmt "%.2f us" "$pc") CPU/request |" \
+        "plua 1.3.16 $(fmt "%.0f req/s" "$ov"), p99 $(fmt "%.1f ms" "$oq"), $(fmt "%.0f us" "$oc") CPU/request$ok"
+    ROWS+=("| HC3 API server, \`wrk -t1 -c50\` on \`$what\`: requests/s / p99 / server CPU per request | $(fmt "%.1f k/s" "$(kilo "$pv")") / $(fmt "%.2f ms" "$pq") / $(fmt "%.1f µs" "$pc") | $(fmt "%.0f/s" "$ov") / $(fmt "%.0f ms" "$oq") / $(fmt "%.0f µs" "$oc") (plua 1.3.16) | ${ok:- lower CPU is better} |")
+  done
 }
 
 print_table() {
@@ -720,6 +807,7 @@ main() {
   bench_http_client
   bench_ws_echo
   bench_quickapp
+  bench_api
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }

@@ -58,6 +58,30 @@ pub struct Options {
     pub callback_timeout: Option<f64>,
     /// `-t TOOL args...`: a QuickApp tool (pack, unpack, ...) with its arguments.
     pub tool: Option<(String, Vec<String>)>,
+    /// The embedded HC3 API server and web UI.
+    pub api: ApiOptions,
+}
+
+/// `--api`, `--no-api`, `--port`, `--host`, `--api-user`, `--api-password`: the embedded HC3
+/// API server (on by default with `--fibaro`, off otherwise).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiOptions {
+    /// `Some(true)` for `--api`, `Some(false)` for `--no-api`, `None`: the mode's default.
+    pub enabled: Option<bool>,
+    /// `--port` / `--api-port` (default 8000; 0 picks a free port).
+    pub port: Option<u16>,
+    /// `--host` / `--api-host` (default 127.0.0.1).
+    pub host: Option<String>,
+    /// `--api-user` / `--api-password`: Basic auth for every request.
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl ApiOptions {
+    /// Whether the server starts, given whether this is a `--fibaro` run.
+    pub fn wanted(&self, fibaro: bool) -> bool {
+        self.enabled.unwrap_or(fibaro)
+    }
 }
 
 /// What the command line asks for.
@@ -86,15 +110,8 @@ pub enum CliError {
 }
 
 /// Options of later milestones, recognised so they get a clear "not yet supported".
-const LATER_FLAGS: &[&str] = &["api", "no-api", "debugger"];
-const LATER_WITH_VALUE: &[&str] = &[
-    "port",
-    "api-port",
-    "host",
-    "api-host",
-    "debugger-port",
-    "debugger-host",
-];
+const LATER_FLAGS: &[&str] = &["debugger"];
+const LATER_WITH_VALUE: &[&str] = &["debugger-port", "debugger-host"];
 
 /// The usage text for `-h`.
 pub fn usage() -> String {
@@ -117,6 +134,12 @@ Options:
   --memory-limit MB   a memory limit for Lua (past it: \"not enough memory\" errors)
   --callback-timeout S  CPU seconds one callback may run before it gets an error
                    (0: off; default off, 10 in --fibaro)
+  --api, --no-api  start (or not) the HC3 API server and web UI (default: on
+                   with --fibaro, off otherwise)
+  --port N         the API server's port (default 8000; 0: a free one, printed)
+  --host H         the API server's address (default 127.0.0.1)
+  --api-user U, --api-password P
+                   Basic auth for the API server
   -t TOOL ARGS     a QuickApp tool: pack qa.lua [out.fqa], unpack x.fqa [dir],
                    uploadQA, updateFile, updateQA, downloadQA <id> [dir]
   -v, --version    print the version and exit
@@ -160,6 +183,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
                 let value = string(parser.value()?)?;
                 options.callback_timeout = Some(positive("--callback-timeout", &value, true)?);
             }
+            Long("api") => options.api.enabled = Some(true),
+            Long("no-api") => options.api.enabled = Some(false),
+            Long("port") | Long("api-port") => {
+                options.api.port = Some(port(&string(parser.value()?)?)?)
+            }
+            Long("host") | Long("api-host") => options.api.host = Some(string(parser.value()?)?),
+            Long("api-user") => options.api.user = Some(string(parser.value()?)?),
+            Long("api-password") => options.api.password = Some(string(parser.value()?)?),
             Short('t') | Long("task") => {
                 let name = string(parser.value()?)?;
                 let args = parser.raw_args()?.map(string).collect::<Result<_, _>>()?;
@@ -215,6 +246,14 @@ fn speed(value: &str) -> Result<f64, CliError> {
             reason: "a factor of at least 1 expected",
         }),
     }
+}
+
+fn port(value: &str) -> Result<u16, CliError> {
+    value.trim().parse::<u16>().map_err(|_| CliError::BadValue {
+        option: "--port",
+        value: value.to_owned(),
+        reason: "a port number 0..65535 expected",
+    })
 }
 
 fn run_for(value: &str) -> Result<RunFor, CliError> {
@@ -305,5 +344,25 @@ mod tests {
             Err(CliError::BadValue { .. })
         ));
         assert_eq!(run(&["-"]).expect("stdin").script, Some(Script::Stdin));
+    }
+
+    #[test]
+    fn api_server_options() {
+        let options = run(&["--api", "--port", "0", "--host=0.0.0.0", "--api-user", "u"])
+            .expect("api options");
+        assert_eq!(options.api.enabled, Some(true));
+        assert_eq!(options.api.port, Some(0));
+        assert_eq!(options.api.host.as_deref(), Some("0.0.0.0"));
+        assert_eq!(options.api.user.as_deref(), Some("u"));
+        assert!(options.api.wanted(false));
+        let off = run(&["--no-api", "--api-port", "9000"]).expect("no-api");
+        assert!(!off.api.wanted(true));
+        assert_eq!(off.api.port, Some(9000));
+        assert!(run(&[]).expect("default").api.wanted(true));
+        assert!(!run(&[]).expect("default").api.wanted(false));
+        assert!(matches!(
+            run(&["--port", "70000"]),
+            Err(CliError::BadValue { .. })
+        ));
     }
 }

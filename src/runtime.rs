@@ -37,6 +37,8 @@ enum MainStep {
     Script(Script),
     /// `--fibaro`: the QuickApp files for the emulator.
     Fibaro(Vec<String>),
+    /// `--api` without `--fibaro`: the API server next to a plain script.
+    Api,
     /// `-t TOOL args...`.
     Tool(String, Vec<String>),
     Repl,
@@ -51,6 +53,7 @@ impl MainStep {
             MainStep::Script(Script::File(path)) => format!("script {path}"),
             MainStep::Script(Script::Stdin) => "script from stdin".into(),
             MainStep::Fibaro(files) => format!("QuickApps {}", files.join(" ")),
+            MainStep::Api => "API server".into(),
             MainStep::Tool(name, _) => format!("tool {name}"),
             MainStep::Repl => "REPL".into(),
         }
@@ -160,6 +163,9 @@ impl Runtime {
             return;
         }
         let nothing_to_run = script.is_none() && options.chunks.is_empty();
+        if !options.fibaro && options.api.wanted(false) {
+            steps.push_back(MainStep::Api);
+        }
         match script {
             Some(Script::File(first)) if options.fibaro => {
                 let mut files = vec![first];
@@ -563,6 +569,19 @@ impl Runtime {
                 .map(|f| (f, Vec::new())),
             MainStep::Script(script) => self.load_script(&script),
             MainStep::Fibaro(files) => self.fibaro_step(files),
+            MainStep::Api => self
+                .lua
+                .load(
+                    "local offline = ... require('fibaro').setup({offline = offline == 'true'}) \
+                     require('fibaro.api_server').start_from_args(false, select(2, ...))",
+                )
+                .set_name("=(api)")
+                .into_function()
+                .map(|f| {
+                    let mut args = vec![self.options.offline.to_string()];
+                    args.extend(self.api_args());
+                    (f, args)
+                }),
             MainStep::Tool(name, args) => {
                 let mut all = vec![name];
                 all.extend(args);
@@ -618,13 +637,29 @@ impl Runtime {
     }
 
     /// `--fibaro`: a chunk that hands the QuickApp files to the emulator (`lua_stdlib/fibaro`).
+    /// The API server's options as chunk arguments: enabled, host, port, user, password
+    /// ("" where not given; `fibaro.api_server.start_from_args` reads them).
+    fn api_args(&self) -> Vec<String> {
+        let api = &self.options.api;
+        vec![
+            api.wanted(self.options.fibaro).to_string(),
+            api.host.clone().unwrap_or_default(),
+            api.port.map(|p| p.to_string()).unwrap_or_default(),
+            api.user.clone().unwrap_or_default(),
+            api.password.clone().unwrap_or_default(),
+        ]
+    }
+
+    /// `--fibaro`: the API server starts first (a port in use ends the run with status 1
+    /// before any QA runs; the server keeps the run alive), then the QuickApps load.
     fn fibaro_step(&self, files: Vec<String>) -> mlua::Result<(Function, Vec<String>)> {
         let function = self
             .lua
             .load(
                 "local offline, speed = ... \
+                 require('fibaro.api_server').start_from_args(true, select(3, ...)) \
                  require('fibaro').run({offline = offline == 'true', speed = tonumber(speed), \
-                 files = {select(3, ...)}})",
+                 files = {select(8, ...)}})",
             )
             .set_name("=(fibaro)")
             .into_function()?;
@@ -635,6 +670,7 @@ impl Runtime {
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
         ];
+        args.extend(self.api_args());
         args.extend(files);
         Ok((function, args))
     }

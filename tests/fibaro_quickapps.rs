@@ -14,7 +14,7 @@ fn run_qas(files: &[(&str, &str)], opts: &[&str], qas: &[&str]) -> Output {
     }
     let mut cmd = plua();
     cmd.current_dir(dir.path())
-        .arg("--fibaro")
+        .args(["--fibaro", "--no-api"])
         .args(opts)
         .args(qas);
     run(cmd)
@@ -498,7 +498,7 @@ s.serve_forever()
         .env("HC3_URL", format!("http://127.0.0.1:{port}"))
         .env("HC3_USER", "admin")
         .env("HC3_PASSWORD", "secret")
-        .args(["--fibaro", "online.lua"]);
+        .args(["--fibaro", "--no-api", "online.lua"]);
     let out = run(cmd);
     out.assert_no_panic().assert_code(0);
     // base64("admin:secret")
@@ -522,7 +522,7 @@ fn online_mode_without_a_configured_hub_is_an_error_on_the_call_not_at_start() {
     let mut cmd = plua();
     cmd.current_dir(dir.path())
         .env_remove("HC3_URL")
-        .args(["--fibaro", "nohub.lua"]);
+        .args(["--fibaro", "--no-api", "nohub.lua"]);
     let out = run(cmd);
     out.assert_no_panic().assert_code(0);
     assert_message(&out, "answer 503 true");

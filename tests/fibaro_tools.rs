@@ -23,7 +23,8 @@ end\n";
 
 fn fibaro_output(dir: &TempDir, file: &str) -> String {
     let mut cmd = plua();
-    cmd.current_dir(dir.path()).args(["--fibaro", "-o", file]);
+    cmd.current_dir(dir.path())
+        .args(["--fibaro", "--no-api", "-o", file]);
     let out = run(cmd);
     out.assert_no_panic().assert_code(0);
     out.stdout

@@ -57,7 +57,7 @@ function M.setup(opts)
     router.add("GET", "/refreshStates", function(_, query)
       return events.since(query.last)
     end)
-    router.set_fallback(require("fibaro.online").forward)
+    router.set_fallback(require("fibaro.online").forward, true)
   end
   _PY.fibaroapi = router.call
   _PY.addEvent = function(event)

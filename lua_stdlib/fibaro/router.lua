@@ -53,9 +53,14 @@ function M.add(method, pattern, handler)
   routes[#routes + 1] = { method = method, segments = segments, handler = handler }
 end
 
---- Where unhandled requests go: `fn(method, path, data)` → `data, status`.
-function M.set_fallback(fn)
+local forward_not_found = false
+
+--- Where unhandled requests go: `fn(method, path, data)` → `data, status`. With
+--- `not_found_too` (online mode), a local route's 404 (a device the emulator does not have)
+--- goes there as well.
+function M.set_fallback(fn, not_found_too)
   fallback = fn
+  forward_not_found = not_found_too == true
 end
 
 local function match(route, parts)
@@ -86,9 +91,25 @@ local function failure(err)
   return { type = "ERROR", reason = tostring(err) }, 500
 end
 
+--- Counts calls that may change state (every method but GET), before and after each, so a
+--- cached GET answer (the API server's) is known to be current while it is unchanged.
+M.version = 0
+
+local answer
+
 --- Answers one request. `path` may start with `/api` and carry a query string.
 function M.call(method, path, data)
   method = tostring(method):upper()
+  if method == "GET" then
+    return answer(method, path, data)
+  end
+  M.version = M.version + 1
+  local result, status = answer(method, path, data)
+  M.version = M.version + 1
+  return result, status
+end
+
+function answer(method, path, data)
   local clean, query = tostring(path):match("^([^?]*)%??(.*)$")
   clean = clean:gsub("^/api/", "/"):gsub("^/api$", "/")
   local parts = split(clean)
@@ -100,6 +121,10 @@ function M.call(method, path, data)
         local ok, result, status = xpcall(route.handler, debug.traceback, params, M.decode_query(query), data, method, clean)
         if not ok then
           return failure(result)
+        end
+        if status == 404 and forward_not_found then
+          method_known = false
+          break
         end
         return result, status or 200
       end
