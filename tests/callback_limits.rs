@@ -85,7 +85,7 @@ fn a_runaway_quickapp_callback_is_logged_and_the_host_stays_responsive() {
     );
     let mut cmd = plua();
     cmd.current_dir(dir.path())
-        .args(["--fibaro", "-o", "--callback-timeout", "0.3", "spin.lua"]);
+        .args(["--fibaro", "-o", "--no-api", "--callback-timeout", "0.3", "spin.lua"]);
     let out = run(cmd);
     out.assert_no_panic().assert_code(0);
     out.assert_stdout_contains("host still responsive");

@@ -692,7 +692,7 @@ fn an_unreachable_hub_is_an_error_answer_and_the_quickapp_keeps_running() {
             "HC3_URL",
             format!("http://127.0.0.1:{}", support::free_port()),
         )
-        .args(["--fibaro", "unreachable.lua"]);
+        .args(["--fibaro", "--no-api", "unreachable.lua"]);
     let out = run(cmd);
     out.assert_no_panic().assert_code(0);
     assert_message(&out, "answer 503 string");
