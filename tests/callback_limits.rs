@@ -84,8 +84,14 @@ fn a_runaway_quickapp_callback_is_logged_and_the_host_stays_responsive() {
          end\n",
     );
     let mut cmd = plua();
-    cmd.current_dir(dir.path())
-        .args(["--fibaro", "-o", "--no-api", "--callback-timeout", "0.3", "spin.lua"]);
+    cmd.current_dir(dir.path()).args([
+        "--fibaro",
+        "-o",
+        "--no-api",
+        "--callback-timeout",
+        "0.3",
+        "spin.lua",
+    ]);
     let out = run(cmd);
     out.assert_no_panic().assert_code(0);
     out.assert_stdout_contains("host still responsive");

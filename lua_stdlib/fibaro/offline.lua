@@ -45,7 +45,7 @@ local function sorted(map)
 end
 
 local function not_found(what)
-  return { type = "ERROR", reason = what .. " not found" }, 404
+  return { type = "ERROR", reason = router.printable(what) .. " not found" }, 404
 end
 
 -- Sunrise and sunset ("HH:MM", local time) for today at the hub's location (NOAA formulas).
@@ -140,7 +140,7 @@ function M.install()
     router.add("GET", path .. "/{id:number}", function(params)
       return map[params.id] or not_found(("%s %d"):format(label, params.id))
     end)
-    router.add("POST", path, function(_, _, data)
+    router.add("POST", path, router.with_body(function(_, _, data)
       local id = 220
       while map[id] do
         id = id + 1
@@ -149,8 +149,8 @@ function M.install()
       record.id = id
       map[id] = record
       return record, 201
-    end)
-    router.add("PUT", path .. "/{id:number}", function(params, _, data)
+    end))
+    router.add("PUT", path .. "/{id:number}", router.with_body(function(params, _, data)
       local record = map[params.id]
       if not record then
         return not_found(("%s %d"):format(label, params.id))
@@ -161,7 +161,7 @@ function M.install()
         end
       end
       return record
-    end)
+    end))
     router.add("DELETE", path .. "/{id:number}", function(params)
       if not map[params.id] then
         return not_found(("%s %d"):format(label, params.id))

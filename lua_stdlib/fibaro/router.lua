@@ -87,6 +87,27 @@ local function match(route, parts)
   return params
 end
 
+--- Text safe to put into a JSON answer (invalid UTF-8 from a request path is escaped).
+function M.printable(text)
+  text = tostring(text)
+  if utf8.len(text) then
+    return text
+  end
+  return (text:gsub("[\128-\255]", function(c)
+    return ("\\x%02x"):format(c:byte())
+  end))
+end
+
+--- Wraps a handler that reads fields of a JSON object body: any other body is a 400.
+function M.with_body(handler)
+  return function(params, query, data, ...)
+    if type(data) ~= "table" then
+      return { type = "ERROR", reason = "a JSON object body is expected" }, 400
+    end
+    return handler(params, query, data, ...)
+  end
+end
+
 local function failure(err)
   return { type = "ERROR", reason = tostring(err) }, 500
 end

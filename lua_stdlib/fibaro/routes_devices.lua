@@ -11,9 +11,12 @@ local router = require("fibaro.router")
 
 local M = {}
 
+local printable, with_body = router.printable, router.with_body
+
 local function not_found(what)
-  return { type = "ERROR", reason = what .. " not found" }, 404
+  return { type = "ERROR", reason = printable(what) .. " not found" }, 404
 end
+
 
 local function device_or_404(id)
   local record = devices.get(id)
@@ -82,7 +85,7 @@ function M.install()
     end
     return record
   end)
-  router.add("PUT", "/devices/{id:number}", function(params, _, data)
+  router.add("PUT", "/devices/{id:number}", with_body(function(params, _, data)
     local record, err, status = device_or_404(params.id)
     if not record then
       return err, status
@@ -97,7 +100,7 @@ function M.install()
       end
     end
     return record
-  end)
+  end))
   router.add("DELETE", "/devices/{id:number}", function(params)
     if devices.remove(params.id) then
       return nil, 200
@@ -125,21 +128,21 @@ function M.install()
     return dispatch_action(tonumber(query.deviceID), query.name, query_args(query))
   end)
 
-  router.add("POST", "/plugins/updateProperty", function(_, _, data)
+  router.add("POST", "/plugins/updateProperty", with_body(function(_, _, data)
     if not devices.set_property(data.deviceId, data.propertyName, data.value) then
       return not_found(("device %s"):format(tostring(data.deviceId)))
     end
     return nil, 204
-  end)
-  router.add("POST", "/plugins/updateView", function(_, _, data)
+  end))
+  router.add("POST", "/plugins/updateView", with_body(function(_, _, data)
     local qa = devices.qa_of(data.deviceId)
     if not qa then
       return not_found(("device %s"):format(tostring(data.deviceId)))
     end
     qa:update_view(data.deviceId, data.componentName, data.propertyName, data.newValue)
     return nil, 204
-  end)
-  router.add("POST", "/plugins/callUIEvent", function(_, _, data)
+  end))
+  router.add("POST", "/plugins/callUIEvent", with_body(function(_, _, data)
     local qa = devices.qa_of(data.deviceID or data.deviceId)
     if not qa then
       return not_found(("device %s"):format(tostring(data.deviceID or data.deviceId)))
@@ -150,14 +153,14 @@ function M.install()
       deviceId = id, elementName = data.elementName, eventType = data.eventType, values = values,
     })
     return nil, 204
-  end)
+  end))
   router.add("GET", "/plugins/callUIEvent", function(_, query)
     return router.call("POST", "/plugins/callUIEvent", {
       deviceID = tonumber(query.deviceID), elementName = query.elementName,
       eventType = query.eventType, values = { tonumber(query.value) or query.value },
     })
   end)
-  router.add("POST", "/plugins/createChildDevice", function(_, _, data)
+  router.add("POST", "/plugins/createChildDevice", with_body(function(_, _, data)
     local parent = devices.get(data.parentId)
     if not parent then
       return not_found(("parent device %s"):format(tostring(data.parentId)))
@@ -175,19 +178,19 @@ function M.install()
       return { type = "ERROR", reason = tostring(record) }, 400
     end
     return record
-  end)
+  end))
   router.add("DELETE", "/plugins/removeChildDevice/{id:number}", function(params)
     if devices.remove(params.id) then
       return nil, 200
     end
     return not_found(("device %s"):format(params.id))
   end)
-  router.add("POST", "/plugins/interfaces", function(_, _, data)
+  router.add("POST", "/plugins/interfaces", with_body(function(_, _, data)
     if not devices.update_interfaces(data.deviceId, data.action, data.interfaces) then
       return not_found(("device %s"):format(tostring(data.deviceId)))
     end
     return nil, 200
-  end)
+  end))
   router.add("POST", "/plugins/restart", function(_, _, data)
     local qa = devices.qa_of((data or {}).deviceId)
     if not qa then
@@ -196,10 +199,10 @@ function M.install()
     qa:restart()
     return nil, 200
   end)
-  router.add("POST", "/plugins/publishEvent", function(_, _, data)
+  router.add("POST", "/plugins/publishEvent", with_body(function(_, _, data)
     events.add({ type = data.type, data = data.source and { id = data.source } or data })
     return nil, 200
-  end)
+  end))
   router.add("GET", "/plugins/getView", function(_, query)
     local qa = devices.qa_of(query.id)
     if not qa then
@@ -239,25 +242,28 @@ function M.install()
     end
     return { name = params.name, value = var.value, isHidden = var.isHidden }
   end)
-  router.add("POST", "/plugins/{id:number}/variables", function(params, _, data)
+  router.add("POST", "/plugins/{id:number}/variables", with_body(function(params, _, data)
     local store = storage(params.id)
     if not store then
       return not_found(("device %s"):format(params.id))
+    end
+    if type(data.name) ~= "string" then
+      return { type = "ERROR", reason = "a variable needs a name" }, 400
     end
     if store[data.name] then
       return { type = "ERROR", reason = ("variable %s exists"):format(data.name) }, 409
     end
     store[data.name] = { value = data.value, isHidden = data.isHidden == true }
     return { name = data.name, value = data.value, isHidden = data.isHidden == true }, 201
-  end)
-  router.add("PUT", "/plugins/{id:number}/variables/{name}", function(params, _, data)
+  end))
+  router.add("PUT", "/plugins/{id:number}/variables/{name}", with_body(function(params, _, data)
     local store = storage(params.id)
     if not store or not store[params.name] then
       return not_found(("variable %s"):format(params.name))
     end
     store[params.name] = { value = data.value, isHidden = data.isHidden == true }
     return nil, 200
-  end)
+  end))
   router.add("DELETE", "/plugins/{id:number}/variables/{name}", function(params)
     local store = storage(params.id)
     if not store or not store[params.name] then
