@@ -53,6 +53,12 @@ pub struct Options {
     pub speed: Option<f64>,
     /// `-t TOOL args...`: a QuickApp tool (pack, unpack, ...) with its arguments.
     pub tool: Option<(String, Vec<String>)>,
+    /// `--debugger`: connect to a MobDebug IDE before the main program runs.
+    pub debugger: bool,
+    /// `--debugger-host` (default 127.0.0.1).
+    pub debugger_host: Option<String>,
+    /// `--debugger-port` (default 8818).
+    pub debugger_port: Option<u16>,
 }
 
 /// What the command line asks for.
@@ -81,15 +87,8 @@ pub enum CliError {
 }
 
 /// Options of later milestones, recognised so they get a clear "not yet supported".
-const LATER_FLAGS: &[&str] = &["api", "no-api", "debugger"];
-const LATER_WITH_VALUE: &[&str] = &[
-    "port",
-    "api-port",
-    "host",
-    "api-host",
-    "debugger-port",
-    "debugger-host",
-];
+const LATER_FLAGS: &[&str] = &["api", "no-api"];
+const LATER_WITH_VALUE: &[&str] = &["port", "api-port", "host", "api-host"];
 
 /// The usage text for `-h`.
 pub fn usage() -> String {
@@ -109,6 +108,9 @@ Options:
   --fibaro         run the arguments as HC3 QuickApps (.lua with --%% headers, .fqa)
   -o, --offline    the QuickApps' hub is emulated in memory (no real HC3)
   --speed N        the QuickApps' clock and timers run N times faster
+  --debugger       connect to a MobDebug IDE (ZeroBrane, VS Code) before running
+  --debugger-host H  the IDE's host (default 127.0.0.1)
+  --debugger-port N  the IDE's port (default 8818)
   -t TOOL ARGS     a QuickApp tool: pack qa.lua [out.fqa], unpack x.fqa [dir],
                    uploadQA, updateFile, updateQA, downloadQA <id> [dir]
   -v, --version    print the version and exit
@@ -144,6 +146,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             Long("fibaro") => options.fibaro = true,
             Short('o') | Long("offline") => options.offline = true,
             Long("speed") => options.speed = Some(speed(&string(parser.value()?)?)?),
+            Long("debugger") => options.debugger = true,
+            Long("debugger-host") => {
+                options.debugger = true;
+                options.debugger_host = Some(string(parser.value()?)?);
+            }
+            Long("debugger-port") => {
+                options.debugger = true;
+                options.debugger_port = Some(port(&string(parser.value()?)?)?);
+            }
             Short('t') | Long("task") => {
                 let name = string(parser.value()?)?;
                 let args = parser.raw_args()?.map(string).collect::<Result<_, _>>()?;
@@ -181,6 +192,17 @@ fn speed(value: &str) -> Result<f64, CliError> {
             option: "--speed",
             value: value.to_owned(),
             reason: "a factor of at least 1 expected",
+        }),
+    }
+}
+
+fn port(value: &str) -> Result<u16, CliError> {
+    match value.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(CliError::BadValue {
+            option: "--debugger-port",
+            value: value.to_owned(),
+            reason: "a TCP port from 1 to 65535 expected",
         }),
     }
 }
@@ -253,9 +275,13 @@ mod tests {
     #[test]
     fn unknown_and_later_options() {
         assert!(matches!(run(&["--bogus"]), Err(CliError::Parse(_))));
+        assert!(matches!(run(&["--api"]), Err(CliError::NotYetSupported(_))));
+        let debugger = run(&["--debugger-port", "9000", "s.lua"]).expect("debugger");
+        assert!(debugger.debugger);
+        assert_eq!(debugger.debugger_port, Some(9000));
         assert!(matches!(
-            run(&["--debugger"]),
-            Err(CliError::NotYetSupported(_))
+            run(&["--debugger-port", "0"]),
+            Err(CliError::BadValue { .. })
         ));
         let Ok(Command::Run(fibaro)) = parse(
             ["plua", "--fibaro", "-o", "--speed", "60", "a.lua", "b.lua"]
