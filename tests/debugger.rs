@@ -304,3 +304,125 @@ fn with_no_ide_listening_one_warning_and_the_run_is_unchanged() {
     out.assert_stderr_contains("no IDE listening at 127.0.0.1:");
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
 }
+
+#[test]
+fn a_breakpoint_in_a_websocket_message_handler_pauses_it() {
+    let dir = TempDir::new();
+    let port = free_port().to_string();
+    dir.write(
+        "ws.lua",
+        "local srv = _PY.websocket_server_create()
+_PY.websocket_server_add_event_listener(srv, 'message', function(client, data)
+  local got = data
+  _PY.websocket_server_send(srv, client, 'echo ' .. got)
+end)
+_PY.websocket_server_start(srv, '127.0.0.1', tonumber(arg[1]))
+local c = _PY.websocket_client_create()
+_PY.websocket_add_event_listener(c, 'connected', function() _PY.websocket_send(c, 'hi') end)
+_PY.websocket_add_event_listener(c, 'dataReceived', function(data)
+  print(data)
+  _PY.websocket_close(c)
+  _PY.websocket_server_close(srv)
+end)
+_PY.websocket_connect(c, 'ws://127.0.0.1:' .. arg[1] .. '/')
+",
+    );
+    let commands = [
+        "SETB ws.lua 4",
+        "RUN",
+        "WAIT",
+        "EXEC return got",
+        "EXEC got = 'changed'",
+        "DELB ws.lua 4",
+        "RUN",
+    ];
+    let (out, t) = debug_session(&dir, &["ws.lua", &port], &commands);
+    out.assert_code(0);
+    assert_eq!(reply(&t, "WAIT", 0), "WAIT => 202 Paused ws.lua 4");
+    assert!(
+        reply(&t, "EXEC return got", 0).contains("\\\"hi\\\""),
+        "{t:#?}"
+    );
+    out.assert_lines(&["echo changed"]);
+}
+
+#[test]
+fn output_redirects_print_to_the_ide_with_204() {
+    let dir = TempDir::new();
+    dir.write("o.lua", "print('to the ide')\n");
+    let (out, t) = debug_session(&dir, &["o.lua"], &["OUTPUT stdout r", "RUN"]);
+    out.assert_code(0);
+    assert_eq!(reply(&t, "OUTPUT", 0), "OUTPUT stdout r => 200 OK");
+    assert!(
+        t.iter()
+            .any(|l| l == "late: 204 Output stdout 11\\nto the ide\\n"),
+        "{t:#?}"
+    );
+    assert!(!out.stdout.contains("to the ide"), "{}", out.stdout);
+}
+
+#[test]
+fn basedir_maps_absolute_and_relative_paths_including_files_of_a_quickapp() {
+    let dir = TempDir::new();
+    let base = dir.path().to_string_lossy().into_owned();
+    dir.write(
+        "lib/inc.lua",
+        "function helper(x)\n  local doubled = x * 2\n  return doubled\nend\n",
+    );
+    dir.write(
+        "qa.lua",
+        "--%%name:Paths\n--%%file:lib/inc.lua,helper\nfunction QuickApp:onInit()\n  self:debug('helper', helper(21))\nend\n",
+    );
+    dir.write("elsewhere/.keep", "");
+    let basedir = format!("BASEDIR {base}/");
+    let absolute = format!("SETB {base}/qa.lua 4");
+    let commands = [
+        basedir.as_str(),
+        "SETB lib/inc.lua 2",
+        absolute.as_str(),
+        "RUN",
+        "WAIT",
+        "RUN",
+        "WAIT",
+        "EXEC return doubled, x",
+        "RUN",
+    ];
+    // Run from another directory with the QA's absolute path: chunk names are absolute.
+    let (ide, port) = python_server(IDE, &commands);
+    let mut cmd = plua();
+    cmd.current_dir(dir.path().join("elsewhere"))
+        .args(["--debugger-port", &port.to_string(), "--fibaro", "-o"])
+        .arg(format!("{base}/qa.lua"));
+    let out = Running::start(cmd, false).finish(GUARD);
+    let transcript = ide.finish(GUARD);
+    let t: Vec<String> = transcript.lines().iter().map(|l| (*l).to_owned()).collect();
+    out.assert_code(0);
+    assert_eq!(reply(&t, "BASEDIR", 0), format!("{basedir} => 200 OK"));
+    assert_eq!(reply(&t, "WAIT", 0), "WAIT => 202 Paused qa.lua 4");
+    assert_eq!(reply(&t, "WAIT", 1), "WAIT => 202 Paused lib/inc.lua 2");
+    assert!(
+        reply(&t, "EXEC return doubled", 0).contains("{\"nil\", \"21\"}"),
+        "{t:#?}"
+    );
+    out.assert_stdout_contains("helper 42");
+}
+
+#[test]
+fn a_script_starts_and_ends_the_debugger_itself_with_require_mobdebug() {
+    let dir = TempDir::new();
+    dir.write(
+        "s.lua",
+        "local mobdebug = require('mobdebug')\nmobdebug.start('127.0.0.1', tonumber(arg[1]))\nlocal a = 1\nmobdebug.done()\nprint('after done', a, mobdebug.connected())\n",
+    );
+    let (ide, port) = python_server(IDE, &["STEP", "WAIT", "RUN"]);
+    let mut cmd = plua();
+    cmd.current_dir(dir.path())
+        .args(["s.lua", &port.to_string()]);
+    let out = Running::start(cmd, false).finish(GUARD);
+    let transcript = ide.finish(GUARD);
+    let t: Vec<String> = transcript.lines().iter().map(|l| (*l).to_owned()).collect();
+    out.assert_code(0);
+    assert_eq!(reply(&t, "WAIT", 0), "WAIT => 202 Paused s.lua 4");
+    assert_eq!(t.last().map(String::as_str), Some("EOF"));
+    out.assert_lines(&["after done\t1\tfalse"]);
+}
