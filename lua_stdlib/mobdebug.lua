@@ -340,7 +340,13 @@ local function command_loop()
   while conn do
     local line, err = conn:receive("*l")
     if not line then
-      stop_debugging("the IDE closed the connection (" .. tostring(err) .. "); running on without it")
+      if err == "interrupted" then
+        stop_debugging() -- a signal: the process is ending
+      elseif err == "closed" then
+        stop_debugging("the IDE closed the connection; running on without it")
+      else
+        stop_debugging("lost the connection to the IDE (" .. tostring(err) .. "); running on without it")
+      end
       break
     end
     local name, args = line:match("^%s*(%S+)%s*(.-)%s*$")

@@ -426,3 +426,28 @@ fn a_script_starts_and_ends_the_debugger_itself_with_require_mobdebug() {
     assert_eq!(t.last().map(String::as_str), Some("EOF"));
     out.assert_lines(&["after done\t1\tfalse"]);
 }
+
+#[test]
+fn suspend_pauses_a_busy_loop_and_exec_can_end_it() {
+    let dir = TempDir::new();
+    dir.write(
+        "busy.lua",
+        "local stop, n = false, 0\nwhile not stop do\n  n = n + 1\nend\nprint('stopped', n > 0)\n",
+    );
+    let commands = [
+        "RUN",
+        "SLEEP:200",
+        "SUSPEND",
+        "WAIT",
+        "EXEC stop = true",
+        "RUN",
+    ];
+    let (out, t) = debug_session(&dir, &["busy.lua"], &commands);
+    out.assert_code(0);
+    let paused = reply(&t, "WAIT", 0);
+    assert!(
+        paused == "WAIT => 202 Paused busy.lua 2" || paused == "WAIT => 202 Paused busy.lua 3",
+        "{t:#?}"
+    );
+    out.assert_lines(&["stopped\ttrue"]);
+}
