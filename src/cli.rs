@@ -58,6 +58,12 @@ pub struct Options {
     pub callback_timeout: Option<f64>,
     /// `-t TOOL args...`: a QuickApp tool (pack, unpack, ...) with its arguments.
     pub tool: Option<(String, Vec<String>)>,
+    /// `--debugger`: connect to a MobDebug IDE before the main program runs.
+    pub debugger: bool,
+    /// `--debugger-host` (default 127.0.0.1).
+    pub debugger_host: Option<String>,
+    /// `--debugger-port` (default 8818).
+    pub debugger_port: Option<u16>,
     /// The embedded HC3 API server and web UI.
     pub api: ApiOptions,
 }
@@ -110,8 +116,8 @@ pub enum CliError {
 }
 
 /// Options of later milestones, recognised so they get a clear "not yet supported".
-const LATER_FLAGS: &[&str] = &["debugger"];
-const LATER_WITH_VALUE: &[&str] = &["debugger-port", "debugger-host"];
+const LATER_FLAGS: &[&str] = &[];
+const LATER_WITH_VALUE: &[&str] = &[];
 
 /// The usage text for `-h`.
 pub fn usage() -> String {
@@ -140,6 +146,9 @@ Options:
   --host H         the API server's address (default 127.0.0.1)
   --api-user U, --api-password P
                    Basic auth for the API server
+  --debugger       connect to a MobDebug IDE (ZeroBrane, VS Code) before running
+  --debugger-host H  the IDE's host (default 127.0.0.1)
+  --debugger-port N  the IDE's port (default 8818)
   -t TOOL ARGS     a QuickApp tool: pack qa.lua [out.fqa], unpack x.fqa [dir],
                    uploadQA, updateFile, updateQA, downloadQA <id> [dir]
   -v, --version    print the version and exit
@@ -191,6 +200,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             Long("host") | Long("api-host") => options.api.host = Some(string(parser.value()?)?),
             Long("api-user") => options.api.user = Some(string(parser.value()?)?),
             Long("api-password") => options.api.password = Some(string(parser.value()?)?),
+            Long("debugger") => options.debugger = true,
+            Long("debugger-host") => {
+                options.debugger = true;
+                options.debugger_host = Some(string(parser.value()?)?);
+            }
+            Long("debugger-port") => {
+                options.debugger = true;
+                options.debugger_port = Some(debugger_port(&string(parser.value()?)?)?);
+            }
             Short('t') | Long("task") => {
                 let name = string(parser.value()?)?;
                 let args = parser.raw_args()?.map(string).collect::<Result<_, _>>()?;
@@ -254,6 +272,17 @@ fn port(value: &str) -> Result<u16, CliError> {
         value: value.to_owned(),
         reason: "a port number 0..65535 expected",
     })
+}
+
+fn debugger_port(value: &str) -> Result<u16, CliError> {
+    match value.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(CliError::BadValue {
+            option: "--debugger-port",
+            value: value.to_owned(),
+            reason: "a TCP port from 1 to 65535 expected",
+        }),
+    }
 }
 
 fn run_for(value: &str) -> Result<RunFor, CliError> {
@@ -324,9 +353,13 @@ mod tests {
     #[test]
     fn unknown_and_later_options() {
         assert!(matches!(run(&["--bogus"]), Err(CliError::Parse(_))));
+        assert!(matches!(run(&["--api"]), Err(CliError::NotYetSupported(_))));
+        let debugger = run(&["--debugger-port", "9000", "s.lua"]).expect("debugger");
+        assert!(debugger.debugger);
+        assert_eq!(debugger.debugger_port, Some(9000));
         assert!(matches!(
-            run(&["--debugger"]),
-            Err(CliError::NotYetSupported(_))
+            run(&["--debugger-port", "0"]),
+            Err(CliError::BadValue { .. })
         ));
         let Ok(Command::Run(fibaro)) = parse(
             ["plua", "--fibaro", "-o", "--speed", "60", "a.lua", "b.lua"]

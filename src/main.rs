@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod http;
+mod line_editor;
 mod lua;
 mod net;
 mod reactor;

@@ -2,17 +2,22 @@
 //! keep firing while the REPL waits), split into lines, assembled into complete chunks with
 //! `lua_stdlib/plua/repl.lua`, which also makes `local`s persist between lines. The runtime runs
 //! each chunk as the foreground task and asks for the next one when it is done.
+//!
+//! On a terminal, lines come from the line editor (`src/line_editor.rs`: history, completion)
+//! through a pipe polled the same way; piped or redirected input is read as it is.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use mlua::{Function, Lua, Table};
 
 use crate::api::output::{flush_stdout, write_stdout};
+use crate::line_editor::{CANCEL, LineEditor};
 use crate::reactor::Reactor;
 
 const PROMPT: &str = "plua> ";
@@ -21,8 +26,17 @@ const CONTINUE_PROMPT: &str = ">> ";
 /// The file status flags of fd 0 before the REPL made it non-blocking (-1: untouched).
 static SAVED_STDIN_FLAGS: AtomicI32 = AtomicI32::new(-1);
 
+/// The terminal settings of fd 0 before the line editor started (it may exit mid-line).
+static SAVED_TERMIOS: Mutex<Option<libc::termios>> = Mutex::new(None);
+
 /// Puts fd 0 back the way it was, if the REPL changed it. Safe to call more than once.
 pub fn restore_stdin() {
+    if let Some(termios) = SAVED_TERMIOS.lock().ok().and_then(|mut saved| saved.take()) {
+        // SAFETY: tcsetattr on fd 0 with settings read from it by tcgetattr.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, &termios);
+        }
+    }
     let flags = SAVED_STDIN_FLAGS.swap(-1, Ordering::Relaxed);
     if flags >= 0 {
         // SAFETY: fcntl on fd 0 with flags read from the same fd.
@@ -62,13 +76,26 @@ pub struct Repl {
     chunk: String,
     eof: bool,
     compile: Function,
+    /// On a terminal: the line editor, and the function listing names to complete.
+    editor: Option<(LineEditor, Function)>,
 }
 
 impl Repl {
     /// Opens standard input for the REPL and registers it with the reactor.
     pub fn start(lua: &Lua, reactor: &mut Reactor) -> mlua::Result<Repl> {
         let module: Table = lua.load("return require('plua.repl')").call(())?;
-        let input = open_input(reactor).map_err(mlua::Error::external)?;
+        let editor = if std::io::IsTerminal::is_terminal(&io::stdin()) {
+            start_editor(reactor)
+        } else {
+            None
+        };
+        let (input, editor) = match editor {
+            Some((pipe, editor)) => (
+                Input::Private(pipe),
+                Some((editor, module.get::<Function>("names")?)),
+            ),
+            None => (open_input(reactor).map_err(mlua::Error::external)?, None),
+        };
         let repl = Repl {
             input,
             partial: Vec::new(),
@@ -76,6 +103,7 @@ impl Repl {
             chunk: String::new(),
             eof: false,
             compile: module.get("compile")?,
+            editor,
         };
         repl.prompt();
         Ok(repl)
@@ -142,6 +170,12 @@ impl Repl {
                 }
                 return ReplStep::Wait;
             };
+            if line == CANCEL {
+                // Ctrl-C in the line editor: drop the line and any unfinished chunk.
+                self.chunk.clear();
+                self.prompt();
+                continue;
+            }
             let trimmed = line.trim();
             if self.chunk.is_empty() {
                 if trimmed == "exit" || trimmed == "quit" {
@@ -174,8 +208,7 @@ impl Repl {
                 Ok((None, Some(message)))
                     if message == "incomplete" && !(self.eof && self.lines.is_empty()) =>
                 {
-                    write_stdout(CONTINUE_PROMPT.as_bytes());
-                    flush_stdout();
+                    self.show_prompt(CONTINUE_PROMPT);
                 }
                 Ok((None, message)) => {
                     self.chunk.clear();
@@ -195,8 +228,22 @@ impl Repl {
 
     /// Shows the prompt for a new chunk.
     pub fn prompt(&self) {
-        write_stdout(PROMPT.as_bytes());
+        self.show_prompt(PROMPT);
+    }
+
+    /// Prints `prompt`, or has the line editor show it and read the next line.
+    fn show_prompt(&self, prompt: &str) {
         flush_stdout();
+        match &self.editor {
+            Some((editor, names)) => {
+                let names = names.call::<Vec<String>>(()).unwrap_or_default();
+                editor.read_line(prompt, names);
+            }
+            None => {
+                write_stdout(prompt.as_bytes());
+                flush_stdout();
+            }
+        }
     }
 
     /// Stops reading standard input.
@@ -213,6 +260,23 @@ impl Repl {
             Input::Shared | Input::Regular => 0,
         }
     }
+}
+
+/// Starts the line editor and registers its pipe with the reactor; `None` (plain reads of
+/// stdin) if that fails.
+fn start_editor(reactor: &mut Reactor) -> Option<(File, LineEditor)> {
+    // SAFETY: tcgetattr on fd 0 into a zeroed termios.
+    unsafe {
+        let mut termios: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut termios) == 0
+            && let Ok(mut saved) = SAVED_TERMIOS.lock()
+        {
+            *saved = Some(termios);
+        }
+    }
+    let (pipe, editor) = LineEditor::spawn().ok()?;
+    reactor.register_stdin(pipe.as_raw_fd()).ok()?;
+    Some((pipe, editor))
 }
 
 /// Opens fd 0 so the reactor can poll it without changing the descriptor the shell shares:

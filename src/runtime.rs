@@ -41,6 +41,8 @@ enum MainStep {
     Api,
     /// `-t TOOL args...`.
     Tool(String, Vec<String>),
+    /// `--debugger`: `require("mobdebug").start(host, port)` before everything else.
+    Debugger(String, u16),
     Repl,
 }
 
@@ -55,6 +57,7 @@ impl MainStep {
             MainStep::Fibaro(files) => format!("QuickApps {}", files.join(" ")),
             MainStep::Api => "API server".into(),
             MainStep::Tool(name, _) => format!("tool {name}"),
+            MainStep::Debugger(host, port) => format!("debugger {host}:{port}"),
             MainStep::Repl => "REPL".into(),
         }
     }
@@ -147,6 +150,11 @@ impl Runtime {
             .iter()
             .find_map(|name| std::env::var(name).ok());
         let mut steps: VecDeque<MainStep> = init.into_iter().map(MainStep::Init).collect();
+        if options.debugger {
+            let host = options.debugger_host.as_deref().unwrap_or("127.0.0.1");
+            let port = options.debugger_port.unwrap_or(8818);
+            steps.push_front(MainStep::Debugger(host.to_owned(), port));
+        }
         steps.extend(options.requires.iter().cloned().map(MainStep::Require));
         steps.extend(options.chunks.iter().cloned().map(MainStep::Chunk));
         let stdin_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
@@ -591,6 +599,12 @@ impl Runtime {
                     .into_function()
                     .map(|f| (f, all))
             }
+            MainStep::Debugger(host, port) => self
+                .lua
+                .load("local host, port = ...; require('mobdebug').start(host, tonumber(port))")
+                .set_name("=(debugger)")
+                .into_function()
+                .map(|f| (f, vec![host, port.to_string()])),
             MainStep::Repl => {
                 match Repl::start(&self.lua, &mut self.reactor.borrow_mut()) {
                     Ok(repl) => self.repl = Some(repl),

@@ -64,4 +64,45 @@ function M.compile(source)
   return nil, err
 end
 
+-- Most entries completion lists from one table (a huge table must not slow the prompt down).
+local MAX_FIELDS = 2000
+
+--- The names tab completion offers: globals, the REPL's locals, and the fields of the tables
+-- they hold, as `name` and `name.field` (raw iteration: no `__pairs`, nothing is loaded).
+function M.names()
+  local names = {}
+  local function fields(prefix, t)
+    local count = 0
+    for key in next, t do
+      if type(key) == "string" and key:match("^[%a_][%w_]*$") then
+        names[#names + 1] = prefix .. key
+        count = count + 1
+        if count >= MAX_FIELDS then
+          return
+        end
+      end
+    end
+  end
+  local function add(name, value)
+    names[#names + 1] = name
+    if type(value) == "table" and value ~= _G then
+      fields(name .. ".", value)
+    end
+  end
+  local count = 0
+  for name, value in next, _G do
+    if type(name) == "string" and name:match("^[%a_][%w_]*$") then
+      add(name, value)
+      count = count + 1
+      if count >= MAX_FIELDS then
+        break
+      end
+    end
+  end
+  for name in pairs(declared) do
+    add(name, saved[name])
+  end
+  return names
+end
+
 return M

@@ -2,9 +2,14 @@
 //! starts and resumes them and recycles finished ones (`Thread::reset` on a pooled coroutine is
 //! several times cheaper than creating one). It reports what happened as an [`Outcome`]; the
 //! runtime decides what an error means (exit for the main chunk, a log line for a callback).
+//!
+//! A debugger (`lua_stdlib/mobdebug.lua`) may set a *hook installer* through
+//! `require("plua.taskhook").set(fn)`: while one is set, every task coroutine handed a callback
+//! (new or recycled) is passed to it before it runs. Unset, it costs one relaxed atomic load.
 
 use mlua::thread::ThreadStatus;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use mlua::{
     FromLuaMulti, Function, IntoLuaMulti, Lua, LuaString, MultiValue, Result, Table, Thread, Value,
@@ -14,6 +19,56 @@ use crate::lua::interrupt::RunningGuard;
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
+
+/// True while a debug hook installer is set (the fast check before looking it up).
+static HOOKING: AtomicBool = AtomicBool::new(false);
+
+/// The Lua function that installs the debugger's hook in a task coroutine.
+struct HookInstaller(Function);
+
+/// Registers `plua.taskhook` (`set(fn|nil)`, `cwd()`) in `package.loaded`, for the debugger.
+fn register_hook_module(lua: &Lua) -> Result<()> {
+    let module = lua.create_table()?;
+    module.set(
+        "set",
+        lua.create_function(|lua, installer: Option<Function>| {
+            HOOKING.store(installer.is_some(), Ordering::Relaxed);
+            match installer {
+                Some(installer) => {
+                    lua.set_app_data(HookInstaller(installer));
+                }
+                None => {
+                    lua.remove_app_data::<HookInstaller>();
+                }
+            }
+            Ok(())
+        })?,
+    )?;
+    module.set(
+        "cwd",
+        lua.create_function(|_, ()| {
+            Ok(std::env::current_dir()
+                .ok()
+                .map(|dir| dir.to_string_lossy().into_owned()))
+        })?,
+    )?;
+    let loaded: Table = lua.globals().get::<Table>("package")?.get("loaded")?;
+    loaded.set("plua.taskhook", module)
+}
+
+/// Passes `thread` to the debugger's hook installer, if one is set. Its errors are reported
+/// and otherwise ignored: a faulty debugger must not stop the callback.
+fn install_hook(lua: &Lua, thread: &Thread) {
+    if !HOOKING.load(Ordering::Relaxed) {
+        return;
+    }
+    let installer = lua.app_data_ref::<HookInstaller>().map(|i| i.0.clone());
+    if let Some(installer) = installer
+        && let Err(error) = installer.call::<()>(thread)
+    {
+        eprintln!("plua: debugger hook: {}", describe_error(&error));
+    }
+}
 
 /// How a resume ended.
 pub enum Outcome {
@@ -41,6 +96,7 @@ pub struct Tasks {
 impl Tasks {
     /// `hooks` is the table the prelude returned (`run_timer`, `waiting`).
     pub fn new(lua: &Lua, hooks: &Table) -> Result<Tasks> {
+        register_hook_module(lua)?;
         Ok(Tasks {
             lua: lua.clone(),
             idle: Vec::with_capacity(IDLE_LIMIT),
@@ -57,6 +113,7 @@ impl Tasks {
     pub fn start(&mut self, func: &Function, args: impl IntoLuaMulti) -> (Thread, Outcome) {
         match self.lua.create_thread(func.clone()) {
             Ok(thread) => {
+                install_hook(&self.lua, &thread);
                 let outcome = resume(&thread, args);
                 (thread, outcome)
             }
@@ -154,6 +211,7 @@ fn run_pooled(
             }
         },
     };
+    install_hook(lua, &thread);
     let outcome = match guarded_resume::<Option<bool>>(&thread, args) {
         Ok(recyclable) => {
             if thread.status() != ThreadStatus::Finished {
