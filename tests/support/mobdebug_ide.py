@@ -57,14 +57,18 @@ for arg in sys.argv[1:]:
         if arg.startswith("SUSPEND"):
             continue
         print(arg, "=>", reply(), flush=True)
+# Through the same buffered stream: bytes that came with the last reply are already in it.
+late = b""
 while True:
     try:
-        data = conn.recv(4096)
+        data = stream.read1(4096)
     except OSError:
         break
     if not data:
         break
-    print("late:", data.decode().replace("\n", "\\n"), flush=True)
+    late += data
+if late:
+    print("late:", late.decode().replace("\n", "\\n"), flush=True)
 for request in requests:
     request.join(15)
 print("EOF", flush=True)
