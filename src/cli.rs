@@ -353,7 +353,6 @@ mod tests {
     #[test]
     fn unknown_and_later_options() {
         assert!(matches!(run(&["--bogus"]), Err(CliError::Parse(_))));
-        assert!(matches!(run(&["--api"]), Err(CliError::NotYetSupported(_))));
         let debugger = run(&["--debugger-port", "9000", "s.lua"]).expect("debugger");
         assert!(debugger.debugger);
         assert_eq!(debugger.debugger_port, Some(9000));

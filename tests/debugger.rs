@@ -241,7 +241,7 @@ fn a_quickapp_on_init_and_its_ui_callback_hit_breakpoints_under_fibaro() {
         "EXEC return who, event.elementName",
         "RUN",
     ];
-    let (out, t) = debug_session(&dir, &["--fibaro", "-o", "qa.lua"], &commands);
+    let (out, t) = debug_session(&dir, &["--fibaro", "--no-api", "-o", "qa.lua"], &commands);
     out.assert_code(0);
     assert_eq!(reply(&t, "WAIT", 0), "WAIT => 202 Paused qa.lua 5");
     assert!(
@@ -391,7 +391,13 @@ fn basedir_maps_absolute_and_relative_paths_including_files_of_a_quickapp() {
     let (ide, port) = python_server(IDE, &commands);
     let mut cmd = plua();
     cmd.current_dir(dir.path().join("elsewhere"))
-        .args(["--debugger-port", &port.to_string(), "--fibaro", "-o"])
+        .args([
+            "--debugger-port",
+            &port.to_string(),
+            "--fibaro",
+            "--no-api",
+            "-o",
+        ])
         .arg(format!("{base}/qa.lua"));
     let out = Running::start(cmd, false).finish(GUARD);
     let transcript = ide.finish(GUARD);
