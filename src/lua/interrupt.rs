@@ -99,14 +99,7 @@ pub fn set_callback_timeout(budget: Option<Duration>) {
     });
     CALLBACK_BUDGET_US.store(micros, Ordering::SeqCst);
     if micros > 0 {
-        // SAFETY: a zeroed sigaction with a plain handler and an empty mask is valid.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_cpu_alarm as *const () as usize;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(libc::SIGVTALRM, &action, std::ptr::null_mut());
-        }
+        install_handler(libc::SIGVTALRM, on_cpu_alarm);
     }
 }
 
@@ -118,19 +111,7 @@ extern "C" fn on_cpu_alarm(_signal: libc::c_int) {
 
 /// One SIGVTALRM after `after` of CPU time (`ZERO`: none).
 fn set_cpu_alarm(after: Duration) {
-    let after = after.min(Duration::from_secs(i32::MAX as u64));
-    let timer = libc::itimerval {
-        it_interval: libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        },
-        it_value: libc::timeval {
-            tv_sec: after.as_secs() as libc::time_t,
-            tv_usec: libc::suseconds_t::from(after.subsec_micros() as i32),
-        },
-    };
-    // SAFETY: `timer` is valid.
-    unsafe { libc::setitimer(libc::ITIMER_VIRTUAL, &timer, std::ptr::null_mut()) };
+    set_itimer(libc::ITIMER_VIRTUAL, after);
 }
 
 /// The interrupt requested so far, if any.
@@ -228,18 +209,29 @@ extern "C" fn on_alarm(_signal: libc::c_int) {
 }
 
 fn install_alarm_handler() {
-    // SAFETY: a zeroed sigaction with a plain handler and an empty mask is valid.
+    install_handler(libc::SIGALRM, on_alarm);
+}
+
+/// Installs `handler` for `signal` (SA_RESTART, empty mask).
+fn install_handler(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: a zeroed sigaction with a plain handler and an empty mask is valid; sigaction is
+    // async-signal-safe.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_alarm as *const () as usize;
+        action.sa_sigaction = handler as *const () as usize;
         action.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
+        libc::sigaction(signal, &action, std::ptr::null_mut());
     }
 }
 
 /// One SIGALRM after `after` (replacing any earlier one).
 fn set_alarm(after: Duration) {
+    set_itimer(libc::ITIMER_REAL, after);
+}
+
+/// Arms interval timer `which` to fire once after `after` (`ZERO` disarms it).
+fn set_itimer(which: libc::c_int, after: Duration) {
     let after = after.min(Duration::from_secs(i32::MAX as u64));
     let timer = libc::itimerval {
         it_interval: libc::timeval {
@@ -252,5 +244,5 @@ fn set_alarm(after: Duration) {
         },
     };
     // SAFETY: setitimer is async-signal-safe; `timer` is valid.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+    unsafe { libc::setitimer(which, &timer, std::ptr::null_mut()) };
 }
