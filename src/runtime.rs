@@ -331,8 +331,9 @@ impl Runtime {
             let id = timer.id;
             match timer.action {
                 TimerAction::Callback => {
-                    let (thread, outcome) = self.tasks.run_timer(id, timer.finished);
-                    self.settle(&thread, outcome, "timer");
+                    if let Some((thread, outcome)) = self.tasks.run_timer(id, timer.finished) {
+                        self.settle(&thread, outcome, "timer");
+                    }
                 }
                 TimerAction::Resume => {
                     if let Some((thread, outcome)) = self.tasks.resume_waiter(id, MultiValue::new())

@@ -262,3 +262,29 @@ setTimeout(function() print("still alive") end, 50)
         out.stderr
     );
 }
+
+#[test]
+fn a_timer_callback_is_the_body_of_its_task_and_a_held_handle_stays_dead() {
+    let out = run_script(
+        r##"
+print("C function", debug.getinfo(setTimeout).what, debug.getinfo(setInterval).what)
+local held
+setTimeout(function()
+  held = coroutine.running()
+  -- the callback is the coroutine's body: no library frame under it
+  print("frames", debug.traceback():find("prelude") == nil)
+end, 0)
+setTimeout(function(a, b, c)
+  print("args", a, b, c, select("#", a, b, c))
+  print("held", coroutine.status(held), coroutine.running() ~= held)
+end, 20, "x", nil, 3)
+"##,
+        &[],
+    );
+    out.assert_code(0).assert_no_panic().assert_lines(&[
+        "C function\tC\tC",
+        "frames\ttrue",
+        "args\tx\tnil\t3\t3",
+        "held\tdead\ttrue",
+    ]);
+}

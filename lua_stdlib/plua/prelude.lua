@@ -4,7 +4,8 @@
 -- and their extra arguments (in tables keyed by timer id, never as Rust-held handles), the
 -- coroutines waiting on a runtime operation, and the argument checks that raise errors at the
 -- caller's line. It receives the Rust primitives and `_PY`, defines the timer globals, and
--- returns the hooks the runtime calls: `run_timer` (body of a timer task) and `waiting`.
+-- returns the hooks the runtime calls: the `callbacks` and `arguments` tables a fired timer's task
+-- is made from (src/lua/tasks.rs), the bodies of completion and event tasks, and `waiting`.
 
 local core, PY = ...
 
@@ -30,10 +31,23 @@ local function raise(message)
   return require("plua.checks").raise(message)
 end
 
-local function caller_position(level)
-  local info = debug and debug.getinfo(level + 1, "Sl")
-  if info and info.currentline and info.currentline > 0 then
-    return (" at %s:%d"):format(info.short_src, info.currentline)
+-- " at file:line" of the first Lua function on the stack outside the embedded library (C
+-- functions, such as the C `setTimeout` in front of the Lua one, are passed over too).
+local function caller_position()
+  local getinfo = debug and debug.getinfo
+  local level = 2
+  while getinfo do
+    local info = getinfo(level, "Sl")
+    if info == nil then
+      break
+    end
+    if info.what ~= "C" and not info.source:find("^@lua_stdlib/") then
+      if info.currentline and info.currentline > 0 then
+        return (" at %s:%d"):format(info.short_src, info.currentline)
+      end
+      break
+    end
+    level = level + 1
   end
   return ""
 end
@@ -54,7 +68,7 @@ local function checked_delay(name, ms, argument)
       name, argument, tostring(ms)))
   end
   if ms < 0 then
-    core.warn(("%s: negative delay %s ms treated as 0%s"):format(name, tostring(ms), caller_position(3)))
+    core.warn(("%s: negative delay %s ms treated as 0%s"):format(name, tostring(ms), caller_position()))
     return 0
   end
   return ms
@@ -79,8 +93,8 @@ local function clear_timer(name, id)
   return false
 end
 
--- setTimeout and setInterval are written out rather than sharing a helper: forwarding `...`
--- through one more call costs more than the rest of the fast path.
+-- The Lua setTimeout and setInterval: the C versions (src/api/timers.rs) hand them every call
+-- off the common path (a function and a plain delay), to check, explain and schedule.
 local function setTimeout(fn, ms, ...)
   if type(fn) ~= "function" then
     bad_callback("setTimeout", fn)
@@ -117,25 +131,6 @@ end
 
 local function clearInterval(id)
   return clear_timer("clearInterval", id)
-end
-
--- Body of the task coroutine the runtime starts for a fired timer. Returns `true` when the
--- coroutine may be recycled (no handle to it escaped); returns nothing otherwise, so a user who
--- resumed a yielded callback to its end sees no extra value.
-local function run_timer(id, finished)
-  local fn, args = callbacks[id], arguments[id]
-  if finished then
-    callbacks[id] = nil
-    arguments[id] = nil
-  end
-  if args then
-    fn(unpack(args, 1, args.n))
-  else
-    fn()
-  end
-  if not escaped[running()] then
-    return true
-  end
 end
 
 -- Body of the task coroutine for a finished network operation: runs its callback, if any.
@@ -240,6 +235,7 @@ local function sleep(seconds)
   return wait_for(core.wakeup_add(ms))
 end
 
+setTimeout, setInterval = core.timer_functions(callbacks, arguments, setTimeout, setInterval)
 _G.setTimeout, _G.setInterval = setTimeout, setInterval
 _G.clearTimeout, _G.clearInterval = clearTimeout, clearInterval
 PY.setTimeout, PY.setInterval = setTimeout, setInterval
@@ -406,9 +402,9 @@ setmetatable(PY, {
 return {
   print = print,
   callbacks = callbacks,
+  arguments = arguments,
   run_completion = run_completion,
   run_event = run_event,
-  run_timer = run_timer,
   waiting = waiting,
   wait_for = wait_for,
 }

@@ -1,13 +1,23 @@
 //! The Rust primitives behind the timer functions. `lua_stdlib/plua/prelude.lua` wraps them into
-//! `setTimeout`, `clearTimeout`, `setInterval`, `clearInterval` and `_PY.sleep`, where argument
-//! checks can raise errors at the caller's line; these only talk to the reactor's timer set.
+//! `clearTimeout`, `clearInterval` and `_PY.sleep`, where argument checks can raise errors at the
+//! caller's line; these only talk to the reactor's timer set.
+//!
+//! `setTimeout` and `setInterval` themselves are C functions made here (`timer_functions`): the
+//! common call (a function and a plain delay) stores the callback and schedules the timer with no
+//! Lua frame, vararg copy or mlua callback in between, which was most of a timer's cost. Any
+//! other call goes to the prelude's Lua version, which checks the arguments, warns or raises at
+//! the caller's line, and schedules as well.
 
-use mlua::{Lua, Result, Table, Value};
+use std::ffi::c_int;
+use std::rc::Rc;
 
-use crate::reactor::SharedReactor;
+use mlua::ffi::{self, lua_State};
+use mlua::{Function, Lua, Result, Table, Value};
+
 use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::wheel::MAX_DELAY_MS;
+use crate::reactor::{Reactor, SharedReactor};
 
 /// Builds the table of timer primitives handed to the prelude.
 pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {
@@ -61,6 +71,16 @@ pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {
         lua.create_function(move |_, ()| Ok(r.borrow().timers.has_intervals()))?,
     )?;
 
+    let r = reactor.clone();
+    core.set(
+        "timer_functions",
+        lua.create_function(
+            move |lua, (callbacks, arguments, slow_timeout, slow_interval)| {
+                timer_functions(lua, &r, callbacks, arguments, slow_timeout, slow_interval)
+            },
+        )?,
+    )?;
+
     core.set(
         "warn",
         lua.create_function(|_, message: String| {
@@ -79,6 +99,157 @@ pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {
         })?,
     )?;
     Ok(core)
+}
+
+/// Upvalues of the C `setTimeout`/`setInterval`.
+const CALLBACKS: c_int = ffi::lua_upvalueindex(1);
+const ARGUMENTS: c_int = ffi::lua_upvalueindex(2);
+const SLOW_PATH: c_int = ffi::lua_upvalueindex(3);
+const REACTOR: c_int = ffi::lua_upvalueindex(4);
+
+/// `core.timer_functions(callbacks, arguments, slow_timeout, slow_interval)` → `setTimeout,
+/// setInterval`: C closures over the prelude's `callbacks[id] = fn` and `arguments[id] =
+/// table.pack(...)` tables, the Lua versions for calls off the common path, and the reactor.
+fn timer_functions(
+    lua: &Lua,
+    reactor: &SharedReactor,
+    callbacks: Table,
+    arguments: Table,
+    slow_timeout: Function,
+    slow_interval: Function,
+) -> Result<(Function, Function)> {
+    let reactor = reactor.clone();
+    // SAFETY: the closure pushes exactly the two closures it makes; `push_reactor` leaves the
+    // reactor userdata on the stack, consumed as an upvalue.
+    unsafe {
+        lua.exec_raw::<(Function, Function)>(
+            (callbacks, arguments, slow_timeout, slow_interval),
+            move |state| {
+                // Stack: callbacks, arguments, slow_timeout, slow_interval (from the bottom of
+                // this call's part of the stack).
+                let base = ffi::lua_gettop(state) - 3;
+                push_reactor(state, reactor);
+                let reactor_at = ffi::lua_gettop(state);
+                for (slow, function) in [
+                    (base + 2, set_timeout as ffi::lua_CFunction),
+                    (base + 3, set_interval),
+                ] {
+                    ffi::lua_pushvalue(state, base);
+                    ffi::lua_pushvalue(state, base + 1);
+                    ffi::lua_pushvalue(state, slow);
+                    ffi::lua_pushvalue(state, reactor_at);
+                    ffi::lua_pushcclosure(state, function, 4);
+                }
+                // Leave only the two closures above this call's arguments.
+                ffi::lua_rotate(state, base, 2);
+                ffi::lua_settop(state, base + 1);
+            },
+        )
+    }
+}
+
+/// Pushes a userdata that owns a clone of the reactor handle (dropped by its `__gc`).
+unsafe fn push_reactor(state: *mut lua_State, reactor: SharedReactor) {
+    // SAFETY: the block is sized and aligned for an `Rc` (Lua aligns userdata for any C type);
+    // it is written once here and dropped once by `drop_reactor`.
+    unsafe {
+        let block = ffi::lua_newuserdatauv(state, std::mem::size_of::<SharedReactor>(), 0);
+        std::ptr::write(block as *mut SharedReactor, reactor);
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushcfunction(state, drop_reactor);
+        ffi::lua_setfield(state, -2, c"__gc".as_ptr());
+        ffi::lua_setmetatable(state, -2);
+    }
+}
+
+unsafe extern "C-unwind" fn drop_reactor(state: *mut lua_State) -> c_int {
+    // SAFETY: called once by the collector on the userdata `push_reactor` made.
+    unsafe {
+        let block = ffi::lua_touserdata(state, 1) as *mut SharedReactor;
+        if !block.is_null() {
+            std::ptr::drop_in_place(block);
+        }
+    }
+    0
+}
+
+unsafe extern "C-unwind" fn set_timeout(state: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua with the upvalues `timer_functions` set.
+    unsafe { set_timer(state, false) }
+}
+
+unsafe extern "C-unwind" fn set_interval(state: *mut lua_State) -> c_int {
+    // SAFETY: as `set_timeout`.
+    unsafe { set_timer(state, true) }
+}
+
+/// `setTimeout(fn, ms, ...)` / `setInterval(fn, ms, ...)`. The fast path holds no Rust value
+/// with a destructor while it calls into Lua (a memory error may unwind through it).
+unsafe fn set_timer(state: *mut lua_State, repeat: bool) -> c_int {
+    // SAFETY: called by Lua; every index used is checked against `lua_gettop` or is an upvalue.
+    unsafe {
+        let nargs = ffi::lua_gettop(state);
+        let delay = plain_delay(state, nargs);
+        let reactor = ffi::lua_touserdata(state, REACTOR) as *const SharedReactor;
+        let id = match (delay, reactor.as_ref()) {
+            (Some(_), Some(reactor)) => next_timer_id(reactor),
+            _ => None,
+        };
+        let (Some(delay), Some(id), Some(reactor)) = (delay, id, reactor.as_ref()) else {
+            // Anything unusual: the Lua version checks, explains and schedules.
+            ffi::lua_pushvalue(state, SLOW_PATH);
+            ffi::lua_rotate(state, 1, 1);
+            ffi::lua_call(state, nargs, 1);
+            return 1;
+        };
+        // The callback and its arguments are stored before the timer exists, so a memory error
+        // here leaves no timer without a callback.
+        ffi::lua_pushvalue(state, 1);
+        ffi::lua_rawseti(state, CALLBACKS, id as ffi::lua_Integer);
+        if nargs > 2 {
+            let extra = nargs - 2;
+            ffi::lua_createtable(state, extra, 1);
+            for index in 1..=extra {
+                ffi::lua_pushvalue(state, index + 2);
+                ffi::lua_rawseti(state, -2, index as ffi::lua_Integer);
+            }
+            ffi::lua_pushinteger(state, extra as ffi::lua_Integer);
+            ffi::lua_setfield(state, -2, c"n".as_ptr());
+            ffi::lua_rawseti(state, ARGUMENTS, id as ffi::lua_Integer);
+        }
+        schedule(reactor, id, delay, repeat);
+        ffi::lua_pushinteger(state, id as ffi::lua_Integer);
+        1
+    }
+}
+
+/// The delay of a common call: a function first and a number in `0..=MAX_DELAY` second.
+unsafe fn plain_delay(state: *mut lua_State, nargs: c_int) -> Option<f64> {
+    // SAFETY: indices 1 and 2 exist when `nargs >= 2`.
+    unsafe {
+        if nargs < 2
+            || ffi::lua_type(state, 1) != ffi::LUA_TFUNCTION
+            || ffi::lua_type(state, 2) != ffi::LUA_TNUMBER
+        {
+            return None;
+        }
+        let delay = ffi::lua_tonumberx(state, 2, std::ptr::null_mut());
+        (0.0..=MAX_DELAY_MS as f64)
+            .contains(&delay)
+            .then_some(delay)
+    }
+}
+
+/// A fresh timer id, or `None` when the reactor is busy (the slow path reports that).
+fn next_timer_id(reactor: &Rc<std::cell::RefCell<Reactor>>) -> Option<u64> {
+    let mut reactor = reactor.try_borrow_mut().ok()?;
+    Some(reactor.ids.next_id())
+}
+
+fn schedule(reactor: &SharedReactor, id: u64, delay: f64, repeat: bool) {
+    if let Ok(mut reactor) = reactor.try_borrow_mut() {
+        reactor.timers.add(id, delay, repeat, TimerAction::Callback);
+    }
 }
 
 /// A Lua number as a handle id, if it is a positive integer.

@@ -57,8 +57,20 @@ unsafe extern "C-unwind" fn make_functions(state: *mut lua_State) -> c_int {
     3
 }
 
+thread_local! {
+    /// How many times `coroutine.running()` handed out a coroutine handle (see [`escapes`]).
+    static ESCAPES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A count that changes whenever user code is handed a coroutine handle: a task whose resume
+/// left it unchanged cannot have let its own handle escape, so its coroutine may be recycled.
+pub fn escapes() -> u64 {
+    ESCAPES.with(|count| count.get())
+}
+
 /// `coroutine.running()`: as stock, and the coroutine is marked as escaped.
 unsafe extern "C-unwind" fn running(state: *mut lua_State) -> c_int {
+    ESCAPES.with(|count| count.set(count.get().wrapping_add(1)));
     // SAFETY: called by Lua; the upvalue is the `escaped` table.
     unsafe {
         let is_main = ffi::lua_pushthread(state);

@@ -12,9 +12,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mlua::{
-    FromLuaMulti, Function, IntoLuaMulti, Lua, LuaString, MultiValue, Result, Table, Thread, Value,
+    FromLuaMulti, Function, IntoLuaMulti, Lua, LuaString, MultiValue, RegistryKey, Result, Table,
+    Thread, Value, ffi,
 };
 
+use crate::lua::coroutines;
 use crate::lua::interrupt::RunningGuard;
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
@@ -84,10 +86,14 @@ pub enum Outcome {
 pub struct Tasks {
     lua: Lua,
     idle: Vec<Thread>,
-    run_timer: Function,
     run_completion: Function,
     run_event: Function,
     callbacks: Table,
+    /// Extra arguments of timers (`arguments[id] = table.pack(...)`), from the prelude.
+    arguments: Table,
+    /// Registry references of `callbacks` and `arguments`, for the raw timer path.
+    callbacks_key: RegistryKey,
+    arguments_key: RegistryKey,
     waiting: Table,
     /// Event names already made into Lua strings (a handful: "request", "data", ...).
     event_names: Vec<(&'static str, LuaString)>,
@@ -97,13 +103,17 @@ impl Tasks {
     /// `hooks` is the table the prelude returned (`run_timer`, `waiting`).
     pub fn new(lua: &Lua, hooks: &Table) -> Result<Tasks> {
         register_hook_module(lua)?;
+        let callbacks: Table = hooks.get("callbacks")?;
+        let arguments: Table = hooks.get("arguments")?;
         Ok(Tasks {
+            callbacks_key: lua.create_registry_value(callbacks.clone())?,
+            arguments_key: lua.create_registry_value(arguments.clone())?,
             lua: lua.clone(),
             idle: Vec::with_capacity(IDLE_LIMIT),
-            run_timer: hooks.get("run_timer")?,
             run_completion: hooks.get("run_completion")?,
             run_event: hooks.get("run_event")?,
-            callbacks: hooks.get("callbacks")?,
+            callbacks,
+            arguments,
             waiting: hooks.get("waiting")?,
             event_names: Vec::new(),
         })
@@ -124,9 +134,56 @@ impl Tasks {
         }
     }
 
-    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine.
-    pub fn run_timer(&mut self, id: u64, finished: bool) -> (Thread, Outcome) {
-        run_pooled(&self.lua, &mut self.idle, &self.run_timer, (id, finished))
+    /// Runs the callback of timer `id` (`finished`: its last firing) in a task coroutine: the
+    /// callback is the coroutine's body itself (no Lua frame of the library under it), with the
+    /// extra arguments `setTimeout` was given. `None` if the timer has no callback.
+    pub fn run_timer(&mut self, id: u64, finished: bool) -> Option<(Thread, Outcome)> {
+        let thread = match self.idle.pop() {
+            Some(thread) => thread,
+            None => match self.lua.create_thread(self.run_completion.clone()) {
+                Ok(thread) => thread,
+                Err(error) => {
+                    return Some((
+                        self.lua.current_thread(),
+                        Outcome::Failed(describe_error(&error)),
+                    ));
+                }
+            },
+        };
+        let keys = (self.callbacks_key.id(), self.arguments_key.id());
+        // SAFETY: pooled coroutines are finished and fresh ones not started: nothing runs on
+        // them, and `prepare_timer_task` only reads and clears slots of two plain tables.
+        let prepared =
+            unsafe { prepare_timer_task(thread.to_pointer() as *mut _, keys, id, finished) };
+        let args = match prepared {
+            TimerTask::Missing => {
+                self.idle.push(thread);
+                return None;
+            }
+            TimerTask::Ready => MultiValue::new(),
+            TimerTask::ReadyWithArguments => match self.timer_arguments(id, finished) {
+                Ok(args) => args,
+                Err(error) => return Some((thread, Outcome::Failed(describe_error(&error)))),
+            },
+        };
+        Some(run_prepared_callback(
+            &self.lua,
+            &mut self.idle,
+            thread,
+            args,
+        ))
+    }
+
+    /// The extra arguments of timer `id` (cleared on its last firing).
+    fn timer_arguments(&self, id: u64, finished: bool) -> Result<MultiValue> {
+        let packed: Table = self.arguments.raw_get(id)?;
+        if finished {
+            self.arguments.raw_set(id, Value::Nil)?;
+        }
+        let count: i64 = packed.raw_get("n")?;
+        (1..=count)
+            .map(|index| packed.raw_get::<Value>(index))
+            .collect()
     }
 
     /// Operation `op` finished: resumes the coroutine waiting on it, or runs its callback in a
@@ -199,17 +256,14 @@ fn run_pooled(
     body: &Function,
     args: impl IntoLuaMulti,
 ) -> (Thread, Outcome) {
-    let thread = match idle.pop() {
-        Some(thread) if thread.reset(body.clone()).is_ok() => thread,
-        _ => match lua.create_thread(body.clone()) {
-            Ok(thread) => thread,
-            Err(error) => {
-                return (
-                    lua.current_thread(),
-                    Outcome::Failed(describe_error(&error)),
-                );
-            }
-        },
+    let thread = match pooled_thread(lua, idle, body) {
+        Ok(thread) => thread,
+        Err(error) => {
+            return (
+                lua.current_thread(),
+                Outcome::Failed(describe_error(&error)),
+            );
+        }
     };
     install_hook(lua, &thread);
     let outcome = match guarded_resume::<Option<bool>>(&thread, args) {
@@ -222,6 +276,97 @@ fn run_pooled(
                 }
                 Outcome::Finished(MultiValue::new())
             }
+        }
+        Err(error) => Outcome::Failed(describe_error(&error)),
+    };
+    (thread, outcome)
+}
+
+/// A task coroutine for `body`: one recycled from `idle`, or a new one.
+fn pooled_thread(lua: &Lua, idle: &mut Vec<Thread>, body: &Function) -> Result<Thread> {
+    match idle.pop() {
+        Some(thread) if thread.reset(body.clone()).is_ok() => Ok(thread),
+        _ => lua.create_thread(body.clone()),
+    }
+}
+
+/// What [`prepare_timer_task`] found.
+enum TimerTask {
+    /// The timer has no callback (nothing is left on the coroutine).
+    Missing,
+    /// The callback is the coroutine's body; it takes no arguments.
+    Ready,
+    /// The callback is the coroutine's body; its arguments are in `arguments[id]`.
+    ReadyWithArguments,
+}
+
+/// Empties `thread` and puts the callback of timer `id` on it as its body, straight from the
+/// prelude's `callbacks` table (`keys`: registry references of `callbacks` and `arguments`),
+/// clearing the entry on the timer's last firing. This is a timer's hot path: through mlua's
+/// table API each lookup costs several times what it does here.
+///
+/// # Safety
+/// `thread` must be a coroutine of this state that is not running (new or finished).
+unsafe fn prepare_timer_task(
+    thread: *mut ffi::lua_State,
+    (callbacks, arguments): (std::ffi::c_int, std::ffi::c_int),
+    id: u64,
+    finished: bool,
+) -> TimerTask {
+    let key = id as ffi::lua_Integer;
+    // SAFETY: raw gets and raw sets of nil on plain tables neither allocate nor raise; at most
+    // four slots are used (a new coroutine has LUA_MINSTACK).
+    unsafe {
+        ffi::lua_settop(thread, 0);
+        ffi::lua_rawgeti(
+            thread,
+            ffi::LUA_REGISTRYINDEX,
+            callbacks as ffi::lua_Integer,
+        );
+        if ffi::lua_rawgeti(thread, 1, key) != ffi::LUA_TFUNCTION {
+            ffi::lua_settop(thread, 0);
+            return TimerTask::Missing;
+        }
+        if finished {
+            ffi::lua_pushnil(thread);
+            ffi::lua_rawseti(thread, 1, key);
+        }
+        ffi::lua_rawgeti(
+            thread,
+            ffi::LUA_REGISTRYINDEX,
+            arguments as ffi::lua_Integer,
+        );
+        let with_arguments = ffi::lua_rawgeti(thread, 3, key) == ffi::LUA_TTABLE;
+        // Leave only the callback: [callbacks, fn, arguments, packed] -> [fn].
+        ffi::lua_settop(thread, 2);
+        ffi::lua_rotate(thread, 1, -1);
+        ffi::lua_settop(thread, 1);
+        if with_arguments {
+            TimerTask::ReadyWithArguments
+        } else {
+            TimerTask::Ready
+        }
+    }
+}
+
+/// Resumes `thread`, whose body is a user callback, with `args`. The coroutine goes back to the
+/// pool when it finished and no handle to it was handed out (`coroutine.running()` was not
+/// called while it ran).
+fn run_prepared_callback(
+    lua: &Lua,
+    idle: &mut Vec<Thread>,
+    thread: Thread,
+    args: MultiValue,
+) -> (Thread, Outcome) {
+    install_hook(lua, &thread);
+    let escapes = coroutines::escapes();
+    let outcome = match guarded_resume::<()>(&thread, args) {
+        Ok(()) if thread.status() != ThreadStatus::Finished => Outcome::Suspended,
+        Ok(()) => {
+            if escapes == coroutines::escapes() && idle.len() < IDLE_LIMIT {
+                idle.push(thread.clone());
+            }
+            Outcome::Finished(MultiValue::new())
         }
         Err(error) => Outcome::Failed(describe_error(&error)),
     };
