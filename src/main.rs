@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod event;
 mod http;
 mod line_editor;
 mod lua;
@@ -9,6 +10,8 @@ mod net;
 mod reactor;
 mod repl;
 mod runtime;
+mod sockets;
+mod ws;
 
 use std::process::ExitCode;
 

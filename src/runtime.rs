@@ -15,15 +15,16 @@ use mlua::{Function, Lua, MultiValue, Thread, Value};
 
 use crate::api::output::{flush_stdout, write_stdout};
 use crate::cli::{Options, RunFor, Script};
+use crate::event::NetEvent;
 use crate::lua::interrupt::{self, Interrupt};
 use crate::lua::state::{close_state, new_state};
 use crate::lua::tasks::{Outcome, Tasks, describe_error};
 use crate::lua::values::{request_table, to_lua_multi};
-use crate::net::NetEvent;
+use crate::reactor::ReadyEvent;
 use crate::reactor::timers::TimerAction;
-use crate::reactor::{Reactor, ReadyEvent, SharedReactor};
 use crate::reactor::{duration, signals};
 use crate::repl::{Repl, ReplStep};
+use crate::sockets::{Reactor, SharedReactor};
 
 /// The CPU time one QuickApp callback may run by default (`--callback-timeout` changes it).
 const DEFAULT_FIBARO_CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);

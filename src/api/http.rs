@@ -14,8 +14,9 @@ use crate::http::response::Response;
 use crate::http::server::{ServerOptions, WsRoutes};
 use crate::http::url::Url;
 use crate::net::tls;
+use crate::reactor::duration;
 use crate::reactor::pool::JobOutput;
-use crate::reactor::{SharedReactor, duration};
+use crate::sockets::SharedReactor;
 
 /// Server options from a script's `opts` table: limits, timeouts, `tls = {cert, key}` and
 /// `websocket = {[path] = WebSocket server id}`.

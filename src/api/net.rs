@@ -7,14 +7,17 @@ use std::net::SocketAddr;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::event::{NetEvent, Val};
 use crate::lua::values::to_lua_multi;
 use crate::net::reads::InputLimits;
-use crate::net::registry::{ConnectOptions, Net, NetContext, TlsOptions};
 use crate::net::resolve;
 use crate::net::server::ServerMode;
 use crate::net::tcp::{DEFAULT_READ_MAX, ReadKind};
-use crate::net::{NetEvent, Val, tls};
-use crate::reactor::{SharedReactor, duration};
+use crate::net::tls;
+use crate::net::tls::TlsOptions;
+use crate::reactor::duration;
+use crate::sockets::SharedReactor;
+use crate::sockets::{ConnectOptions, Net, NetContext};
 
 fn port_of(port: i64) -> Result<u16> {
     u16::try_from(port)

@@ -4,10 +4,10 @@
 
 use mlua::{Lua, Result, Table, Value};
 
-use crate::reactor::SharedReactor;
 use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::wheel::MAX_DELAY_MS;
+use crate::sockets::SharedReactor;
 
 /// Builds the table of timer primitives handed to the prelude.
 pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {

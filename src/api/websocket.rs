@@ -6,8 +6,8 @@
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::api::args::string_pairs;
-use crate::net::registry::{WsConnectOptions, WsSizes};
-use crate::reactor::SharedReactor;
+use crate::sockets::SharedReactor;
+use crate::sockets::{WsConnectOptions, WsSizes};
 
 /// Close code sent by `websocket_close` without one: normal closure.
 const NORMAL_CLOSE: u16 = 1000;

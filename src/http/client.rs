@@ -9,16 +9,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 
 use super::buffers;
 use super::framing::{ChunkedDecoder, parse_content_length};
 use super::request::RequestError;
 use super::url::Url;
+use crate::event::{EventQueue, NetEvent, Val};
+use crate::net::describe_io_error;
 use crate::net::tls::{self, TlsTransport};
 use crate::net::transport::{PlainTcp, Transport};
-use crate::net::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
 use crate::reactor::ids::IdHasher;
+use crate::reactor::ids::token;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -132,10 +134,6 @@ pub enum Followup {
 pub struct HttpClient {
     conns: HashMap<u64, ClientConn, IdHasher>,
     idle: HashMap<PoolKey, Vec<u64>>,
-}
-
-fn token(id: u64) -> Token {
-    Token(id as usize + TOKEN_OFFSET)
 }
 
 impl HttpClient {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 
 use super::buffers;
 use super::conn::{HttpConn, State};
@@ -17,10 +17,11 @@ use super::request::Limits;
 use super::response::Response;
 use super::upgrade::Upgraded;
 pub use super::upgrade::WsRoutes;
+use crate::event::EventQueue;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
-use crate::net::{EventQueue, TOKEN_OFFSET};
 use crate::reactor::ids::IdHasher;
+use crate::reactor::ids::token;
 
 /// Configuration of one server.
 #[derive(Clone)]
@@ -69,10 +70,6 @@ pub struct HttpServers {
     upgrades: Vec<Upgraded>,
     /// Connections of stopped servers still sending the responses they owe.
     draining: HashSet<u64, IdHasher>,
-}
-
-fn token(id: u64) -> Token {
-    Token(id as usize + TOKEN_OFFSET)
 }
 
 /// Makes room on a full `server` by closing its connection that has been idle the longest

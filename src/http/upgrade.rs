@@ -3,7 +3,7 @@
 //! `101 Switching Protocols` answer. The connection itself moves to `src/net/ws/` afterwards.
 
 use super::request::{Head, decode_query};
-use crate::net::Val;
+use crate::event::Val;
 
 /// The WebSocket routes of an HTTP server.
 #[derive(Debug, Clone, Default)]

@@ -8,10 +8,11 @@
 
 use std::collections::VecDeque;
 
+use super::describe_io_error;
 use super::reads::{self, Served};
 pub use super::reads::{DEFAULT_READ_MAX, InputLimits, ReadKind, ReadRequest};
 use super::transport::{Transport, connect_finished};
-use super::{EventQueue, NetEvent, Val, describe_io_error};
+use crate::event::{EventQueue, NetEvent, Val};
 
 /// Bytes read per pass for connections that emit `data_received` events.
 const EVENT_CHUNK: usize = 64 * 1024;

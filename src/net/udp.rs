@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
-use super::{EventQueue, NetEvent, Val, describe_io_error};
+use super::describe_io_error;
+use crate::event::{EventQueue, NetEvent, Val};
 
 /// Datagrams kept while nobody asks for them; older ones are dropped beyond this (as the kernel
 /// would drop them from a full buffer).

@@ -7,7 +7,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::http::url::Url;
-use crate::net::registry::TlsOptions;
+use crate::net::tls::TlsOptions;
 
 /// A client connect waiting for its name lookup.
 pub struct PendingConnect {

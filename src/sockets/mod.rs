@@ -1,4 +1,5 @@
-//! All sockets of the process, by id: starting connections (with name resolution on the worker
+//! The socket floor above the reactor: all sockets of the process, by id (TCP, UDP, HTTP
+//! servers and client connections, WebSocket), starting connections (with name resolution on the worker
 //! pool and TLS when asked), routing readiness events and timeouts to the right socket, and
 //! dropping sockets (deregistered, fd closed) as soon as they are finished.
 //! The operations live by kind in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs`, `ws_ops.rs` and
@@ -8,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use mio::Interest;
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
 
 mod http_ops;
 mod lookup_ops;
@@ -21,21 +22,23 @@ pub use ws_ops::{WsConnectOptions, WsSizes};
 
 use tcp_ops::accept_failure;
 
-use super::resolve;
-use super::server::{ServerMode, TcpServer};
-use super::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
-use super::tls::{self, TlsTransport};
-use super::transport::{PlainTcp, Transport};
-use super::udp::UdpSock;
-use super::ws::WebSockets;
-use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::event::{EventQueue, NetEvent, Val};
 use crate::http::blocking::BlockingResponse;
 use crate::http::client::{ClientRequest, Followup, HttpClient};
 use crate::http::response::Response;
 use crate::http::server::{HttpServers, ServerOptions};
-use crate::reactor::ids::{IdCounter, IdHasher};
-use crate::reactor::pool::{JobOutput, WorkerPool};
-use crate::reactor::timers::{TimerAction, Timers};
+use crate::net::describe_io_error;
+use crate::net::resolve;
+use crate::net::server::{ServerMode, TcpServer};
+use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
+use crate::net::tls::{self, TlsOptions, TlsTransport};
+use crate::net::transport::{PlainTcp, Transport};
+use crate::net::udp::UdpSock;
+use crate::reactor::SocketLayer;
+use crate::reactor::ids::{IdHasher, token};
+use crate::reactor::pool::JobOutput;
+use crate::reactor::timers::TimerAction;
+use crate::ws::WebSockets;
 
 /// Default limit for a connect, in seconds.
 const CONNECT_TIMEOUT: f64 = 30.0;
@@ -43,14 +46,6 @@ const CONNECT_TIMEOUT: f64 = 30.0;
 const EVENTS_KEPT: usize = 1024;
 /// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
 const CLOSED_MEMORY: usize = 65_536;
-
-/// TLS settings of a client connection.
-#[derive(Debug, Clone, Default)]
-pub struct TlsOptions {
-    pub verify: bool,
-    pub server_name: Option<String>,
-    pub ca_file: Option<String>,
-}
 
 /// Options of `tcp_connect`.
 #[derive(Debug, Clone, Default)]
@@ -94,13 +89,12 @@ struct PendingConnect {
     options: ConnectOptions,
 }
 
-/// The reactor's borrowed parts that socket operations need.
-pub struct NetContext<'a> {
-    pub registry: &'a Registry,
-    pub ids: &'a mut IdCounter,
-    pub timers: &'a mut Timers,
-    pub pool: &'a mut WorkerPool,
-}
+pub use crate::reactor::NetContext;
+
+/// The reactor with this socket table on it: what the runtime and the Lua bindings hold.
+pub type Reactor = crate::reactor::Reactor<Net>;
+/// The reactor as the runtime and the Lua bindings share it (single-threaded).
+pub type SharedReactor = std::rc::Rc<std::cell::RefCell<Reactor>>;
 
 /// Counts of open sockets and operations by kind ([`Net::activity`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -139,15 +133,6 @@ pub struct Net {
     lookups: HashMap<u64, u64, IdHasher>,
     /// Finished operations and events, in order.
     pub events: EventQueue,
-}
-
-fn token(id: u64) -> Token {
-    Token(id as usize + TOKEN_OFFSET)
-}
-
-/// The handle id behind a poller token, if it is a socket's.
-pub fn id_of(token: Token) -> Option<u64> {
-    token.0.checked_sub(TOKEN_OFFSET).map(|id| id as u64)
 }
 
 impl Net {
@@ -461,5 +446,42 @@ impl Net {
         }
         self.events
             .retain(|event| !matches!(event, NetEvent::Complete { op: done, .. } if *done == op));
+    }
+}
+
+impl SocketLayer for Net {
+    fn on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    ) {
+        Net::on_ready(self, ctx, id, readable, writable, hangup);
+    }
+
+    fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool {
+        Net::on_timer(self, ctx, timer)
+    }
+
+    fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
+        Net::on_job_done(self, ctx, job, output)
+    }
+
+    fn alive(&self) -> usize {
+        Net::alive(self)
+    }
+
+    fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {
+        Net::set_referenced(self, id, referenced)
+    }
+
+    fn events(&mut self) -> &mut EventQueue {
+        &mut self.events
+    }
+
+    fn pending_events(&self) -> usize {
+        self.events.len()
     }
 }

@@ -15,24 +15,16 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::error::describe;
-use super::event;
+use super::event::{self, Side};
 use super::io::TransportIo;
+use crate::event::EventQueue;
+use crate::net::describe_io_error;
 use crate::net::transport::connect_finished;
-use crate::net::{EventQueue, describe_io_error};
 
 /// Close code reported when the connection ended without a closing handshake.
 pub const ABNORMAL_CLOSE: u16 = 1006;
 /// Close code reported when the peer's close frame carried none.
 const NO_STATUS: u16 = 1005;
-
-/// Who the connection belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// A client made by `websocket_client_create` (its id is the connection's).
-    Client,
-    /// A connection accepted by WebSocket server `server`.
-    Server { server: u64 },
-}
 
 enum Phase {
     /// TCP connect in progress (client).

@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::reactor::ids::IdHasher;
-pub use conn::{Followup, Side, WsConn};
+pub use conn::{Followup, WsConn};
+pub use event::Side;
 
 /// Largest message (and frame) accepted by default: 16 MiB; bigger ones close with 1009.
 pub const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;

@@ -5,9 +5,9 @@
 use super::*;
 use crate::http::server::WsRoutes;
 use crate::net::reads::DEFAULT_MAX_INPUT;
-use crate::net::ws::client::{self, PendingConnect};
-use crate::net::ws::io::TransportIo;
-use crate::net::ws::{self, Followup, WsConn, WsServer};
+use crate::ws::client::{self, PendingConnect};
+use crate::ws::io::TransportIo;
+use crate::ws::{self, Followup, WsConn, WsServer};
 
 /// Options of `websocket_connect`.
 #[derive(Debug, Clone, Default)]
