@@ -9,6 +9,7 @@ mod lua;
 mod net;
 mod reactor;
 mod repl;
+mod report;
 mod runtime;
 mod sockets;
 mod ws;

@@ -24,6 +24,7 @@ use crate::reactor::ReadyEvent;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::{duration, signals};
 use crate::repl::{Repl, ReplStep};
+use crate::report::{self, Failed};
 use crate::sockets::{Reactor, SharedReactor};
 
 /// The CPU time one QuickApp callback may run by default (`--callback-timeout` changes it).
@@ -424,7 +425,7 @@ impl Runtime {
             .is_some_and(|fg| fg.thread == *thread);
         if !is_foreground {
             if let Outcome::Failed(message) = outcome {
-                eprintln!("Error in {kind} callback: {message}");
+                report::failure(Failed::Callback(kind), &message);
             }
             return;
         }
