@@ -7,6 +7,7 @@ mod http;
 mod line_editor;
 mod lua;
 mod net;
+mod plan;
 mod reactor;
 mod repl;
 mod report;
