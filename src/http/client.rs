@@ -137,7 +137,12 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Requests in flight (each keeps the process alive until its callback ran).
+    /// Is any request in flight (each keeps the process alive until its callback ran)?
+    pub fn is_busy(&self) -> bool {
+        self.conns.values().any(|conn| conn.exchange.is_some())
+    }
+
+    /// Requests in flight.
     pub fn in_flight(&self) -> usize {
         self.conns
             .values()
@@ -285,7 +290,7 @@ impl HttpClient {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
-        if conn.exchange.is_none() && buffers::trim_pending() && self.in_flight() == 0 {
+        if conn.exchange.is_none() && buffers::trim_pending() && !self.is_busy() {
             // The last exchange after large transfers ended: a quiet moment to give memory back.
             buffers::trim_if_pending();
         }

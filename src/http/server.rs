@@ -96,13 +96,9 @@ fn evict_idlest(
 }
 
 impl HttpServers {
-    /// Listening servers that keep the process alive.
-    pub fn alive(&self) -> usize {
-        self.servers
-            .values()
-            .filter(|server| server.referenced)
-            .count()
-            + self.draining.len()
+    /// Does a listening server (or a draining connection) keep the process alive?
+    pub fn is_alive(&self) -> bool {
+        !self.draining.is_empty() || self.servers.values().any(|server| server.referenced)
     }
 
     /// `_PY.unref`/`ref` on a server id.

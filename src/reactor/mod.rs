@@ -69,8 +69,8 @@ pub trait SocketLayer: Default {
     fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool;
     /// Pool job `job` finished; true if it was one of this layer's.
     fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: pool::JobOutput) -> bool;
-    /// Sockets and operations that keep the process alive.
-    fn alive(&self) -> usize;
+    /// Does any socket or operation keep the process alive?
+    fn is_alive(&self) -> bool;
     /// `_PY.unref` / `_PY.ref` for a socket; false if `id` is none of this layer's.
     fn set_referenced(&mut self, id: u64, referenced: bool) -> bool;
     /// Finished operations and events waiting to reach Lua.
@@ -118,13 +118,15 @@ impl<S: SocketLayer> Reactor<S> {
         })
     }
 
-    /// Handles that keep the process alive: referenced timers, sockets and servers, pending
-    /// pool jobs, and finished operations not yet handed to Lua.
-    pub fn alive(&self) -> usize {
-        self.timers.referenced()
-            + self.net.alive()
-            + self.pool.in_flight()
-            + self.net.pending_events()
+    /// Does anything keep the process alive: referenced timers, sockets and servers, pending
+    /// pool jobs, finished operations not yet handed to Lua? Asked once per loop turn, so it
+    /// answers from counters first and stops at the first live socket (a turn costs the same
+    /// with 10 or 10,000 open connections).
+    pub fn is_alive(&self) -> bool {
+        self.timers.referenced() > 0
+            || self.pool.in_flight() > 0
+            || self.net.pending_events() > 0
+            || self.net.is_alive()
     }
 
     /// Takes handle `id` out of (`referenced = false`) or back into the alive count.

@@ -80,7 +80,7 @@ impl Runtime {
         let forever = matches!(self.options.run_for, Some(RunFor::Forever));
         if forever
             || fg.thread.status() != ThreadStatus::Resumable
-            || self.reactor.borrow().alive() > 0
+            || self.reactor.borrow().is_alive()
         {
             return;
         }

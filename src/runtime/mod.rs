@@ -178,7 +178,7 @@ impl Runtime {
         let reactor = self.reactor.borrow();
         let next_timer = reactor.timers.time_to_next();
         let main_busy = self.foreground.is_some() || !self.steps.is_empty() || self.repl.is_some();
-        let alive = main_busy || reactor.alive() > 0;
+        let alive = main_busy || reactor.is_alive();
         let lived = self.started.elapsed();
         let until = |limit: f64| {
             duration::from_secs(limit)

@@ -136,22 +136,19 @@ pub struct Net {
 }
 
 impl Net {
-    /// Sockets that keep the process alive (plus lookups in flight).
-    pub fn alive(&self) -> usize {
-        self.conns.values().filter(|conn| conn.is_alive()).count()
-            + self
-                .servers
-                .values()
-                .filter(|server| server.is_alive())
-                .count()
-            + self.udp.values().filter(|socket| socket.is_alive()).count()
-            + self.http.alive()
-            + self.http_client.in_flight()
-            + self.http_resolving.len()
-            + self.resolving.len()
-            + self.ws.alive()
-            + self.udp_resolving.len()
-            + self.lookups.len()
+    /// Does any socket or lookup keep the process alive? Lookups and pending requests are
+    /// checked by count; socket maps stop at the first live one.
+    pub fn is_alive(&self) -> bool {
+        !self.resolving.is_empty()
+            || !self.http_resolving.is_empty()
+            || !self.udp_resolving.is_empty()
+            || !self.lookups.is_empty()
+            || self.http.is_alive()
+            || self.http_client.is_busy()
+            || self.ws.is_alive()
+            || self.servers.values().any(TcpServer::is_alive)
+            || self.udp.values().any(UdpSock::is_alive)
+            || self.conns.values().any(TcpConn::is_alive)
     }
 
     /// What is open, by kind (for the original's `has_active_*_operations` and
@@ -469,8 +466,8 @@ impl SocketLayer for Net {
         Net::on_job_done(self, ctx, job, output)
     }
 
-    fn alive(&self) -> usize {
-        Net::alive(self)
+    fn is_alive(&self) -> bool {
+        Net::is_alive(self)
     }
 
     fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {

@@ -64,8 +64,8 @@ pub struct WebSockets {
 }
 
 impl WebSockets {
-    /// Connections and lookups that keep the process alive.
-    pub fn alive(&self) -> usize {
-        self.conns.values().filter(|conn| conn.is_alive()).count() + self.resolving.len()
+    /// Does a connection or lookup keep the process alive?
+    pub fn is_alive(&self) -> bool {
+        !self.resolving.is_empty() || self.conns.values().any(WsConn::is_alive)
     }
 }
