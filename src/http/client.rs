@@ -6,9 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use mio::net::TcpStream;
 use mio::{Interest, Registry};
 
 use super::buffers;
@@ -16,9 +14,10 @@ use super::framing::{ChunkedDecoder, parse_content_length};
 use super::request::RequestError;
 use super::url::Url;
 use crate::event::{EventQueue, NetEvent, Val};
+use crate::net::connect;
 use crate::net::describe_io_error;
-use crate::net::tls::{self, TlsTransport};
-use crate::net::transport::{PlainTcp, Transport};
+use crate::net::tls::TlsOptions;
+use crate::net::transport::Transport;
 use crate::reactor::ids::IdHasher;
 use crate::reactor::ids::token;
 
@@ -198,31 +197,17 @@ impl HttpClient {
         request: ClientRequest,
         events: &mut EventQueue,
     ) {
-        let stream = match TcpStream::connect(address) {
-            Ok(stream) => stream,
+        let tls = request.url.tls.then(|| TlsOptions {
+            verify: request.verify,
+            server_name: None,
+            ca_file: request.ca_file.clone(),
+        });
+        let transport = match connect::open(address, &request.url.host, tls.as_ref()) {
+            Ok(transport) => transport,
             Err(error) => {
-                events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+                events.push_back(NetEvent::failure(op, error.to_string()));
                 return;
             }
-        };
-        let transport: Box<dyn Transport> = if request.url.tls {
-            let ca_file = request.ca_file.as_deref().map(std::path::Path::new);
-            let config = match tls::client_config(request.verify, ca_file) {
-                Ok(config) => config,
-                Err(error) => {
-                    events.push_back(NetEvent::failure(op, error.to_string()));
-                    return;
-                }
-            };
-            match TlsTransport::client(stream, Arc::clone(&config), &request.url.host) {
-                Ok(transport) => Box::new(transport),
-                Err(error) => {
-                    events.push_back(NetEvent::failure(op, error.to_string()));
-                    return;
-                }
-            }
-        } else {
-            Box::new(PlainTcp::new(stream))
         };
         let key = PoolKey {
             tls: request.url.tls,

@@ -4,6 +4,7 @@
 //! queue that the runtime turns into callback or coroutine resumptions, so the same state
 //! machines also serve the blocking fallback of the waiting functions.
 
+pub mod connect;
 pub mod reads;
 pub mod resolve;
 pub mod server;

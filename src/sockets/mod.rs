@@ -10,10 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mio::Interest;
-use mio::net::TcpStream;
 
 mod http_ops;
-mod lookup_ops;
+mod lookups;
 mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
@@ -27,11 +26,12 @@ use crate::http::blocking::BlockingResponse;
 use crate::http::client::{ClientRequest, Followup, HttpClient};
 use crate::http::response::Response;
 use crate::http::server::{HttpServers, ServerOptions};
+use crate::net::connect;
 use crate::net::describe_io_error;
-use crate::net::resolve;
+use crate::net::resolve::LookupError;
 use crate::net::server::{ServerMode, TcpServer};
 use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
-use crate::net::tls::{self, TlsOptions, TlsTransport};
+use crate::net::tls::{TlsOptions, TlsTransport};
 use crate::net::transport::{PlainTcp, Transport};
 use crate::net::udp::UdpSock;
 use crate::reactor::SocketLayer;
@@ -83,12 +83,6 @@ enum Deadline {
     Resume(u64),
 }
 
-struct PendingConnect {
-    op: u64,
-    host: String,
-    options: ConnectOptions,
-}
-
 pub use crate::reactor::NetContext;
 
 /// The reactor with this socket table on it: what the runtime and the Lua bindings hold.
@@ -113,7 +107,6 @@ pub struct Net {
     conns: HashMap<u64, TcpConn, IdHasher>,
     servers: HashMap<u64, TcpServer, IdHasher>,
     udp: HashMap<u64, UdpSock, IdHasher>,
-    resolving: HashMap<u64, PendingConnect, IdHasher>,
     deadlines: HashMap<u64, Deadline, IdHasher>,
     closed: HashSet<u64, IdHasher>,
     /// Embedded HTTP servers and their connections.
@@ -122,15 +115,10 @@ pub struct Net {
     http_client: HttpClient,
     /// Client requests by operation: the connection serving them and their timeout timer.
     http_ops: HashMap<u64, (u64, Option<u64>), IdHasher>,
-    /// Client requests waiting for a name lookup, by lookup job (= future connection id).
-    http_resolving: HashMap<u64, (u64, ClientRequest), IdHasher>,
     /// WebSocket clients, servers and connections.
     ws: WebSockets,
-    /// Datagrams waiting for their destination's name lookup, by lookup job:
-    /// (socket, data, operation).
-    udp_resolving: HashMap<u64, (u64, Vec<u8>, u64), IdHasher>,
-    /// Name lookups of binds and UDP peers (`core.resolve`), by lookup job: the operation.
-    lookups: HashMap<u64, u64, IdHasher>,
+    /// Whatever waits for a name lookup (connects, datagrams, `core.resolve`), by lookup job.
+    lookups: HashMap<u64, lookups::Waiting, IdHasher>,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -139,10 +127,7 @@ impl Net {
     /// Does any socket or lookup keep the process alive? Lookups and pending requests are
     /// checked by count; socket maps stop at the first live one.
     pub fn is_alive(&self) -> bool {
-        !self.resolving.is_empty()
-            || !self.http_resolving.is_empty()
-            || !self.udp_resolving.is_empty()
-            || !self.lookups.is_empty()
+        !self.lookups.is_empty()
             || self.http.is_alive()
             || self.http_client.is_busy()
             || self.ws.is_alive()
@@ -154,13 +139,14 @@ impl Net {
     /// What is open, by kind (for the original's `has_active_*_operations` and
     /// `tcp_server_is_ready`): read-only counts, nothing changes.
     pub fn activity(&self) -> Activity {
+        let waiting = self.waiters();
         Activity {
-            tcp: self.conns.len() + self.resolving.len(),
-            udp: self.udp.len() + self.udp_resolving.len(),
+            tcp: self.conns.len() + waiting.tcp,
+            udp: self.udp.len() + waiting.udp,
             tcp_servers: self.servers.len(),
-            websocket: self.ws.conns.len() + self.ws.resolving.len(),
+            websocket: self.ws.conns.len() + waiting.websocket,
             websocket_servers: self.ws.servers.len(),
-            http: self.http_client.in_flight() + self.http_resolving.len(),
+            http: self.http_client.in_flight() + waiting.http,
         }
     }
 
@@ -228,47 +214,11 @@ impl Net {
             }
             Err(output) => output,
         };
-        // Every other job is a name lookup started by a connect or a datagram.
-        let Ok(lookup) = output.downcast::<Result<SocketAddr, String>>() else {
-            return false;
-        };
-        if let Some((op, request)) = self.http_resolving.remove(&job) {
-            match *lookup {
-                Ok(address) => self.http_client.connect(
-                    ctx.registry,
-                    job,
-                    address,
-                    op,
-                    request,
-                    &mut self.events,
-                ),
-                Err(message) => self.http_failed(ctx, op, message),
-            }
-            return true;
+        // Every other job is a name lookup (`lookups.rs`).
+        match output.downcast::<Result<SocketAddr, LookupError>>() {
+            Ok(answer) => self.on_lookup(ctx, job, *answer),
+            Err(_) => false,
         }
-        if self.ws_resolved(ctx, job, &lookup)
-            || self.udp_resolved(ctx, job, &lookup)
-            || self.lookup_done(job, &lookup)
-        {
-            return true;
-        }
-        let Some(pending) = self.resolving.remove(&job) else {
-            return false;
-        };
-        match *lookup {
-            Ok(address) => self.open_connection(
-                ctx,
-                job,
-                &pending.host,
-                address,
-                pending.options,
-                pending.op,
-            ),
-            Err(message) => self
-                .events
-                .push_back(NetEvent::failure(pending.op, message)),
-        }
-        true
     }
 
     // ---- readiness, timers, cleanup --------------------------------------------------
@@ -356,7 +306,7 @@ impl Net {
             Deadline::Resume(id) => self.resume_reading(ctx, id),
             Deadline::HttpRequest(op) => {
                 if let Some((conn, _)) = self.http_ops.remove(&op) {
-                    if self.http_resolving.remove(&conn).is_some() {
+                    if self.cancel_lookup(conn).is_some() {
                         self.events.push_back(NetEvent::failure(op, "timeout"));
                     } else {
                         self.http_client

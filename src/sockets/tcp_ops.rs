@@ -1,6 +1,7 @@
 //! TCP clients and TCP servers in the socket registry: connecting (with name lookups on the
 //! worker pool and TLS), reads, writes, timeouts, closing; servers in event and queue mode.
 
+use super::lookups::Waiting;
 use super::*;
 
 impl Net {
@@ -16,32 +17,16 @@ impl Net {
         op: u64,
     ) -> u64 {
         let id = ctx.ids.next_id();
-        match resolve::literal(host, port) {
-            Some(address) => self.open_connection(ctx, id, host, address, options, op),
-            None => {
-                let lookup_host = host.to_owned();
-                let job = ctx.pool.submit(id, move || {
-                    Box::new(resolve::lookup(&lookup_host, port)) as JobOutput
-                });
-                match job {
-                    Ok(()) => {
-                        let pending = PendingConnect {
-                            op,
-                            host: host.to_owned(),
-                            options,
-                        };
-                        self.resolving.insert(id, pending);
-                    }
-                    Err(error) => self
-                        .events
-                        .push_back(NetEvent::failure(op, error.to_string())),
-                }
-            }
-        }
+        let waiting = Waiting::Tcp {
+            op,
+            host: host.to_owned(),
+            options,
+        };
+        self.dial(ctx, id, host, port, waiting);
         id
     }
 
-    /// A name lookup finished on the worker pool; false if the job was not ours.
+    /// Opens connection `id` to `address` (the dial path found it for `host`).
     pub(super) fn open_connection(
         &mut self,
         ctx: &mut NetContext,
@@ -51,37 +36,12 @@ impl Net {
         options: ConnectOptions,
         op: u64,
     ) {
-        let stream = match TcpStream::connect(address) {
-            Ok(stream) => stream,
+        let transport = match connect::open(address, host, options.tls.as_ref()) {
+            Ok(transport) => transport,
             Err(error) => {
                 self.events
-                    .push_back(NetEvent::failure(op, describe_io_error(&error)));
+                    .push_back(NetEvent::failure(op, error.to_string()));
                 return;
-            }
-        };
-        let transport: Box<dyn Transport> = match &options.tls {
-            None => Box::new(PlainTcp::new(stream)),
-            Some(tls_options) => {
-                let config = match tls::client_config(
-                    tls_options.verify,
-                    tls_options.ca_file.as_deref().map(std::path::Path::new),
-                ) {
-                    Ok(config) => config,
-                    Err(error) => {
-                        self.events
-                            .push_back(NetEvent::failure(op, error.to_string()));
-                        return;
-                    }
-                };
-                let name = tls_options.server_name.as_deref().unwrap_or(host);
-                match TlsTransport::client(stream, config, name) {
-                    Ok(transport) => Box::new(transport),
-                    Err(error) => {
-                        self.events
-                            .push_back(NetEvent::failure(op, error.to_string()));
-                        return;
-                    }
-                }
             }
         };
         let conn = TcpConn::new(id, transport, Phase::Connecting, address.to_string());

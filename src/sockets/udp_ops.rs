@@ -1,5 +1,6 @@
 //! UDP sockets in the socket registry.
 
+use super::lookups::Waiting;
 use super::*;
 
 impl Net {
@@ -59,46 +60,18 @@ impl Net {
         port: u16,
         op: u64,
     ) {
-        if let Some(address) = resolve::literal(host, port) {
-            return self.udp_send(ctx, id, data, Some(address), op);
-        }
         if !self.udp.contains_key(&id) {
             let message = self.missing(id, "UDP socket");
             self.events.push_back(NetEvent::failure(op, message));
             return;
         }
         let job = ctx.ids.next_id();
-        let host = host.to_owned();
-        let submitted = ctx.pool.submit(job, move || {
-            Box::new(resolve::lookup(&host, port)) as JobOutput
-        });
-        match submitted {
-            Ok(()) => {
-                self.udp_resolving.insert(job, (id, data, op));
-            }
-            Err(error) => self
-                .events
-                .push_back(NetEvent::failure(op, error.to_string())),
-        }
-    }
-
-    /// A datagram's name lookup finished; false if `job` was not one.
-    pub(super) fn udp_resolved(
-        &mut self,
-        ctx: &mut NetContext,
-        job: u64,
-        output: &Result<SocketAddr, String>,
-    ) -> bool {
-        let Some((id, data, op)) = self.udp_resolving.remove(&job) else {
-            return false;
+        let waiting = Waiting::Datagram {
+            socket: id,
+            data,
+            op,
         };
-        match output {
-            Ok(address) => self.udp_send(ctx, id, data, Some(*address), op),
-            Err(message) => self
-                .events
-                .push_back(NetEvent::failure(op, message.clone())),
-        }
-        true
+        self.dial(ctx, job, host, port, waiting);
     }
 
     /// Receives one datagram: `op` completes with `(true, data, msg, ip, port)`.

@@ -58,14 +58,12 @@ pub struct WebSockets {
     pub servers: HashMap<u64, WsServer, IdHasher>,
     /// Connections (clients' and servers') by id; the poller token is the id.
     pub conns: HashMap<u64, WsConn, IdHasher>,
-    /// Client connects waiting for a name lookup (with their deadline timer), by client id
-    /// (= lookup job).
-    pub resolving: HashMap<u64, (client::PendingConnect, u64), IdHasher>,
 }
 
 impl WebSockets {
-    /// Does a connection or lookup keep the process alive?
+    /// Does a connection keep the process alive? (Connects waiting for a name lookup are
+    /// counted by the socket table.)
     pub fn is_alive(&self) -> bool {
-        !self.resolving.is_empty() || self.conns.values().any(WsConn::is_alive)
+        self.conns.values().any(WsConn::is_alive)
     }
 }
