@@ -64,10 +64,10 @@ impl NetEvent {
     }
 
     /// `ok = false, nil, message`.
-    pub fn failure(op: u64, message: impl Into<String>) -> NetEvent {
+    pub fn failure(op: u64, message: impl std::fmt::Display) -> NetEvent {
         NetEvent::Complete {
             op,
-            values: vec![Val::Bool(false), Val::Nil, Val::Text(message.into())],
+            values: vec![Val::Bool(false), Val::Nil, Val::Text(message.to_string())],
         }
     }
 }

@@ -214,7 +214,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                             std::path::Path::new(&key),
                         ) {
                             Ok(config) => Some(config),
-                            Err(error) => return fail(lua, error.to_string()),
+                            Err(error) => return failure(lua, error.to_string()),
                         }
                     }
                     _ => None,
@@ -227,7 +227,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                         Value::String(lua.create_string(format!("Listening on {address}"))?),
                         Value::Integer(i64::from(address.port())),
                     ])),
-                    Err(message) => fail(lua, message),
+                    Err(message) => failure(lua, message),
                 }
             },
         )?,
@@ -346,7 +346,7 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let peer = match (peer_host, peer_port) {
                     (Some(host), Some(port)) => match udp_address(&host, port_of(port)?) {
                         Ok(address) => Some(address),
-                        Err(message) => return fail(lua, message),
+                        Err(message) => return failure(lua, message),
                     },
                     _ => None,
                 };
@@ -361,7 +361,7 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let bind_host = bind_host.unwrap_or_else(|| default_bind.into());
                 let bind = match udp_address(&bind_host, port_of(bind_port.unwrap_or(0))?) {
                     Ok(address) => address,
-                    Err(message) => return fail(lua, message),
+                    Err(message) => return failure(lua, message),
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
@@ -371,7 +371,7 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                         Value::String(lua.create_string(local.ip().to_string())?),
                         Value::Integer(i64::from(local.port())),
                     ])),
-                    Err(message) => fail(lua, message),
+                    Err(message) => failure(lua, message),
                 }
             },
         )?,
@@ -452,9 +452,11 @@ fn start_op(reactor: &SharedReactor, start: impl FnOnce(&mut Net, &mut NetContex
 }
 
 /// `nil, message` as a multi-value.
-fn fail(lua: &Lua, message: String) -> Result<MultiValue> {
+/// `nil, message`: the one place where a failure of the socket, TLS, HTTP or WebSocket layers
+/// (a typed error, or a message) becomes what the script sees.
+pub(crate) fn failure(lua: &Lua, error: impl std::fmt::Display) -> Result<MultiValue> {
     Ok(MultiValue::from_vec(vec![
         Value::Nil,
-        Value::String(lua.create_string(message)?),
+        Value::String(lua.create_string(error.to_string())?),
     ]))
 }

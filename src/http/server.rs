@@ -18,6 +18,7 @@ use super::response::Response;
 use super::upgrade::Upgraded;
 pub use super::upgrade::WsRoutes;
 use crate::event::EventQueue;
+use crate::net::error::SocketError;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
 use crate::reactor::ids::IdHasher;
@@ -126,7 +127,7 @@ impl HttpServers {
         host: &str,
         port: u16,
         options: ServerOptions,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<SocketAddr, SocketError> {
         let (listener, local) = crate::net::listen_on(registry, host, port, token(id))?;
         self.servers.insert(
             id,

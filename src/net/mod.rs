@@ -5,6 +5,7 @@
 //! machines also serve the blocking fallback of the waiting functions.
 
 pub mod connect;
+pub mod error;
 pub mod reads;
 pub mod resolve;
 pub mod server;
@@ -12,6 +13,8 @@ pub mod tcp;
 pub mod tls;
 pub mod transport;
 pub mod udp;
+
+use error::SocketError;
 
 /// Listen backlog for servers: mio (like std) asks for 128, which drops the SYNs of a burst of
 /// connections made in one turn of a client's loop (they then wait a second for the retry).
@@ -36,19 +39,19 @@ pub fn listen_on(
     host: &str,
     port: u16,
     token: mio::Token,
-) -> Result<(mio::net::TcpListener, std::net::SocketAddr), String> {
-    let address = resolve::literal(host, port)
-        .ok_or_else(|| format!("cannot listen on '{host}': not an IP address"))?;
-    let mut listener = listen(address).map_err(|error| {
-        format!(
-            "cannot listen on {host}:{port}: {}",
-            describe_io_error(&error)
-        )
+) -> Result<(mio::net::TcpListener, std::net::SocketAddr), SocketError> {
+    let address = resolve::literal(host, port).ok_or_else(|| SocketError::NotAnAddress {
+        host: host.to_owned(),
+    })?;
+    let mut listener = listen(address).map_err(|source| SocketError::Listen {
+        host: host.to_owned(),
+        port,
+        source,
     })?;
     registry
         .register(&mut listener, token, mio::Interest::READABLE)
-        .map_err(|error| error.to_string())?;
-    let local = listener.local_addr().map_err(|error| error.to_string())?;
+        .map_err(SocketError::Os)?;
+    let local = listener.local_addr().map_err(SocketError::Os)?;
     Ok((listener, local))
 }
 

@@ -13,7 +13,7 @@ impl Net {
         host: &str,
         port: u16,
         options: ServerOptions,
-    ) -> Result<(u64, SocketAddr), String> {
+    ) -> Result<(u64, SocketAddr), SocketError> {
         let id = ctx.ids.next_id();
         let sweep = ctx.ids.next_id();
         let period = options

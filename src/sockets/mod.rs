@@ -28,6 +28,7 @@ use crate::http::response::Response;
 use crate::http::server::{HttpServers, ServerOptions};
 use crate::net::connect;
 use crate::net::describe_io_error;
+use crate::net::error::SocketError;
 use crate::net::resolve::LookupError;
 use crate::net::server::{ServerMode, TcpServer};
 use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
@@ -175,11 +176,12 @@ impl Net {
         true
     }
 
-    fn missing(&self, id: u64, what: &str) -> String {
+    /// Why socket `id` of kind `what` is not there.
+    fn missing(&self, id: u64, what: &'static str) -> SocketError {
         if self.closed.contains(&id) {
-            "closed".into()
+            SocketError::Closed
         } else {
-            format!("unknown {what} id {id}")
+            SocketError::Unknown { what, id }
         }
     }
 

@@ -167,7 +167,7 @@ impl Net {
         if let Some(op) = op {
             let values = match result {
                 Ok(message) => vec![Val::Bool(true), Val::Text(message)],
-                Err(message) => vec![Val::Bool(false), Val::Text(message)],
+                Err(error) => vec![Val::Bool(false), Val::Text(error.to_string())],
             };
             self.events.push_back(NetEvent::Complete { op, values });
         }
@@ -218,12 +218,12 @@ impl Net {
         port: u16,
         tls: Option<Arc<rustls::ServerConfig>>,
         limits: crate::net::tcp::InputLimits,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<SocketAddr, SocketError> {
         let Some(server) = self.servers.get_mut(&id) else {
             return Err(self.missing(id, "server"));
         };
         if server.listener.is_some() {
-            return Err(format!("server {id} is already listening"));
+            return Err(SocketError::AlreadyListening(id));
         }
         let (listener, local) = crate::net::listen_on(ctx.registry, host, port, token(id))?;
         server.local = Some(local);
@@ -276,7 +276,7 @@ impl Net {
             let message = self.missing(id, "server");
             self.events.push_back(NetEvent::Complete {
                 op,
-                values: vec![accept_failure(&message)],
+                values: vec![accept_failure(&message.to_string())],
             });
             return;
         }

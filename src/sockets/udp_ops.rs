@@ -14,7 +14,7 @@ impl Net {
         peer: Option<SocketAddr>,
         broadcast: bool,
         timeout: Option<f64>,
-    ) -> Result<(u64, SocketAddr), String> {
+    ) -> Result<(u64, SocketAddr), SocketError> {
         let id = ctx.ids.next_id();
         let mut socket = UdpSock::open(bind, peer, broadcast)?;
         socket.timeout = timeout;
@@ -24,7 +24,7 @@ impl Net {
                 token(id),
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|error| error.to_string())?;
+            .map_err(SocketError::Os)?;
         let local = socket.local_addr();
         self.udp.insert(id, socket);
         Ok((id, local))

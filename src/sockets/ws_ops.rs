@@ -7,6 +7,7 @@ use super::*;
 use crate::http::server::WsRoutes;
 use crate::net::reads::DEFAULT_MAX_INPUT;
 use crate::ws::client::{self, PendingConnect};
+use crate::ws::error::SendError;
 use crate::ws::io::TransportIo;
 use crate::ws::{self, Followup, WsConn, WsServer};
 
@@ -45,18 +46,21 @@ impl Net {
         url: &str,
         headers: &[(String, String)],
         options: WsConnectOptions,
-    ) -> Result<(), String> {
+    ) -> Result<(), SocketError> {
         if !self.ws.clients.contains(&id) {
-            return Err(format!("unknown WebSocket client id {id}"));
+            return Err(SocketError::Unknown {
+                what: "WebSocket client",
+                id,
+            });
         }
         if self.ws.conns.contains_key(&id) || self.is_looking_up(id) {
-            return Err("already connected or connecting".into());
+            return Err(SocketError::AlreadyConnecting);
         }
         let config = ws::config(options.sizes.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
         let target = match client::prepare(url, headers) {
             Ok(target) => target,
             Err(message) => {
-                self.ws_error(id, message);
+                self.ws_error(id, message.to_string());
                 return Ok(());
             }
         };
@@ -135,12 +139,12 @@ impl Net {
     }
 
     /// Sends a text (or binary) message on connection `id` (a client, or a server's client).
-    pub fn ws_send(&mut self, id: u64, data: &[u8], binary: bool) -> Result<(), String> {
+    pub fn ws_send(&mut self, id: u64, data: &[u8], binary: bool) -> Result<(), SendError> {
         let Some(conn) = self.ws.conns.get_mut(&id) else {
             return Err(if self.ws.clients.contains(&id) {
-                "not connected".into()
+                SendError::NotConnected
             } else {
-                self.missing(id, "WebSocket")
+                self.missing(id, "WebSocket").into()
             });
         };
         conn.send(data, binary)
@@ -294,12 +298,12 @@ impl Net {
         port: u16,
         mut options: ServerOptions,
         sizes: WsSizes,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<SocketAddr, SocketError> {
         let Some(server) = self.ws.servers.get_mut(&id) else {
             return Err(self.missing(id, "WebSocket server"));
         };
         if server.http.is_some() {
-            return Err("already started".into());
+            return Err(SocketError::AlreadyStarted);
         }
         server.max_message = sizes.max_message.unwrap_or(server.max_message);
         server.max_input = sizes.max_input.unwrap_or(server.max_input);
@@ -331,7 +335,12 @@ impl Net {
     }
 
     /// Sends a message to every open client of server `id`; returns how many got it.
-    pub fn ws_broadcast(&mut self, id: u64, data: &[u8], binary: bool) -> Result<usize, String> {
+    pub fn ws_broadcast(
+        &mut self,
+        id: u64,
+        data: &[u8],
+        binary: bool,
+    ) -> Result<usize, SocketError> {
         let Some(server) = self.ws.servers.get(&id) else {
             return Err(self.missing(id, "WebSocket server"));
         };

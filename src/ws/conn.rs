@@ -14,7 +14,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
-use super::error::describe;
+use super::error::{SendError, describe};
 use super::event::{self, Side};
 use super::io::TransportIo;
 use crate::event::EventQueue;
@@ -372,37 +372,35 @@ impl WsConn {
     }
 
     /// Sends a message (text unless `binary`).
-    pub fn send(&mut self, data: &[u8], binary: bool) -> Result<(), String> {
+    pub fn send(&mut self, data: &[u8], binary: bool) -> Result<(), SendError> {
         let Phase::Open(socket) = &mut self.phase else {
             return Err(self.not_open());
         };
         if !socket.can_write() {
-            return Err("closing".into());
+            return Err(SendError::Closing);
         }
         let message = if binary {
             Message::binary(data.to_vec())
         } else {
             match std::str::from_utf8(data) {
                 Ok(text) => Message::text(text),
-                Err(_) => return Err("text message is not valid UTF-8 (send it as binary)".into()),
+                Err(_) => return Err(SendError::NotUtf8),
             }
         };
         let result = socket.write(message).and_then(|()| socket.flush());
         match result {
             Ok(()) => Ok(()),
             Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(WsError::WriteBufferFull(_)) => {
-                Err("send buffer full: the peer is not reading".into())
-            }
-            Err(WsError::Capacity(error)) => Err(format!("message too big: {error}")),
-            Err(error) => Err(describe(&error)),
+            Err(WsError::WriteBufferFull(_)) => Err(SendError::BufferFull),
+            Err(WsError::Capacity(error)) => Err(SendError::TooBig(error)),
+            Err(error) => Err(SendError::Failed(Box::new(error))),
         }
     }
 
-    fn not_open(&self) -> String {
+    fn not_open(&self) -> SendError {
         match self.phase {
-            Phase::Connecting { .. } | Phase::Handshaking(_) => "not connected yet".into(),
-            _ => "not connected".into(),
+            Phase::Connecting { .. } | Phase::Handshaking(_) => SendError::NotConnectedYet,
+            _ => SendError::NotConnected,
         }
     }
 
