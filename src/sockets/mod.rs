@@ -1,9 +1,9 @@
-//! The socket floor above the reactor: all sockets of the process, by id (TCP, UDP, HTTP
-//! servers and client connections, WebSocket), starting connections (with name resolution on the worker
-//! pool and TLS when asked), routing readiness events and timeouts to the right socket, and
-//! dropping sockets (deregistered, fd closed) as soon as they are finished.
-//! The operations live by kind in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs`, `ws_ops.rs` and
-//! `lookup_ops.rs` (name lookups for binds).
+//! The socket floor above the reactor: every socket of the process by id (TCP connections and
+//! servers, UDP sockets, HTTP servers and client connections, WebSocket connections), routing
+//! readiness events to the right one and dropping sockets (deregistered, fd closed) as soon as
+//! they are finished. This file holds the table and the routing; the operations live by kind
+//! in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs` and `ws_ops.rs`, name lookups (the first half
+//! of the one dial path) in `lookups.rs`, time limits in `deadlines.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use mio::Interest;
 
+mod deadlines;
 mod http_ops;
 mod lookups;
 mod tcp_ops;
@@ -19,7 +20,7 @@ mod ws_ops;
 
 pub use ws_ops::{WsConnectOptions, WsSizes};
 
-use tcp_ops::accept_failure;
+use deadlines::Deadline;
 
 use crate::event::{EventQueue, NetEvent, Val};
 use crate::http::blocking::BlockingResponse;
@@ -56,32 +57,6 @@ pub struct ConnectOptions {
     pub timeout: Option<f64>,
     /// The connection's input bounds (`max_input`, `max_line`, `max_read`).
     pub limits: crate::net::reads::InputLimits,
-}
-
-/// What a timer owned by the network layer ends.
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    Connect(u64),
-    Read {
-        conn: u64,
-        op: u64,
-    },
-    Accept {
-        server: u64,
-        op: u64,
-    },
-    UdpRead {
-        socket: u64,
-        op: u64,
-    },
-    /// The interval that applies an HTTP server's timeouts (stays armed).
-    HttpSweep(u64),
-    /// The time limit of an HTTP client request.
-    HttpRequest(u64),
-    /// The connect, closing handshake or drain of a WebSocket connection.
-    WebSocket(u64),
-    /// Reading a TCP or WebSocket connection goes on (it stopped with data left).
-    Resume(u64),
 }
 
 pub use crate::reactor::NetContext;
@@ -192,22 +167,6 @@ impl Net {
         self.closed.insert(id);
     }
 
-    fn arm(&mut self, ctx: &mut NetContext, seconds: f64, deadline: Deadline) -> u64 {
-        let timer = ctx.ids.next_id();
-        ctx.timers
-            .add(timer, seconds * 1000.0, false, TimerAction::Net);
-        ctx.timers.set_referenced(timer, false);
-        self.deadlines.insert(timer, deadline);
-        timer
-    }
-
-    fn disarm(&mut self, ctx: &mut NetContext, timer: Option<u64>) {
-        if let Some(timer) = timer {
-            ctx.timers.cancel(timer, TimerAction::Net);
-            self.deadlines.remove(&timer);
-        }
-    }
-
     pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
         let output = match output.downcast::<BlockingResponse>() {
             Ok(response) => {
@@ -289,63 +248,6 @@ impl Net {
             self.disarm_finished_udp(ctx, id);
             self.sweep(ctx, id);
         }
-    }
-
-    /// A network timer fired; true if it was one of ours.
-    pub fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool {
-        let Some(deadline) = self.deadlines.get(&timer).copied() else {
-            return false;
-        };
-        if let Deadline::HttpSweep(server) = deadline {
-            self.http.check_timeouts(ctx.registry, server);
-            self.ws_take_upgrades(ctx);
-            return true;
-        }
-        self.deadlines.remove(&timer);
-        match deadline {
-            Deadline::HttpSweep(_) => {}
-            Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
-            Deadline::Resume(id) => self.resume_reading(ctx, id),
-            Deadline::HttpRequest(op) => {
-                if let Some((conn, _)) = self.http_ops.remove(&op) {
-                    if self.cancel_lookup(conn).is_some() {
-                        self.events.push_back(NetEvent::failure(op, "timeout"));
-                    } else {
-                        self.http_client
-                            .time_out(ctx.registry, conn, op, &mut self.events);
-                    }
-                }
-            }
-            Deadline::Connect(id) => {
-                if let Some(conn) = self.conns.get_mut(&id) {
-                    conn.connect_timer = None;
-                    conn.fail("timeout", &mut self.events);
-                }
-                self.sweep(ctx, id);
-            }
-            Deadline::Read { conn, op } => {
-                if let Some(connection) = self.conns.get_mut(&conn) {
-                    connection.time_out_read(op, &mut self.events);
-                }
-            }
-            Deadline::Accept { server, op } => {
-                if let Some(server) = self.servers.get_mut(&server)
-                    && let Some(index) = server.accepts.iter().position(|(accept, _)| *accept == op)
-                {
-                    server.accepts.remove(index);
-                    self.events.push_back(NetEvent::Complete {
-                        op,
-                        values: vec![accept_failure("Accept timeout")],
-                    });
-                }
-            }
-            Deadline::UdpRead { socket, op } => {
-                if let Some(socket) = self.udp.get_mut(&socket) {
-                    socket.time_out_read(op, &mut self.events);
-                }
-            }
-        }
-        true
     }
 
     /// Drops socket `id` if it is finished: deregistered, fd closed, timers cancelled.
