@@ -16,4 +16,5 @@ pub use http::*;
 pub use peers::*;
 #[allow(unused_imports)]
 pub use pki::*;
+#[allow(unused_imports)]
 pub use process::*;
