@@ -442,7 +442,7 @@ fn route_source(ip: &str) -> Option<String> {
     probe.local_addr().ok().map(|local| local.ip().to_string())
 }
 
-/// Starts an operation with a fresh id on the socket registry; returns the id.
+/// Starts an operation with a fresh id on the socket table; returns the id.
 fn start_op(reactor: &SharedReactor, start: impl FnOnce(&mut Net, &mut NetContext, u64)) -> u64 {
     let mut reactor = reactor.borrow_mut();
     let op = reactor.ids.next_id();

@@ -121,7 +121,7 @@ struct ClientConn {
     closed: bool,
 }
 
-/// What the registry must do after a client event.
+/// What the socket table must do after a client event.
 pub enum Followup {
     Nothing,
     /// Send this request again on a fresh connection (a pooled one had gone stale).

@@ -67,7 +67,7 @@ struct Server {
 pub struct HttpServers {
     servers: HashMap<u64, Server, IdHasher>,
     conns: HashMap<u64, HttpConn, IdHasher>,
-    /// Connections upgraded to WebSocket, for the registry to take.
+    /// Connections upgraded to WebSocket, for the socket table to take.
     upgrades: Vec<Upgraded>,
     /// Connections of stopped servers still sending the responses they owe.
     draining: HashSet<u64, IdHasher>,

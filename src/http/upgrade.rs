@@ -1,6 +1,6 @@
 //! WebSocket upgrades on the embedded HTTP server: which requests a server hands to one of its
 //! WebSocket servers, the checks of the opening handshake (RFC 6455 section 4.2.1) and the
-//! `101 Switching Protocols` answer. The connection itself moves to `src/net/ws/` afterwards.
+//! `101 Switching Protocols` answer. The connection itself moves to `src/ws/` afterwards.
 
 use super::request::{Head, decode_query};
 use crate::event::Val;

@@ -4,7 +4,7 @@
 //! the kernel pauses while the unconsumed input (buffered, or handed to Lua in events not yet
 //! run) is at its bound (so a peer that floods us is held back by TCP itself) and while our own
 //! send queue is full (so an echoing handler cannot grow memory without bound); one readiness
-//! event reads at most a turn's budget, and the registry resumes the rest on the next turn.
+//! event reads at most a turn's budget, and the socket table resumes the rest on the next turn.
 
 use std::collections::VecDeque;
 

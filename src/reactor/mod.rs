@@ -134,7 +134,7 @@ impl<S: SocketLayer> Reactor<S> {
         self.timers.set_referenced(id, referenced) || self.net.set_referenced(id, referenced)
     }
 
-    /// The socket registry together with the reactor parts its operations need.
+    /// The socket table together with the reactor parts its operations need.
     pub fn net(&mut self) -> (&mut S, NetContext<'_>) {
         let context = NetContext {
             registry: self.poll.registry(),

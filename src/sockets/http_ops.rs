@@ -1,4 +1,4 @@
-//! The embedded HTTP servers and the HTTP client in the socket registry.
+//! The embedded HTTP servers and the HTTP client in the socket table.
 
 use super::lookups::Waiting;
 use super::*;

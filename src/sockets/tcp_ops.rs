@@ -1,4 +1,4 @@
-//! TCP clients and TCP servers in the socket registry: connecting (with name lookups on the
+//! TCP clients and TCP servers in the socket table: connecting (with name lookups on the
 //! worker pool and TLS), reads, writes, timeouts, closing; servers in event and queue mode.
 
 use super::lookups::Waiting;

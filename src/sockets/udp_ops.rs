@@ -1,4 +1,4 @@
-//! UDP sockets in the socket registry.
+//! UDP sockets in the socket table.
 
 use super::lookups::Waiting;
 use super::*;

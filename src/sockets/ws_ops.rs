@@ -1,4 +1,4 @@
-//! WebSocket clients, servers and connections in the socket registry: connects (name lookups
+//! WebSocket clients, servers and connections in the socket table: connects (name lookups
 //! on the worker pool, TLS), sends, closes with their deadlines, servers started as HTTP
 //! servers whose upgrades become WebSocket connections, and broadcast.
 

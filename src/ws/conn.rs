@@ -43,7 +43,7 @@ enum Phase {
     Closed,
 }
 
-/// What a call to the connection asks the registry to do next.
+/// What a call to the connection asks the socket table to do next.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Followup {
     Nothing,
@@ -405,7 +405,7 @@ impl WsConn {
     }
 
     /// Starts the closing handshake with `code` and `reason`; a connection still connecting is
-    /// abandoned at once. Returns what the registry should arm.
+    /// abandoned at once. Returns what the socket table should arm.
     pub fn close(&mut self, code: u16, reason: &str, events: &mut EventQueue) -> Followup {
         match &mut self.phase {
             Phase::Open(socket) if socket.can_write() => {
