@@ -28,13 +28,16 @@
 #      echo, repeat): ws_echo_server.lua (_PY.websocket_server_*) vs the same echo on Python
 #      `websockets` (ws_echo_server.py, Debian's python3-websockets), both driven by the same
 #      Rust load generator (examples/ws_load.rs, tungstenite on one mio thread, every echo
-#      checked)                                              target >= 5x Python websockets
+#      checked)                                               measured
 #  13. The same with 100 connections, each ping-ponging one message at a time (100 in
 #      flight), server and generator pinned to a core each (WS_PIN); with 12: p99 round
 #      trip and the server's CPU (user+sys) per message
-#                                                           target >= 5x Python websockets
+#                                                           target: more msgs/s than Node ws
 #      (no lua-luv anchor: Debian packages no WebSocket library for luv; lua-http runs on
-#      cqueues)
+#      cqueues). Both also run against the floor (examples/ws_floor.rs, mio + tungstenite,
+#      no Lua) and Node.js's ws (npm, into target/node-ws)  target: CPU/msg <= 1.25x floor
+#  16. One loop turn with 10,000 vs 10 idle TCP connections open (idle_turns.lua)
+#                                                                  target: no growth
 #  14. QuickApp start: time from start to the end of `onInit` of a minimal QA (its onInit
 #      calls os.exit(0); hyperfine mean) and peak RSS, `plua --fibaro -o` vs the original
 #      plua 1.3.16 (pip-installed into a venv under target/, run with --fibaro --api-port P)
@@ -180,10 +183,17 @@ build_plua() {
   if [[ -n "${WS_LOAD_BIN:-}" ]]; then
     WS_LOAD="$WS_LOAD_BIN"
   else
-    say "building: cargo build --release --example ws_load"
-    (cd "$ROOT" && cargo build --release --quiet --example ws_load) >&2 ||
-      warn "building the ws_load example failed; figures 12-13 will show n/a"
+    say "building: cargo build --release --example ws_load --example ws_floor"
+    (cd "$ROOT" && cargo build --release --quiet --example ws_load --example ws_floor) >&2 ||
+      warn "building the ws_load / ws_floor examples failed; figures 12-13 will show n/a"
     WS_LOAD="$ROOT/target/release/examples/ws_load"
+  fi
+  WS_FLOOR="${WS_FLOOR_BIN:-$ROOT/target/release/examples/ws_floor}"
+  NODE_WS="${NODE_WS_DIR:-$ROOT/target/node-ws/node_modules}"
+  if [[ -n "$NODE" && ! -d "$NODE_WS/ws" && -z "${NODE_WS_DIR:-}" ]]; then
+    say "installing Node.js's ws package into target/node-ws (npm)"
+    npm install --silent --no-save --prefix "$ROOT/target/node-ws" ws@8 >&2 ||
+      warn "could not install the ws package: the Node.js column of 12-13 shows n/a"
   fi
 }
 
@@ -326,32 +336,49 @@ stop_servers() {
 #    (tcp_echo_client.lua, callback style) against the plua echo server (6) and against a luv
 #    echo server under lua5.4 (8, the anchor). Runs alternate between the two servers so both
 #    see the same machine load; medians of $REPEAT runs of $ECHO_N round trips.
+# echo_run PORT PID: one tcp_echo_client.lua run of $ECHO_N round trips against 127.0.0.1:PORT;
+# prints "roundtrips_per_sec server_cpu_us_per_message" (the server's CPU from its process PID
+# across the run over the $ECHO_N messages it echoed; "-" if unknown), or nothing if it failed.
+echo_run() {
+  local out="$TMP/echo.out" v c0 c1 per="-"
+  c0="$(proc_cpu "$2")"
+  run_kv "$out" "$PLUA" "$BENCH/tcp_echo_client.lua" 127.0.0.1 "$1" "$ECHO_N" || return 0
+  c1="$(proc_cpu "$2")"
+  v="$(kv roundtrips_per_sec <"$out")"
+  [[ -n "$c0" && -n "$c1" ]] && per="$(calc "($c1 - $c0) * 1e6 / $ECHO_N")"
+  [[ -n "$v" ]] && echo "$v $per"
+}
+
 bench_tcp_echo() {
-  local plua_port="" luv_port="" p_vals=() l_vals=() i v p_rts="" l_rts="" ok
-  start_server plua-echo "$PLUA" "$BENCH/tcp_echo_server.lua" && plua_port="$SERVER_PORT"
-  start_server luv-echo "$LUA" "$BENCH/luv_echo_server.lua" && luv_port="$SERVER_PORT"
+  local ports=("" "") pids=("" "") p_vals=() l_vals=() p_cpu=() l_cpu=() i j r v c
+  local p_rts="" l_rts="" p_per="" l_per="" ok ok_cpu
+  start_server plua-echo "$PLUA" "$BENCH/tcp_echo_server.lua" && ports[0]="$SERVER_PORT"
+  pids[0]="$(child_pid "${SERVER_PIDS[-1]:-}")"
+  start_server luv-echo "$LUA" "$BENCH/luv_echo_server.lua" && ports[1]="$SERVER_PORT"
+  pids[1]="$(child_pid "${SERVER_PIDS[-1]:-}")"
   for ((i = 1; i <= REPEAT; i++)); do
-    if [[ -n "$plua_port" ]] &&
-       run_kv "$TMP/echo.out" "$PLUA" "$BENCH/tcp_echo_client.lua" 127.0.0.1 "$plua_port" "$ECHO_N"; then
-      v="$(kv roundtrips_per_sec <"$TMP/echo.out")"; [[ -n "$v" ]] && p_vals+=("$v")
-    else
-      plua_port=""                     # a failing run is not retried $REPEAT times
-    fi
-    if [[ -n "$luv_port" ]] &&
-       run_kv "$TMP/echo.out" "$PLUA" "$BENCH/tcp_echo_client.lua" 127.0.0.1 "$luv_port" "$ECHO_N"; then
-      v="$(kv roundtrips_per_sec <"$TMP/echo.out")"; [[ -n "$v" ]] && l_vals+=("$v")
-    else
-      luv_port=""
-    fi
+    for j in 0 1; do
+      [[ -n "${ports[j]}" ]] || continue
+      r="$(echo_run "${ports[j]}" "${pids[j]}")"
+      if [[ -z "$r" ]]; then ports[j]=""; continue; fi  # a failing server is not retried
+      read -r v c <<<"$r"
+      if ((j == 0)); then p_vals+=("$v"); [[ "$c" != "-" ]] && p_cpu+=("$c")
+      else l_vals+=("$v"); [[ "$c" != "-" ]] && l_cpu+=("$c"); fi
+    done
   done
   stop_servers
   ((${#p_vals[@]})) && p_rts="$(median "${p_vals[@]}")"
   ((${#l_vals[@]})) && l_rts="$(median "${l_vals[@]}")"
+  ((${#p_cpu[@]})) && p_per="$(median "${p_cpu[@]}")"
+  ((${#l_cpu[@]})) && l_per="$(median "${l_cpu[@]}")"
   ok="$(verdict "$(or_bad "$p_rts") >= $(or_bad "$l_rts")")"
-  say "[6] TCP echo 64 B    plua server $(fmt "%.0f round trips/s" "$p_rts")" \
-      "(runs: ${p_vals[*]:-none}) (target >= luv) $ok"
-  say "[8] TCP echo anchor  luv server  $(fmt "%.0f round trips/s" "$l_rts") (runs: ${l_vals[*]:-none})"
+  ok_cpu="$(verdict "$(or_bad "$p_per") < $(or_bad "$l_per")")"
+  say "[6] TCP echo 64 B    plua server $(fmt "%.0f round trips/s" "$p_rts")," \
+      "$(fmt "%.2f us" "$p_per") server CPU/msg (runs: ${p_vals[*]:-none}) (target >= luv) $ok"
+  say "[8] TCP echo anchor  luv server  $(fmt "%.0f round trips/s" "$l_rts")," \
+      "$(fmt "%.2f us" "$l_per") server CPU/msg (runs: ${l_vals[*]:-none}) (plua CPU/msg < luv) $ok_cpu"
   ROWS+=("| TCP echo, 64 B ping-pong on one connection, same plua client: round trips/s | $(fmt "%.1f k/s" "$(kilo "$p_rts")") | $(fmt "%.1f k/s" "$(kilo "$l_rts")") (luv server, lua5.4) | ≥ luv $ok |")
+  ROWS+=("| TCP echo, same runs: server CPU (user+sys) per message | $(fmt "%.2f µs" "$p_per") | $(fmt "%.2f µs" "$l_per") (luv server) | < luv $ok_cpu |")
 }
 
 # 7. TCP bulk throughput on one connection: the plua client sends $BULK_BYTES in 256 KiB
@@ -563,79 +590,138 @@ ws_run() {
 }
 
 # 12 + 13. WebSocket echo, 64 B text messages, each connection ping-ponging one message at a
-#    time: 1 connection (12) and 100 connections (13), plua (ws_echo_server.lua) vs Python
-#    websockets (ws_echo_server.py), the same load generator (examples/ws_load.rs, which
-#    checks every echo) against both. Runs alternate between the two servers so both see the
-#    same machine load; medians of $WS_RUNS runs of msgs/s, of p99 round trip and of the
-#    server's CPU per message. The generator shares the machine with the server: its own CPU
-#    per message is printed too (mostly the kernel's loopback TCP, as for the servers).
+#    time: 1 connection (12) and 100 connections (13), against four echo servers: plua
+#    (ws_echo_server.lua), the floor (examples/ws_floor.rs: the same echo on mio + tungstenite,
+#    no Lua), Node.js's `ws` package (ws_echo_server.js) and Python websockets
+#    (ws_echo_server.py), the same load generator (examples/ws_load.rs, which checks every
+#    echo) against all. Runs alternate between the servers so all see the same machine load;
+#    medians of $WS_RUNS runs of msgs/s, of p99 round trip and of the server's CPU per
+#    message. The generator shares the machine with the server: its own CPU per message is
+#    printed too (mostly the kernel's loopback TCP, as for the servers).
 #    Placement: one connection is a serial chain (only one side has work at any moment), so
 #    the scheduler places both processes (loopback wake-ups tend to keep them on one core,
 #    sparing a cross-core wake-up per hop). With 100 in flight both sides have work at once:
 #    unless WS_PIN=0 (or there is one core) the server is pinned to the last core (all its
 #    threads, taskset -a) and the generator to core 0, so the server's rate is not capped by
 #    the sum of its and the generator's CPU per message.
+#    Targets: plua's server CPU per message within 1.25x of the floor's (100 connections),
+#    and more msgs/s than Node's ws.
 bench_ws_echo() {
-  local ports=("" "") pids=("" "") n i j r v q c g gen_cpu="" last_cpu
+  local labels=("plua" "floor (mio + tungstenite)" "Node.js ws" "Python websockets")
+  local ports=("" "" "" "") pids=("" "" "" "") n i j r v q c g gen_cpu="" last_cpu
   local -A rate=() p99=() cpu=() gen=()
   if [[ -n "$WS_LOAD" && -x "$WS_LOAD" ]]; then
     start_server plua-ws "$PLUA" "$BENCH/ws_echo_server.lua" && ports[0]="$SERVER_PORT"
     pids[0]="${SERVER_PIDS[-1]:-}"
-    start_server py-ws "$WS_PYTHON" "$BENCH/ws_echo_server.py" && ports[1]="$SERVER_PORT"
-    pids[1]="${SERVER_PIDS[-1]:-}"
+    if [[ -x "$WS_FLOOR" ]]; then
+      start_server floor-ws "$WS_FLOOR" && ports[1]="$SERVER_PORT"
+      pids[1]="${SERVER_PIDS[-1]:-}"
+    else
+      warn "no ws_floor binary at $WS_FLOOR: the floor column shows n/a"
+    fi
+    if [[ -n "$NODE" && -d "$NODE_WS/ws" ]]; then
+      start_server node-ws env NODE_PATH="$NODE_WS" "$NODE" "$BENCH/ws_echo_server.js" &&
+        ports[2]="$SERVER_PORT"
+      pids[2]="${SERVER_PIDS[-1]:-}"
+    fi
+    start_server py-ws "$WS_PYTHON" "$BENCH/ws_echo_server.py" && ports[3]="$SERVER_PORT"
+    pids[3]="${SERVER_PIDS[-1]:-}"
   else
     warn "no ws_load binary at ${WS_LOAD:-?}: figures 12-13 skipped"
   fi
-  for j in 0 1; do pids[j]="$(child_pid "${pids[j]}")"; done  # the server under its `timeout`
+  # The server under its `timeout` (`env` execs node, so node is that child too).
+  for j in 0 1 2 3; do pids[j]="$(child_pid "${pids[j]}")"; done
   last_cpu=$(($(nproc) - 1))
   for n in 1 100; do
     if ((n > 1 && last_cpu > 0)) && [[ "${WS_PIN:-1}" != 0 ]]; then
       gen_cpu=0
-      for j in 0 1; do
+      for j in 0 1 2 3; do
         if [[ -n "${pids[j]}" ]] && ! taskset -a -p -c "$last_cpu" "${pids[j]}" >/dev/null; then
           warn "could not pin server ${pids[j]} to CPU $last_cpu"
         fi
       done
     fi
-    local -a pr=() pl=() pc=() pg=() yr=() yl=() yc=() yg=()
+    local -A runs=() lats=() cpus=() gens=()
     for ((i = 1; i <= WS_RUNS; i++)); do
-      for j in 0 1; do
+      for j in 0 1 2 3; do
         [[ -n "${ports[j]}" ]] || continue
         r="$(ws_run "${ports[j]}" "${pids[j]}" "$n" "$gen_cpu")"
         if [[ -z "$r" ]]; then ports[j]=""; continue; fi  # a failing server is not retried
         read -r v q c g <<<"$r"
-        [[ "$c" == "-" ]] && c=""
-        [[ "$g" == "-" ]] && g=""
-        if ((j == 0)); then pr+=("$v"); pl+=("$q"); pc+=("$c"); pg+=("$g")
-        else yr+=("$v"); yl+=("$q"); yc+=("$c"); yg+=("$g"); fi
+        runs[$j]+="$v "; lats[$j]+="$q "
+        [[ "$c" != "-" ]] && cpus[$j]+="$c "
+        [[ "$g" != "-" ]] && gens[$j]+="$g "
       done
     done
-    if ((${#pr[@]})); then
-      rate[p$n]="$(median "${pr[@]}")"; p99[p$n]="$(median "${pl[@]}")"
-      cpu[p$n]="$(median "${pc[@]}")"; gen[p$n]="$(median "${pg[@]}")"
-    fi
-    if ((${#yr[@]})); then
-      rate[y$n]="$(median "${yr[@]}")"; p99[y$n]="$(median "${yl[@]}")"
-      cpu[y$n]="$(median "${yc[@]}")"; gen[y$n]="$(median "${yg[@]}")"
-    fi
-    local ratio="" ok label="[12] WS echo 1 conn " what="1 connection"
+    for j in 0 1 2 3; do
+      # shellcheck disable=SC2086  # the lists are space-separated numbers
+      [[ -n "${runs[$j]:-}" ]] && rate[$j$n]="$(median ${runs[$j]})" && p99[$j$n]="$(median ${lats[$j]})"
+      # shellcheck disable=SC2086
+      [[ -n "${cpus[$j]:-}" ]] && cpu[$j$n]="$(median ${cpus[$j]})"
+      # shellcheck disable=SC2086
+      [[ -n "${gens[$j]:-}" ]] && gen[$j$n]="$(median ${gens[$j]})"
+    done
+    local label="[12] WS echo 1 conn " what="1 connection"
     if ((n > 1)); then
       label="[13] WS echo $n conns"; what="$n connections, one message in flight on each"
       [[ -n "$gen_cpu" ]] && what+=", server and generator pinned to a core each"
     fi
-    [[ -n "${rate[p$n]:-}" && -n "${rate[y$n]:-}" ]] && ratio="$(calc "${rate[p$n]} / ${rate[y$n]}")"
-    ok="$(verdict "$(or_bad "$ratio") >= 5")"
-    say "$label plua $(fmt "%.0f msgs/s" "${rate[p$n]:-}"), p99 $(fmt "%.0f us" "${p99[p$n]:-}")," \
-        "server $(fmt "%.2f us" "${cpu[p$n]:-}") CPU/msg (runs: ${pr[*]:-none})"
-    say "                     python $(fmt "%.0f msgs/s" "${rate[y$n]:-}"), p99 $(fmt "%.0f us" "${p99[y$n]:-}")," \
-        "server $(fmt "%.2f us" "${cpu[y$n]:-}") CPU/msg (runs: ${yr[*]:-none})"
-    say "                     ratio $(fmt "%.2fx" "$ratio") (target >= 5x) $ok; load generator" \
-        "$(fmt "%.2f" "${gen[p$n]:-}") / $(fmt "%.2f" "${gen[y$n]:-}") us CPU/msg (plua / python runs)"
-    ROWS+=("| WebSocket echo, 64 B ping-pong, $what: msgs/s | $(fmt "%.1f k/s" "$(kilo "${rate[p$n]:-}")") | $(fmt "%.1f k/s" "$(kilo "${rate[y$n]:-}")") (Python websockets) | ≥ 5× Python: $(fmt "%.2f×" "$ratio") $ok |")
+    for j in 0 1 2 3; do
+      say "$label ${labels[j]}: $(fmt "%.0f msgs/s" "${rate[$j$n]:-}"), p99 $(fmt "%.0f us" "${p99[$j$n]:-}")," \
+          "server $(fmt "%.2f us" "${cpu[$j$n]:-}") CPU/msg, generator $(fmt "%.2f us" "${gen[$j$n]:-}") CPU/msg (runs: ${runs[$j]:-none})"
+    done
+    local vs_node="" vs_floor="" ok_node ok_floor
+    [[ -n "${rate[0$n]:-}" && -n "${rate[2$n]:-}" ]] && vs_node="$(calc "${rate[0$n]} / ${rate[2$n]}")"
+    [[ -n "${cpu[0$n]:-}" && -n "${cpu[1$n]:-}" ]] && vs_floor="$(calc "${cpu[0$n]} / ${cpu[1$n]}")"
+    ok_node="$(verdict "$(or_bad "$vs_node") > 1")"
+    ok_floor="$(verdict "$(or_bad "$vs_floor") <= 1.25")"
+    say "                     plua vs Node ws $(fmt "%.2fx" "$vs_node") msgs/s $ok_node;" \
+        "plua server CPU/msg vs the floor $(fmt "%.2fx" "$vs_floor") (target <= 1.25x at 100) $ok_floor"
+    ROWS+=("| WebSocket echo, 64 B ping-pong, $what: msgs/s | $(fmt "%.1f k/s" "$(kilo "${rate[0$n]:-}")") | $(fmt "%.1f k/s" "$(kilo "${rate[1$n]:-}")") (floor: mio + tungstenite); $(fmt "%.1f k/s" "$(kilo "${rate[2$n]:-}")") (Node.js ws); $(fmt "%.1f k/s" "$(kilo "${rate[3$n]:-}")") (Python websockets) | > Node ws: $(fmt "%.2f×" "$vs_node") $ok_node |")
+    ROWS+=("| WebSocket echo, same runs ($n): server CPU (user+sys) per message | $(fmt "%.2f µs" "${cpu[0$n]:-}") | $(fmt "%.2f µs" "${cpu[1$n]:-}") (floor); $(fmt "%.2f µs" "${cpu[2$n]:-}") (Node.js ws); $(fmt "%.2f µs" "${cpu[3$n]:-}") (Python websockets) | ≤ 1.25× floor: $(fmt "%.2f×" "$vs_floor") $ok_floor |")
+    ROWS+=("| WebSocket echo, same runs ($n): p99 round trip | $(fmt "%.0f µs" "${p99[0$n]:-}") | $(fmt "%.0f µs" "${p99[1$n]:-}") (floor); $(fmt "%.0f µs" "${p99[2$n]:-}") (Node.js ws); $(fmt "%.0f µs" "${p99[3$n]:-}") (Python websockets) | lower is better |")
   done
   stop_servers
-  ROWS+=("| WebSocket echo, same runs: p99 round trip, 1 / 100 connections | $(fmt "%.0f µs" "${p99[p1]:-}") / $(fmt "%.0f µs" "${p99[p100]:-}") | $(fmt "%.0f µs" "${p99[y1]:-}") / $(fmt "%.0f µs" "${p99[y100]:-}") (Python websockets) | lower is better |")
-  ROWS+=("| WebSocket echo, same runs: server CPU (user+sys) per message, 1 / 100 connections | $(fmt "%.2f µs" "${cpu[p1]:-}") / $(fmt "%.2f µs" "${cpu[p100]:-}") | $(fmt "%.2f µs" "${cpu[y1]:-}") / $(fmt "%.2f µs" "${cpu[y100]:-}") (Python websockets) | lower is better |")
+}
+
+# 16. Alive checks: the cost of one loop turn (a chain of setTimeout(fn, 0), one callback per
+#     turn) in a plua server holding 10 vs 10,000 idle TCP connections (idle_turns.lua; the
+#     connections come from idle_clients.py, which opens them and then only holds them).
+#     Deciding whether the process is still alive must not grow with the number of sockets.
+#     Medians of $REPEAT runs of 200,000 turns each.
+alive_turn_ns() {
+  local conns="$1" out="$TMP/alive-$1.out" port="" peer="" i ns=""
+  : >"$out"
+  timeout "$RUN_TIMEOUT" "$PLUA" "$BENCH/idle_turns.lua" "$conns" >"$out" 2>"$out.err" </dev/null &
+  local pid=$!
+  for ((i = 0; i < 100; i++)); do
+    port="$(kv port <"$out")"; [[ -n "$port" ]] && break
+    sleep 0.05
+  done
+  if [[ -n "$port" ]]; then
+    python3 "$BENCH/idle_clients.py" "$port" "$conns" >/dev/null 2>&1 &
+    peer=$!
+  fi
+  wait "$pid" 2>/dev/null || warn "idle_turns.lua $conns failed: $(head -c 400 "$out.err")"
+  [[ -n "$peer" ]] && { kill "$peer" 2>/dev/null; wait "$peer" 2>/dev/null; } || true
+  ns="$(kv ns_per_turn <"$out")"
+  [[ -n "$ns" ]] && echo "$ns"
+}
+
+bench_alive() {
+  local few=() many=() i v f="" m="" ratio ok
+  if (($(ulimit -n) < 10100)); then ulimit -n 10100 2>/dev/null || warn "ulimit -n too low for 10,000 connections"; fi
+  for ((i = 1; i <= REPEAT; i++)); do
+    v="$(alive_turn_ns 10)"; [[ -n "$v" ]] && few+=("$v")
+    v="$(alive_turn_ns 10000)"; [[ -n "$v" ]] && many+=("$v")
+  done
+  ((${#few[@]})) && f="$(median "${few[@]}")"
+  ((${#many[@]})) && m="$(median "${many[@]}")"
+  [[ -n "$f" && -n "$m" ]] && ratio="$(calc "$m / $f")"
+  ok="$(verdict "$(or_bad "${ratio:-}") <= 1.25")"
+  say "[16] loop turn       10 idle connections $(fmt "%.0f ns" "$f") | 10,000 $(fmt "%.0f ns" "$m")" \
+      "| ratio $(fmt "%.2fx" "${ratio:-}") (target: no growth, <= 1.25x for noise) $ok"
+  ROWS+=("| One loop turn (one \`setTimeout(fn, 0)\` callback) with 10,000 idle TCP connections open | $(fmt "%.2f µs" "$(calc "${m:-0} / 1000")") | $(fmt "%.2f µs" "$(calc "${f:-0} / 1000")") (10 connections) | no growth: $(fmt "%.2f×" "${ratio:-}") $ok |")
 }
 
 # 14. QuickApp start: `plua --fibaro -o qa.lua` to the end of onInit, vs the original plua.
@@ -808,6 +894,7 @@ main() {
   bench_ws_echo
   bench_quickapp
   bench_api
+  bench_alive
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
 }

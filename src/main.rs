@@ -2,13 +2,18 @@
 
 mod api;
 mod cli;
+mod event;
 mod http;
 mod line_editor;
 mod lua;
 mod net;
+mod plan;
 mod reactor;
 mod repl;
+mod report;
 mod runtime;
+mod sockets;
+mod ws;
 
 use std::process::ExitCode;
 

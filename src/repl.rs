@@ -18,7 +18,7 @@ use mlua::{Function, Lua, Table};
 
 use crate::api::output::{flush_stdout, write_stdout};
 use crate::line_editor::{CANCEL, LineEditor};
-use crate::reactor::Reactor;
+use crate::sockets::Reactor;
 
 const PROMPT: &str = "plua> ";
 const CONTINUE_PROMPT: &str = ">> ";

@@ -24,6 +24,7 @@ function M.install(core, PY, shared)
   end
 
   local http_respond = core.http_respond
+  local report_error = core.report_error
 
   -- Text for any error value; never raises (a value whose __tostring fails or gives no string
   -- is named by its type and the failure).
@@ -47,7 +48,7 @@ function M.install(core, PY, shared)
   -- Answers with what the handler returned (ok = false: it raised `status`), normalised.
   local function respond(conn, seq, ok, status, body, headers)
     if not ok then
-      io.stderr:write("Error in HTTP handler: ", describe(status), "\n")
+      report_error("handler", "", describe(status))
       return http_respond(conn, seq, 500, "Internal Server Error\n", nil)
     end
     if type(status) ~= "number" then
@@ -111,7 +112,7 @@ function M.install(core, PY, shared)
         end
         local sent, problem = pcall(answer, conn, seq, ok, status, body, headers)
         if not sent then
-          io.stderr:write("Error in HTTP handler: cannot send its response: ", describe(problem), "\n")
+          report_error("handler", "", "cannot send its response: " .. describe(problem))
           http_respond(conn, seq, 500, "Internal Server Error\n", nil)
         end
       end,

@@ -25,8 +25,9 @@ function M.install(core, PY, shared)
   local bad, want_id, want_data, want_table = checks.bad, checks.id, checks.string, checks.table
   local want_code = checks.close_code
 
+  local report_error = core.report_error
   local function report(event, message)
-    io.stderr:write("Error in ", event, " callback: ", tostring(message), "\n")
+    report_error("callback", event, tostring(message))
   end
 
   local function add_listener(name, known, id, event, fn)

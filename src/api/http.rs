@@ -7,6 +7,7 @@ use std::time::Duration;
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::api::args::string_pairs;
+use crate::api::net::failure;
 use crate::http::blocking::{self, BlockingRequest};
 use crate::http::client::ClientRequest;
 use crate::http::request::Limits;
@@ -14,8 +15,9 @@ use crate::http::response::Response;
 use crate::http::server::{ServerOptions, WsRoutes};
 use crate::http::url::Url;
 use crate::net::tls;
+use crate::reactor::duration;
 use crate::reactor::pool::JobOutput;
-use crate::reactor::{SharedReactor, duration};
+use crate::sockets::SharedReactor;
 
 /// Server options from a script's `opts` table: limits, timeouts, `tls = {cert, key}` and
 /// `websocket = {[path] = WebSocket server id}`.
@@ -83,18 +85,13 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "http_server_start",
         lua.create_function(
             move |lua, (host, port, opts): (String, i64, Option<Table>)| {
-                let failure = |message: String| -> Result<MultiValue> {
-                    Ok(MultiValue::from_vec(vec![
-                        Value::Nil,
-                        Value::String(lua.create_string(message)?),
-                    ]))
-                };
+                let failure = |error: &dyn std::fmt::Display| failure(lua, error);
                 let Ok(port) = u16::try_from(port) else {
-                    return failure(format!("port {port} is out of range (0-65535)"));
+                    return failure(&format!("port {port} is out of range (0-65535)"));
                 };
                 let options = match options_from(opts) {
                     Ok(options) => options,
-                    Err(message) => return failure(message),
+                    Err(message) => return failure(&message),
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
@@ -103,7 +100,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                         Value::Integer(id as i64),
                         Value::Integer(i64::from(address.port())),
                     ])),
-                    Err(message) => failure(message),
+                    Err(error) => failure(&error),
                 }
             },
         )?,
@@ -116,12 +113,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
             move |lua, (method, url, headers, body, timeout, verify, ca_file): RequestArgs| {
                 let url = match Url::parse(&url) {
                     Ok(url) => url,
-                    Err(message) => {
-                        return Ok(MultiValue::from_vec(vec![
-                            Value::Nil,
-                            Value::String(lua.create_string(message)?),
-                        ]));
-                    }
+                    Err(error) => return failure(lua, error),
                 };
                 let request = ClientRequest {
                     method: method.to_ascii_uppercase(),

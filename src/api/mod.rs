@@ -17,7 +17,7 @@ pub mod websocket;
 
 use mlua::{Lua, Result, Table};
 
-use crate::reactor::SharedReactor;
+use crate::sockets::SharedReactor;
 
 /// A family of Rust `_PY` helpers registered together on first use. Which names belong to
 /// which family is listed once, in `lua_stdlib/plua/catalogue.lua`.

@@ -7,14 +7,17 @@ use std::net::SocketAddr;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::event::{NetEvent, Val};
 use crate::lua::values::to_lua_multi;
 use crate::net::reads::InputLimits;
-use crate::net::registry::{ConnectOptions, Net, NetContext, TlsOptions};
 use crate::net::resolve;
 use crate::net::server::ServerMode;
 use crate::net::tcp::{DEFAULT_READ_MAX, ReadKind};
-use crate::net::{NetEvent, Val, tls};
-use crate::reactor::{SharedReactor, duration};
+use crate::net::tls;
+use crate::net::tls::TlsOptions;
+use crate::reactor::duration;
+use crate::sockets::SharedReactor;
+use crate::sockets::{ConnectOptions, Net, NetContext};
 
 fn port_of(port: i64) -> Result<u16> {
     u16::try_from(port)
@@ -211,7 +214,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                             std::path::Path::new(&key),
                         ) {
                             Ok(config) => Some(config),
-                            Err(error) => return fail(lua, error.to_string()),
+                            Err(error) => return failure(lua, error.to_string()),
                         }
                     }
                     _ => None,
@@ -224,7 +227,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                         Value::String(lua.create_string(format!("Listening on {address}"))?),
                         Value::Integer(i64::from(address.port())),
                     ])),
-                    Err(message) => fail(lua, message),
+                    Err(message) => failure(lua, message),
                 }
             },
         )?,
@@ -297,6 +300,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     )?;
 
     register_udp(lua, core, reactor)?;
+    crate::report::register(lua, core)?;
     crate::api::http::register(lua, core, reactor)?;
     crate::api::websocket::register(lua, core, reactor)?;
 
@@ -342,7 +346,7 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let peer = match (peer_host, peer_port) {
                     (Some(host), Some(port)) => match udp_address(&host, port_of(port)?) {
                         Ok(address) => Some(address),
-                        Err(message) => return fail(lua, message),
+                        Err(message) => return failure(lua, message),
                     },
                     _ => None,
                 };
@@ -357,7 +361,7 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let bind_host = bind_host.unwrap_or_else(|| default_bind.into());
                 let bind = match udp_address(&bind_host, port_of(bind_port.unwrap_or(0))?) {
                     Ok(address) => address,
-                    Err(message) => return fail(lua, message),
+                    Err(message) => return failure(lua, message),
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
@@ -367,7 +371,7 @@ fn register_udp(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                         Value::String(lua.create_string(local.ip().to_string())?),
                         Value::Integer(i64::from(local.port())),
                     ])),
-                    Err(message) => fail(lua, message),
+                    Err(message) => failure(lua, message),
                 }
             },
         )?,
@@ -438,7 +442,7 @@ fn route_source(ip: &str) -> Option<String> {
     probe.local_addr().ok().map(|local| local.ip().to_string())
 }
 
-/// Starts an operation with a fresh id on the socket registry; returns the id.
+/// Starts an operation with a fresh id on the socket table; returns the id.
 fn start_op(reactor: &SharedReactor, start: impl FnOnce(&mut Net, &mut NetContext, u64)) -> u64 {
     let mut reactor = reactor.borrow_mut();
     let op = reactor.ids.next_id();
@@ -448,9 +452,11 @@ fn start_op(reactor: &SharedReactor, start: impl FnOnce(&mut Net, &mut NetContex
 }
 
 /// `nil, message` as a multi-value.
-fn fail(lua: &Lua, message: String) -> Result<MultiValue> {
+/// `nil, message`: the one place where a failure of the socket, TLS, HTTP or WebSocket layers
+/// (a typed error, or a message) becomes what the script sees.
+pub(crate) fn failure(lua: &Lua, error: impl std::fmt::Display) -> Result<MultiValue> {
     Ok(MultiValue::from_vec(vec![
         Value::Nil,
-        Value::String(lua.create_string(message)?),
+        Value::String(lua.create_string(error.to_string())?),
     ]))
 }

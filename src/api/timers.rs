@@ -9,7 +9,6 @@
 //! the caller's line, and schedules as well.
 
 use std::ffi::c_int;
-use std::rc::Rc;
 
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Result, Table, Value};
@@ -17,7 +16,7 @@ use mlua::{Function, Lua, Result, Table, Value};
 use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::wheel::MAX_DELAY_MS;
-use crate::reactor::{Reactor, SharedReactor};
+use crate::sockets::SharedReactor;
 
 /// Builds the table of timer primitives handed to the prelude.
 pub fn primitives(lua: &Lua, reactor: &SharedReactor) -> Result<Table> {
@@ -241,7 +240,7 @@ unsafe fn plain_delay(state: *mut lua_State, nargs: c_int) -> Option<f64> {
 }
 
 /// A fresh timer id, or `None` when the reactor is busy (the slow path reports that).
-fn next_timer_id(reactor: &Rc<std::cell::RefCell<Reactor>>) -> Option<u64> {
+fn next_timer_id(reactor: &SharedReactor) -> Option<u64> {
     let mut reactor = reactor.try_borrow_mut().ok()?;
     Some(reactor.ids.next_id())
 }

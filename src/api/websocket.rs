@@ -6,18 +6,12 @@
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::api::args::string_pairs;
-use crate::net::registry::{WsConnectOptions, WsSizes};
-use crate::reactor::SharedReactor;
+use crate::api::net::failure;
+use crate::sockets::SharedReactor;
+use crate::sockets::{WsConnectOptions, WsSizes};
 
 /// Close code sent by `websocket_close` without one: normal closure.
 const NORMAL_CLOSE: u16 = 1000;
-
-fn failure(lua: &Lua, message: String) -> Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![
-        Value::Nil,
-        Value::String(lua.create_string(message)?),
-    ]))
-}
 
 fn connect_options(opts: Option<&Table>) -> WsConnectOptions {
     let mut options = WsConnectOptions {

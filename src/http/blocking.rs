@@ -12,8 +12,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
+use crate::event::{NetEvent, Val};
 use crate::net::tls::{self, TlsError};
-use crate::net::{NetEvent, Val};
 
 /// A request for a worker.
 #[derive(Debug, Clone)]

@@ -6,19 +6,20 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 
 use super::buffers;
 use super::framing::{ChunkedDecoder, parse_content_length};
 use super::request::RequestError;
 use super::url::Url;
-use crate::net::tls::{self, TlsTransport};
-use crate::net::transport::{PlainTcp, Transport};
-use crate::net::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::event::{EventQueue, NetEvent, Val};
+use crate::net::connect;
+use crate::net::describe_io_error;
+use crate::net::tls::TlsOptions;
+use crate::net::transport::Transport;
 use crate::reactor::ids::IdHasher;
+use crate::reactor::ids::token;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -120,7 +121,7 @@ struct ClientConn {
     closed: bool,
 }
 
-/// What the registry must do after a client event.
+/// What the socket table must do after a client event.
 pub enum Followup {
     Nothing,
     /// Send this request again on a fresh connection (a pooled one had gone stale).
@@ -134,12 +135,13 @@ pub struct HttpClient {
     idle: HashMap<PoolKey, Vec<u64>>,
 }
 
-fn token(id: u64) -> Token {
-    Token(id as usize + TOKEN_OFFSET)
-}
-
 impl HttpClient {
-    /// Requests in flight (each keeps the process alive until its callback ran).
+    /// Is any request in flight (each keeps the process alive until its callback ran)?
+    pub fn is_busy(&self) -> bool {
+        self.conns.values().any(|conn| conn.exchange.is_some())
+    }
+
+    /// Requests in flight.
     pub fn in_flight(&self) -> usize {
         self.conns
             .values()
@@ -195,31 +197,17 @@ impl HttpClient {
         request: ClientRequest,
         events: &mut EventQueue,
     ) {
-        let stream = match TcpStream::connect(address) {
-            Ok(stream) => stream,
+        let tls = request.url.tls.then(|| TlsOptions {
+            verify: request.verify,
+            server_name: None,
+            ca_file: request.ca_file.clone(),
+        });
+        let transport = match connect::open(address, &request.url.host, tls.as_ref()) {
+            Ok(transport) => transport,
             Err(error) => {
-                events.push_back(NetEvent::failure(op, describe_io_error(&error)));
+                events.push_back(NetEvent::failure(op, error.to_string()));
                 return;
             }
-        };
-        let transport: Box<dyn Transport> = if request.url.tls {
-            let ca_file = request.ca_file.as_deref().map(std::path::Path::new);
-            let config = match tls::client_config(request.verify, ca_file) {
-                Ok(config) => config,
-                Err(error) => {
-                    events.push_back(NetEvent::failure(op, error.to_string()));
-                    return;
-                }
-            };
-            match TlsTransport::client(stream, Arc::clone(&config), &request.url.host) {
-                Ok(transport) => Box::new(transport),
-                Err(error) => {
-                    events.push_back(NetEvent::failure(op, error.to_string()));
-                    return;
-                }
-            }
-        } else {
-            Box::new(PlainTcp::new(stream))
         };
         let key = PoolKey {
             tls: request.url.tls,
@@ -287,7 +275,7 @@ impl HttpClient {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
-        if conn.exchange.is_none() && buffers::trim_pending() && self.in_flight() == 0 {
+        if conn.exchange.is_none() && buffers::trim_pending() && !self.is_busy() {
             // The last exchange after large transfers ended: a quiet moment to give memory back.
             buffers::trim_if_pending();
         }

@@ -13,8 +13,8 @@ use super::framing::ChunkedDecoder;
 use super::request::{BodyFraming, Head, Limits, Request, RequestError, parse_head};
 use super::response::Response;
 use super::upgrade::{self, Decision, Upgraded, WsRoutes};
+use crate::event::{EventQueue, NetEvent, Val};
 use crate::net::transport::Transport;
-use crate::net::{EventQueue, NetEvent, Val};
 
 /// Requests read ahead of their responses before reading pauses.
 const MAX_PIPELINE: usize = 32;

@@ -1,69 +1,9 @@
-//! How a message body is delimited (RFC 9112 §6): choosing the framing of a request from its
-//! `Content-Length` and `Transfer-Encoding` fields, strictly enough that no request can be
-//! read two ways (request smuggling), and the incremental chunked decoder that the server and
-//! the client share, with checked size arithmetic.
+//! How a message body is delimited (RFC 9112 §6): the grammar of `Content-Length` and
+//! `Transfer-Encoding` values, and the incremental chunked decoder that the server and the
+//! client share, with checked size arithmetic. (Choosing a request's framing from its fields
+//! is `request::framing`, which builds on these.)
 
-use super::request::{BodyFraming, Head, Limits, RequestError};
-
-/// How a request's body is framed (RFC 9112 §6): `Transfer-Encoding: chunked` (exactly, in
-/// one field) or one `Content-Length` of plain digits (repeated fields must agree). Messages
-/// that could be read two ways (both fields, several `Transfer-Encoding` fields, a coding list,
-/// a length with a sign, spaces or a comma list) are rejected with 400, so no byte of a body is
-/// ever read as a next request; a coding other than `chunked` alone is 501.
-pub fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
-    let mut encoding = None;
-    let mut length: Option<&str> = None;
-    for (name, value) in head.headers() {
-        match name {
-            "transfer-encoding" => {
-                let repeated = encoding.replace(value).is_some();
-                if repeated {
-                    return Err(RequestError::Malformed(
-                        "more than one Transfer-Encoding field".into(),
-                    ));
-                }
-            }
-            "content-length" => {
-                if length.is_some_and(|first| first != value) {
-                    return Err(RequestError::Malformed("conflicting Content-Length".into()));
-                }
-                length = Some(value);
-            }
-            _ => {}
-        }
-    }
-    if let Some(encoding) = encoding {
-        if length.is_some() {
-            return Err(RequestError::Malformed(
-                "both Content-Length and Transfer-Encoding".into(),
-            ));
-        }
-        if head.version == 0 {
-            return Err(RequestError::Malformed(
-                "Transfer-Encoding in an HTTP/1.0 request".into(),
-            ));
-        }
-        return match transfer_coding(encoding) {
-            Coding::Chunked => Ok(BodyFraming::Chunked),
-            Coding::Unsupported => Err(RequestError::UnsupportedEncoding(encoding.to_owned())),
-            Coding::Invalid => Err(RequestError::Malformed(format!(
-                "invalid Transfer-Encoding '{encoding}'"
-            ))),
-        };
-    }
-    let Some(length) = length else {
-        return Ok(BodyFraming::Empty);
-    };
-    match parse_content_length(length) {
-        Some(Ok(length)) if length > limits.max_body => Err(RequestError::BodyTooLarge),
-        Some(Ok(0)) => Ok(BodyFraming::Empty),
-        Some(Ok(length)) => Ok(BodyFraming::Length(length)),
-        Some(Err(())) => Err(RequestError::BodyTooLarge),
-        None => Err(RequestError::Malformed(format!(
-            "invalid Content-Length '{length}'"
-        ))),
-    }
-}
+use super::error::RequestError;
 
 /// What a `Transfer-Encoding` value asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +192,7 @@ fn skip_trailers(input: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::parse_head;
+    use crate::http::request::{Limits, parse_head};
 
     #[test]
     fn chunked_bodies_decode_across_pieces() {

@@ -5,6 +5,7 @@ pub mod blocking;
 pub mod buffers;
 pub mod client;
 pub mod conn;
+pub mod error;
 pub mod framing;
 pub mod request;
 pub mod response;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::framing;
+use super::framing::{Coding, parse_content_length, transfer_coding};
 
 /// Limits applied while reading a request.
 #[derive(Debug, Clone, Copy)]
@@ -28,38 +28,7 @@ impl Default for Limits {
     }
 }
 
-/// Why a request cannot be served; each maps to a status code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
-    #[error("bad request: {0}")]
-    Malformed(String),
-    #[error("request header fields too large")]
-    HeadTooLarge,
-    #[error("payload too large")]
-    BodyTooLarge,
-    #[error("transfer encoding not implemented: {0}")]
-    UnsupportedEncoding(String),
-}
-
-impl RequestError {
-    /// The status code to answer with.
-    pub fn status(&self) -> u16 {
-        match self {
-            RequestError::Malformed(_) => 400,
-            RequestError::HeadTooLarge => 431,
-            RequestError::BodyTooLarge => 413,
-            RequestError::UnsupportedEncoding(_) => 501,
-        }
-    }
-}
-
-/// How the body of a request is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFraming {
-    Empty,
-    Length(usize),
-    Chunked,
-}
+pub use super::error::{BodyFraming, RequestError};
 
 /// A byte range of [`Head`]'s text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,7 +174,7 @@ pub fn parse_head(buffer: &[u8], limits: &Limits) -> Result<Option<(Head, usize)
         expect_continue: false,
         keep_alive: version >= 1,
     };
-    head.framing = framing::framing(&head, limits)?;
+    head.framing = framing(&head, limits)?;
     if let Some(connection) = head.header("connection") {
         if contains_ignore_case(connection, "close") {
             head.keep_alive = false;
@@ -262,6 +231,66 @@ pub fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How a request's body is framed (RFC 9112 §6): `Transfer-Encoding: chunked` (exactly, in
+/// one field) or one `Content-Length` of plain digits (repeated fields must agree). Messages
+/// that could be read two ways (both fields, several `Transfer-Encoding` fields, a coding list,
+/// a length with a sign, spaces or a comma list) are rejected with 400, so no byte of a body is
+/// ever read as a next request; a coding other than `chunked` alone is 501.
+pub fn framing(head: &Head, limits: &Limits) -> Result<BodyFraming, RequestError> {
+    let mut encoding = None;
+    let mut length: Option<&str> = None;
+    for (name, value) in head.headers() {
+        match name {
+            "transfer-encoding" => {
+                let repeated = encoding.replace(value).is_some();
+                if repeated {
+                    return Err(RequestError::Malformed(
+                        "more than one Transfer-Encoding field".into(),
+                    ));
+                }
+            }
+            "content-length" => {
+                if length.is_some_and(|first| first != value) {
+                    return Err(RequestError::Malformed("conflicting Content-Length".into()));
+                }
+                length = Some(value);
+            }
+            _ => {}
+        }
+    }
+    if let Some(encoding) = encoding {
+        if length.is_some() {
+            return Err(RequestError::Malformed(
+                "both Content-Length and Transfer-Encoding".into(),
+            ));
+        }
+        if head.version == 0 {
+            return Err(RequestError::Malformed(
+                "Transfer-Encoding in an HTTP/1.0 request".into(),
+            ));
+        }
+        return match transfer_coding(encoding) {
+            Coding::Chunked => Ok(BodyFraming::Chunked),
+            Coding::Unsupported => Err(RequestError::UnsupportedEncoding(encoding.to_owned())),
+            Coding::Invalid => Err(RequestError::Malformed(format!(
+                "invalid Transfer-Encoding '{encoding}'"
+            ))),
+        };
+    }
+    let Some(length) = length else {
+        return Ok(BodyFraming::Empty);
+    };
+    match parse_content_length(length) {
+        Some(Ok(length)) if length > limits.max_body => Err(RequestError::BodyTooLarge),
+        Some(Ok(0)) => Ok(BodyFraming::Empty),
+        Some(Ok(length)) => Ok(BodyFraming::Length(length)),
+        Some(Err(())) => Err(RequestError::BodyTooLarge),
+        None => Err(RequestError::Malformed(format!(
+            "invalid Content-Length '{length}'"
+        ))),
+    }
 }
 
 #[cfg(test)]

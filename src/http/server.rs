@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 
 use super::buffers;
 use super::conn::{HttpConn, State};
@@ -17,10 +17,12 @@ use super::request::Limits;
 use super::response::Response;
 use super::upgrade::Upgraded;
 pub use super::upgrade::WsRoutes;
+use crate::event::EventQueue;
+use crate::net::error::SocketError;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
-use crate::net::{EventQueue, TOKEN_OFFSET};
 use crate::reactor::ids::IdHasher;
+use crate::reactor::ids::token;
 
 /// Configuration of one server.
 #[derive(Clone)]
@@ -65,14 +67,10 @@ struct Server {
 pub struct HttpServers {
     servers: HashMap<u64, Server, IdHasher>,
     conns: HashMap<u64, HttpConn, IdHasher>,
-    /// Connections upgraded to WebSocket, for the registry to take.
+    /// Connections upgraded to WebSocket, for the socket table to take.
     upgrades: Vec<Upgraded>,
     /// Connections of stopped servers still sending the responses they owe.
     draining: HashSet<u64, IdHasher>,
-}
-
-fn token(id: u64) -> Token {
-    Token(id as usize + TOKEN_OFFSET)
 }
 
 /// Makes room on a full `server` by closing its connection that has been idle the longest
@@ -99,13 +97,9 @@ fn evict_idlest(
 }
 
 impl HttpServers {
-    /// Listening servers that keep the process alive.
-    pub fn alive(&self) -> usize {
-        self.servers
-            .values()
-            .filter(|server| server.referenced)
-            .count()
-            + self.draining.len()
+    /// Does a listening server (or a draining connection) keep the process alive?
+    pub fn is_alive(&self) -> bool {
+        !self.draining.is_empty() || self.servers.values().any(|server| server.referenced)
     }
 
     /// `_PY.unref`/`ref` on a server id.
@@ -133,7 +127,7 @@ impl HttpServers {
         host: &str,
         port: u16,
         options: ServerOptions,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<SocketAddr, SocketError> {
         let (listener, local) = crate::net::listen_on(registry, host, port, token(id))?;
         self.servers.insert(
             id,

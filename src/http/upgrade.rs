@@ -1,9 +1,9 @@
 //! WebSocket upgrades on the embedded HTTP server: which requests a server hands to one of its
 //! WebSocket servers, the checks of the opening handshake (RFC 6455 section 4.2.1) and the
-//! `101 Switching Protocols` answer. The connection itself moves to `src/net/ws/` afterwards.
+//! `101 Switching Protocols` answer. The connection itself moves to `src/ws/` afterwards.
 
 use super::request::{Head, decode_query};
-use crate::net::Val;
+use crate::event::Val;
 
 /// The WebSocket routes of an HTTP server.
 #[derive(Debug, Clone, Default)]

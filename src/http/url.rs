@@ -1,6 +1,23 @@
 //! The small URL subset the HTTP client needs: `http[s]://host[:port][/path][?query]`, with
 //! IPv6 literals in brackets, and resolving a redirect's `Location` against the current URL.
 
+/// Why a text is not a URL the client can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Not `http://` or `https://`.
+    #[error("unsupported URL '{0}' (expected http:// or https://)")]
+    Scheme(String),
+    /// An unclosed IPv6 bracket.
+    #[error("invalid URL '{0}'")]
+    Invalid(String),
+    /// Nothing between the scheme and the path.
+    #[error("invalid URL '{0}': no host")]
+    NoHost(String),
+    /// A port that is not a number from 0 to 65535.
+    #[error("invalid port in URL '{0}'")]
+    Port(String),
+}
+
 /// A parsed absolute URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
@@ -14,16 +31,14 @@ pub struct Url {
 
 impl Url {
     /// Parses an absolute `http://` or `https://` URL.
-    pub fn parse(text: &str) -> Result<Url, String> {
+    pub fn parse(text: &str) -> Result<Url, UrlError> {
         let text = text.trim();
         let (tls, rest) = if let Some(rest) = strip_prefix_ignore_case(text, "http://") {
             (false, rest)
         } else if let Some(rest) = strip_prefix_ignore_case(text, "https://") {
             (true, rest)
         } else {
-            return Err(format!(
-                "unsupported URL '{text}' (expected http:// or https://)"
-            ));
+            return Err(UrlError::Scheme(text.to_owned()));
         };
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = &rest[..authority_end];
@@ -40,7 +55,7 @@ impl Url {
         let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
             let close = bracketed
                 .find(']')
-                .ok_or_else(|| format!("invalid URL '{text}'"))?;
+                .ok_or_else(|| UrlError::Invalid(text.to_owned()))?;
             let host = &bracketed[..close];
             let port = match bracketed[close + 1..].strip_prefix(':') {
                 Some(port) => parse_port(port, text)?,
@@ -54,7 +69,7 @@ impl Url {
             }
         };
         if host.is_empty() {
-            return Err(format!("invalid URL '{text}': no host"));
+            return Err(UrlError::NoHost(text.to_owned()));
         }
         Ok(Url {
             tls,
@@ -90,7 +105,7 @@ impl Url {
     }
 
     /// Resolves a `Location` header (absolute, scheme-relative, absolute-path or relative).
-    pub fn join(&self, location: &str) -> Result<Url, String> {
+    pub fn join(&self, location: &str) -> Result<Url, UrlError> {
         let location = location.trim();
         if location.contains("://") {
             return Url::parse(location);
@@ -120,9 +135,8 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
         .then(|| &text[prefix.len()..])
 }
 
-fn parse_port(port: &str, text: &str) -> Result<u16, String> {
-    port.parse()
-        .map_err(|_| format!("invalid port in URL '{text}'"))
+fn parse_port(port: &str, text: &str) -> Result<u16, UrlError> {
+    port.parse().map_err(|_| UrlError::Port(text.to_owned()))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use mlua::{Lua, Result, Table};
 
 use crate::api;
 use crate::lua::{coroutines, memory, stdlib, warnings};
-use crate::reactor::SharedReactor;
+use crate::sockets::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
 pub struct LuaSetup {

@@ -4,8 +4,8 @@ use std::ffi::c_char;
 
 use mlua::{Lua, MultiValue, Result, Table, Value, ffi};
 
+use crate::event::Val;
 use crate::http::request::{Request, decode_query};
-use crate::net::Val;
 
 /// One [`Val`] as a Lua value (`Record` becomes a table with string keys).
 pub fn to_lua(lua: &Lua, value: Val) -> Result<Value> {

@@ -1,6 +1,6 @@
 //! Host names to addresses. Literal IPs and `localhost` resolve at once; other names go to the
-//! worker pool (getaddrinfo blocks), and the reactor continues the connect when the answer comes
-//! back through the waker.
+//! worker pool (getaddrinfo blocks), and `src/sockets/lookups.rs` continues what waited when the
+//! answer comes back through the waker.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
@@ -16,17 +16,33 @@ pub fn literal(host: &str, port: u16) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, port))
 }
 
+/// Why a name has no address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The resolver failed (unknown name, no network).
+    #[error("cannot resolve host '{host}': {reason}")]
+    Failed { host: String, reason: String },
+    /// The resolver answered with no address.
+    #[error("cannot resolve host '{host}': no address")]
+    NoAddress { host: String },
+}
+
 /// Looks `host:port` up (blocking; run it on the worker pool). IPv4 answers come first.
-pub fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
+pub fn lookup(host: &str, port: u16) -> Result<SocketAddr, LookupError> {
     let mut addresses: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|error| format!("cannot resolve host '{host}': {error}"))?
+        .map_err(|error| LookupError::Failed {
+            host: host.to_owned(),
+            reason: error.to_string(),
+        })?
         .collect();
     addresses.sort_by_key(|address| !address.is_ipv4());
     addresses
         .into_iter()
         .next()
-        .ok_or_else(|| format!("cannot resolve host '{host}': no address"))
+        .ok_or_else(|| LookupError::NoAddress {
+            host: host.to_owned(),
+        })
 }
 
 #[cfg(test)]
@@ -52,7 +68,9 @@ mod tests {
 
     #[test]
     fn lookup_reports_unknown_hosts_clearly() {
-        let error = lookup("no-such-host.invalid", 80).expect_err("must fail");
+        let error = lookup("no-such-host.invalid", 80)
+            .expect_err("must fail")
+            .to_string();
         assert!(
             error.contains("cannot resolve host 'no-such-host.invalid'"),
             "{error}"

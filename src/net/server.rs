@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mio::net::TcpListener;
 
-use super::{EventQueue, NetEvent, Val};
+use crate::event::{EventQueue, NetEvent, Val};
 
 /// How a server hands over its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

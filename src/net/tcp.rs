@@ -4,14 +4,15 @@
 //! the kernel pauses while the unconsumed input (buffered, or handed to Lua in events not yet
 //! run) is at its bound (so a peer that floods us is held back by TCP itself) and while our own
 //! send queue is full (so an echoing handler cannot grow memory without bound); one readiness
-//! event reads at most a turn's budget, and the registry resumes the rest on the next turn.
+//! event reads at most a turn's budget, and the socket table resumes the rest on the next turn.
 
 use std::collections::VecDeque;
 
+use super::describe_io_error;
 use super::reads::{self, Served};
 pub use super::reads::{DEFAULT_READ_MAX, InputLimits, ReadKind, ReadRequest};
 use super::transport::{Transport, connect_finished};
-use super::{EventQueue, NetEvent, Val, describe_io_error};
+use crate::event::{EventQueue, NetEvent, Val};
 
 /// Bytes read per pass for connections that emit `data_received` events.
 const EVENT_CHUNK: usize = 64 * 1024;

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 
-use super::{EventQueue, NetEvent, Val, describe_io_error};
+use super::describe_io_error;
+use super::error::SocketError;
+use crate::event::{EventQueue, NetEvent, Val};
 
 /// Datagrams kept while nobody asks for them; older ones are dropped beyond this (as the kernel
 /// would drop them from a full buffer).
@@ -50,21 +52,18 @@ impl UdpSock {
         bind: SocketAddr,
         peer: Option<SocketAddr>,
         broadcast: bool,
-    ) -> Result<UdpSock, String> {
-        let socket = UdpSocket::bind(bind)
-            .map_err(|error| format!("cannot bind UDP {bind}: {}", describe_io_error(&error)))?;
+    ) -> Result<UdpSock, SocketError> {
+        let socket = UdpSocket::bind(bind).map_err(|source| SocketError::UdpBind {
+            address: bind,
+            source,
+        })?;
         if broadcast {
-            socket
-                .set_broadcast(true)
-                .map_err(|error| format!("cannot enable broadcast: {error}"))?;
+            socket.set_broadcast(true).map_err(SocketError::Broadcast)?;
         }
         if let Some(peer) = peer {
-            socket.connect(peer).map_err(|error| {
-                format!(
-                    "cannot connect UDP to {peer}: {}",
-                    describe_io_error(&error)
-                )
-            })?;
+            socket
+                .connect(peer)
+                .map_err(|source| SocketError::UdpConnect { peer, source })?;
         }
         Ok(UdpSock {
             socket,

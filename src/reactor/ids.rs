@@ -1,5 +1,6 @@
-//! Handle ids: one counter for every runtime handle (timers now; sockets and servers later), so
-//! an id names exactly one thing, plus a cheap hasher for maps keyed by these ids.
+//! Handle ids: one counter for every runtime handle (timers, sockets, servers, operations), so
+//! an id names exactly one thing; the mapping between a socket's id and its poller token; and
+//! a cheap hasher for maps keyed by these ids.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -15,6 +16,19 @@ impl IdCounter {
         self.last += 1;
         self.last
     }
+}
+
+/// Tokens below this are the reactor's own (waker, signals, stdin).
+pub const TOKEN_OFFSET: usize = 16;
+
+/// The poller token of socket `id`.
+pub fn token(id: u64) -> mio::Token {
+    mio::Token(id as usize + TOKEN_OFFSET)
+}
+
+/// The socket id behind a poller token, if it is a socket's.
+pub fn id_of(token: mio::Token) -> Option<u64> {
+    token.0.checked_sub(TOKEN_OFFSET).map(|id| id as u64)
 }
 
 /// A hasher for sequential `u64` ids. The low bits stay the id itself, so ids made one after

@@ -1,6 +1,8 @@
 //! The reactor: one `mio::Poll` on the main thread, the timer set, the signal self-pipe, the
-//! `Waker` other threads nudge, and the lazy worker pool. It knows nothing about Lua: it turns
-//! readiness into [`ReadyEvent`]s and the runtime decides which coroutine to resume.
+//! `Waker` other threads nudge, and the lazy worker pool. It knows nothing about Lua nor about
+//! what a socket is: it reports readiness, due timers, signals and finished jobs, handing
+//! socket readiness to the [`SocketLayer`] above it (`src/sockets/`) and the rest to the
+//! runtime as [`ReadyEvent`]s.
 
 pub mod duration;
 pub mod ids;
@@ -9,17 +11,15 @@ pub mod signals;
 pub mod timers;
 pub mod wheel;
 
-use std::cell::RefCell;
 use std::io;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::net::registry::{Net, NetContext, id_of};
-use ids::IdCounter;
+use crate::event::{EventQueue, NetEvent};
+use ids::{IdCounter, id_of};
 use pool::WorkerPool;
 use signals::SignalPipe;
 use timers::Timers;
@@ -41,9 +41,47 @@ pub enum ReadyEvent {
     Stdin,
 }
 
+/// The reactor's borrowed parts that socket operations need.
+pub struct NetContext<'a> {
+    /// Where sockets register with the poller.
+    pub registry: &'a mio::Registry,
+    /// The id counter shared by all handles.
+    pub ids: &'a mut IdCounter,
+    /// Deadlines are timers with [`timers::TimerAction::Net`].
+    pub timers: &'a mut Timers,
+    /// Name lookups and blocking requests run here.
+    pub pool: &'a mut WorkerPool,
+}
+
+/// The layer that owns the sockets, as the reactor sees it: it is told about readiness, its
+/// deadline timers and finished pool jobs, and keeps the queue of events for Lua.
+pub trait SocketLayer: Default {
+    /// Socket `id` is ready.
+    fn on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    );
+    /// A timer with [`timers::TimerAction::Net`] fired; true if it was one of this layer's.
+    fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool;
+    /// Pool job `job` finished; true if it was one of this layer's.
+    fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: pool::JobOutput) -> bool;
+    /// Does any socket or operation keep the process alive?
+    fn is_alive(&self) -> bool;
+    /// `_PY.unref` / `_PY.ref` for a socket; false if `id` is none of this layer's.
+    fn set_referenced(&mut self, id: u64, referenced: bool) -> bool;
+    /// Finished operations and events waiting to reach Lua.
+    fn events(&mut self) -> &mut EventQueue;
+    /// How many events wait to reach Lua.
+    fn pending_events(&self) -> usize;
+}
+
 /// The reactor's state, shared (single-threaded) between the runtime loop and the Lua-facing
-/// functions that add timers or, later, sockets.
-pub struct Reactor {
+/// functions that add timers or sockets; `S` is the socket layer on top of it.
+pub struct Reactor<S> {
     poll: Poll,
     events: Events,
     signals: SignalPipe,
@@ -54,19 +92,16 @@ pub struct Reactor {
     /// The id counter shared by all handles.
     pub ids: IdCounter,
     /// Every socket of the process.
-    pub net: Net,
+    pub net: S,
     /// Events seen while a blocking call polled on its own, for the main loop.
     deferred: Vec<ReadyEvent>,
     /// Socket readiness of the current poll (kept to reuse its allocation).
     ready_sockets: Vec<(u64, bool, bool, bool)>,
 }
 
-/// The reactor as the runtime and the Lua bindings hold it.
-pub type SharedReactor = Rc<RefCell<Reactor>>;
-
-impl Reactor {
+impl<S: SocketLayer> Reactor<S> {
     /// Creates the poller, the waker and the signal pipe.
-    pub fn new() -> io::Result<Reactor> {
+    pub fn new() -> io::Result<Reactor<S>> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let signals = SignalPipe::install(poll.registry(), SIGNALS)?;
@@ -77,16 +112,21 @@ impl Reactor {
             pool: WorkerPool::new(POOL_THREADS, POOL_QUEUE, waker),
             timers: Timers::new(),
             ids: IdCounter::default(),
-            net: Net::default(),
+            net: S::default(),
             deferred: Vec::new(),
             ready_sockets: Vec::new(),
         })
     }
 
-    /// Handles that keep the process alive: referenced timers, sockets and servers, pending
-    /// pool jobs, and finished operations not yet handed to Lua.
-    pub fn alive(&self) -> usize {
-        self.timers.referenced() + self.net.alive() + self.pool.in_flight() + self.net.events.len()
+    /// Does anything keep the process alive: referenced timers, sockets and servers, pending
+    /// pool jobs, finished operations not yet handed to Lua? Asked once per loop turn, so it
+    /// answers from counters first and stops at the first live socket (a turn costs the same
+    /// with 10 or 10,000 open connections).
+    pub fn is_alive(&self) -> bool {
+        self.timers.referenced() > 0
+            || self.pool.in_flight() > 0
+            || self.net.pending_events() > 0
+            || self.net.is_alive()
     }
 
     /// Takes handle `id` out of (`referenced = false`) or back into the alive count.
@@ -94,8 +134,8 @@ impl Reactor {
         self.timers.set_referenced(id, referenced) || self.net.set_referenced(id, referenced)
     }
 
-    /// The socket registry together with the reactor parts its operations need.
-    pub fn net(&mut self) -> (&mut Net, NetContext<'_>) {
+    /// The socket table together with the reactor parts its operations need.
+    pub fn net(&mut self) -> (&mut S, NetContext<'_>) {
         let context = NetContext {
             registry: self.poll.registry(),
             ids: &mut self.ids,
@@ -142,7 +182,7 @@ impl Reactor {
     /// `out`.
     pub fn wait(&mut self, timeout: Option<Duration>, out: &mut Vec<ReadyEvent>) -> io::Result<()> {
         out.append(&mut self.deferred);
-        let timeout = if out.is_empty() && self.net.events.is_empty() {
+        let timeout = if out.is_empty() && self.net.pending_events() == 0 {
             timeout
         } else {
             Some(Duration::ZERO)
@@ -195,15 +235,17 @@ impl Reactor {
     /// Polls until operation `op` finishes or `timeout` passes, for waiting functions called
     /// where the coroutine cannot yield. Only sockets make progress meanwhile (no Lua runs);
     /// other events are kept for the main loop. `None` on timeout.
-    pub fn block_on(&mut self, op: u64, timeout: Option<Duration>) -> Option<crate::net::NetEvent> {
+    pub fn block_on(&mut self, op: u64, timeout: Option<Duration>) -> Option<NetEvent> {
         let deadline = timeout.map(|limit| std::time::Instant::now() + limit);
         let mut others = Vec::new();
         loop {
-            if let Some(index) = self.net.events.iter().position(|event| {
-                matches!(event, crate::net::NetEvent::Complete { op: done, .. } if *done == op)
-            }) {
+            let events = self.net.events();
+            if let Some(index) = events.iter().position(
+                |event| matches!(event, NetEvent::Complete { op: done, .. } if *done == op),
+            ) {
+                let done = events.remove(index);
                 self.deferred.append(&mut others);
-                return self.net.events.remove(index);
+                return done;
             }
             let remaining = match deadline {
                 Some(deadline) => {

@@ -30,6 +30,17 @@ pub(crate) const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const BUFFER_LIMIT: usize = 1 << 20;
 
 /// What can go wrong setting up or running TLS. The texts are shown to Lua scripts as they are.
+/// TLS settings of a client connection (`tcp_connect`, HTTPS requests, `wss://`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// Check the server's certificate chain and name.
+    pub verify: bool,
+    /// The name to verify and send as SNI (default: the host connected to).
+    pub server_name: Option<String>,
+    /// Extra roots (PEM) trusted besides the built-in ones.
+    pub ca_file: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The peer's certificate was rejected: unknown issuer, expired, bad signature, ...

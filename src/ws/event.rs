@@ -2,8 +2,16 @@
 //! itself (`connected`, `dataReceived`, `error`, `disconnected`), a server's connection to its
 //! server with the client id first (`message`, `error`, `client_disconnected`).
 
-use super::conn::Side;
-use crate::net::{NetEvent, Val};
+use crate::event::{NetEvent, Val};
+
+/// Who the connection belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A client made by `websocket_client_create` (its id is the connection's).
+    Client,
+    /// A connection accepted by WebSocket server `server`.
+    Server { server: u64 },
+}
 
 /// `connected()` of client `id`.
 pub fn connected(id: u64) -> NetEvent {

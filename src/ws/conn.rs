@@ -14,25 +14,17 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
-use super::error::describe;
-use super::event;
+use super::error::{SendError, describe};
+use super::event::{self, Side};
 use super::io::TransportIo;
+use crate::event::EventQueue;
+use crate::net::describe_io_error;
 use crate::net::transport::connect_finished;
-use crate::net::{EventQueue, describe_io_error};
 
 /// Close code reported when the connection ended without a closing handshake.
 pub const ABNORMAL_CLOSE: u16 = 1006;
 /// Close code reported when the peer's close frame carried none.
 const NO_STATUS: u16 = 1005;
-
-/// Who the connection belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// A client made by `websocket_client_create` (its id is the connection's).
-    Client,
-    /// A connection accepted by WebSocket server `server`.
-    Server { server: u64 },
-}
 
 enum Phase {
     /// TCP connect in progress (client).
@@ -51,7 +43,7 @@ enum Phase {
     Closed,
 }
 
-/// What a call to the connection asks the registry to do next.
+/// What a call to the connection asks the socket table to do next.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Followup {
     Nothing,
@@ -380,42 +372,40 @@ impl WsConn {
     }
 
     /// Sends a message (text unless `binary`).
-    pub fn send(&mut self, data: &[u8], binary: bool) -> Result<(), String> {
+    pub fn send(&mut self, data: &[u8], binary: bool) -> Result<(), SendError> {
         let Phase::Open(socket) = &mut self.phase else {
             return Err(self.not_open());
         };
         if !socket.can_write() {
-            return Err("closing".into());
+            return Err(SendError::Closing);
         }
         let message = if binary {
             Message::binary(data.to_vec())
         } else {
             match std::str::from_utf8(data) {
                 Ok(text) => Message::text(text),
-                Err(_) => return Err("text message is not valid UTF-8 (send it as binary)".into()),
+                Err(_) => return Err(SendError::NotUtf8),
             }
         };
         let result = socket.write(message).and_then(|()| socket.flush());
         match result {
             Ok(()) => Ok(()),
             Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(WsError::WriteBufferFull(_)) => {
-                Err("send buffer full: the peer is not reading".into())
-            }
-            Err(WsError::Capacity(error)) => Err(format!("message too big: {error}")),
-            Err(error) => Err(describe(&error)),
+            Err(WsError::WriteBufferFull(_)) => Err(SendError::BufferFull),
+            Err(WsError::Capacity(error)) => Err(SendError::TooBig(error)),
+            Err(error) => Err(SendError::Failed(Box::new(error))),
         }
     }
 
-    fn not_open(&self) -> String {
+    fn not_open(&self) -> SendError {
         match self.phase {
-            Phase::Connecting { .. } | Phase::Handshaking(_) => "not connected yet".into(),
-            _ => "not connected".into(),
+            Phase::Connecting { .. } | Phase::Handshaking(_) => SendError::NotConnectedYet,
+            _ => SendError::NotConnected,
         }
     }
 
     /// Starts the closing handshake with `code` and `reason`; a connection still connecting is
-    /// abandoned at once. Returns what the registry should arm.
+    /// abandoned at once. Returns what the socket table should arm.
     pub fn close(&mut self, code: u16, reason: &str, events: &mut EventQueue) -> Followup {
         match &mut self.phase {
             Phase::Open(socket) if socket.can_write() => {

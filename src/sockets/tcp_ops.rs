@@ -1,6 +1,7 @@
-//! TCP clients and TCP servers in the socket registry: connecting (with name lookups on the
+//! TCP clients and TCP servers in the socket table: connecting (with name lookups on the
 //! worker pool and TLS), reads, writes, timeouts, closing; servers in event and queue mode.
 
+use super::lookups::Waiting;
 use super::*;
 
 impl Net {
@@ -16,32 +17,16 @@ impl Net {
         op: u64,
     ) -> u64 {
         let id = ctx.ids.next_id();
-        match resolve::literal(host, port) {
-            Some(address) => self.open_connection(ctx, id, host, address, options, op),
-            None => {
-                let lookup_host = host.to_owned();
-                let job = ctx.pool.submit(id, move || {
-                    Box::new(resolve::lookup(&lookup_host, port)) as JobOutput
-                });
-                match job {
-                    Ok(()) => {
-                        let pending = PendingConnect {
-                            op,
-                            host: host.to_owned(),
-                            options,
-                        };
-                        self.resolving.insert(id, pending);
-                    }
-                    Err(error) => self
-                        .events
-                        .push_back(NetEvent::failure(op, error.to_string())),
-                }
-            }
-        }
+        let waiting = Waiting::Tcp {
+            op,
+            host: host.to_owned(),
+            options,
+        };
+        self.dial(ctx, id, host, port, waiting);
         id
     }
 
-    /// A name lookup finished on the worker pool; false if the job was not ours.
+    /// Opens connection `id` to `address` (the dial path found it for `host`).
     pub(super) fn open_connection(
         &mut self,
         ctx: &mut NetContext,
@@ -51,37 +36,12 @@ impl Net {
         options: ConnectOptions,
         op: u64,
     ) {
-        let stream = match TcpStream::connect(address) {
-            Ok(stream) => stream,
+        let transport = match connect::open(address, host, options.tls.as_ref()) {
+            Ok(transport) => transport,
             Err(error) => {
                 self.events
-                    .push_back(NetEvent::failure(op, describe_io_error(&error)));
+                    .push_back(NetEvent::failure(op, error.to_string()));
                 return;
-            }
-        };
-        let transport: Box<dyn Transport> = match &options.tls {
-            None => Box::new(PlainTcp::new(stream)),
-            Some(tls_options) => {
-                let config = match tls::client_config(
-                    tls_options.verify,
-                    tls_options.ca_file.as_deref().map(std::path::Path::new),
-                ) {
-                    Ok(config) => config,
-                    Err(error) => {
-                        self.events
-                            .push_back(NetEvent::failure(op, error.to_string()));
-                        return;
-                    }
-                };
-                let name = tls_options.server_name.as_deref().unwrap_or(host);
-                match TlsTransport::client(stream, config, name) {
-                    Ok(transport) => Box::new(transport),
-                    Err(error) => {
-                        self.events
-                            .push_back(NetEvent::failure(op, error.to_string()));
-                        return;
-                    }
-                }
             }
         };
         let conn = TcpConn::new(id, transport, Phase::Connecting, address.to_string());
@@ -207,7 +167,7 @@ impl Net {
         if let Some(op) = op {
             let values = match result {
                 Ok(message) => vec![Val::Bool(true), Val::Text(message)],
-                Err(message) => vec![Val::Bool(false), Val::Text(message)],
+                Err(error) => vec![Val::Bool(false), Val::Text(error.to_string())],
             };
             self.events.push_back(NetEvent::Complete { op, values });
         }
@@ -258,12 +218,12 @@ impl Net {
         port: u16,
         tls: Option<Arc<rustls::ServerConfig>>,
         limits: crate::net::tcp::InputLimits,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<SocketAddr, SocketError> {
         let Some(server) = self.servers.get_mut(&id) else {
             return Err(self.missing(id, "server"));
         };
         if server.listener.is_some() {
-            return Err(format!("server {id} is already listening"));
+            return Err(SocketError::AlreadyListening(id));
         }
         let (listener, local) = crate::net::listen_on(ctx.registry, host, port, token(id))?;
         server.local = Some(local);
@@ -316,7 +276,7 @@ impl Net {
             let message = self.missing(id, "server");
             self.events.push_back(NetEvent::Complete {
                 op,
-                values: vec![accept_failure(&message)],
+                values: vec![accept_failure(&message.to_string())],
             });
             return;
         }

@@ -1,13 +1,15 @@
-//! WebSocket clients, servers and connections in the socket registry: connects (name lookups
+//! WebSocket clients, servers and connections in the socket table: connects (name lookups
 //! on the worker pool, TLS), sends, closes with their deadlines, servers started as HTTP
 //! servers whose upgrades become WebSocket connections, and broadcast.
 
+use super::lookups::Waiting;
 use super::*;
 use crate::http::server::WsRoutes;
 use crate::net::reads::DEFAULT_MAX_INPUT;
-use crate::net::ws::client::{self, PendingConnect};
-use crate::net::ws::io::TransportIo;
-use crate::net::ws::{self, Followup, WsConn, WsServer};
+use crate::ws::client::{self, PendingConnect};
+use crate::ws::error::SendError;
+use crate::ws::io::TransportIo;
+use crate::ws::{self, Followup, WsConn, WsServer};
 
 /// Options of `websocket_connect`.
 #[derive(Debug, Clone, Default)]
@@ -44,18 +46,21 @@ impl Net {
         url: &str,
         headers: &[(String, String)],
         options: WsConnectOptions,
-    ) -> Result<(), String> {
+    ) -> Result<(), SocketError> {
         if !self.ws.clients.contains(&id) {
-            return Err(format!("unknown WebSocket client id {id}"));
+            return Err(SocketError::Unknown {
+                what: "WebSocket client",
+                id,
+            });
         }
-        if self.ws.conns.contains_key(&id) || self.ws.resolving.contains_key(&id) {
-            return Err("already connected or connecting".into());
+        if self.ws.conns.contains_key(&id) || self.is_looking_up(id) {
+            return Err(SocketError::AlreadyConnecting);
         }
         let config = ws::config(options.sizes.max_message.unwrap_or(ws::DEFAULT_MAX_MESSAGE));
         let target = match client::prepare(url, headers) {
             Ok(target) => target,
             Err(message) => {
-                self.ws_error(id, message);
+                self.ws_error(id, message.to_string());
                 return Ok(());
             }
         };
@@ -73,47 +78,16 @@ impl Net {
             max_input: options.sizes.max_input.unwrap_or(DEFAULT_MAX_INPUT),
         };
         let (host, port) = (pending.target.url.host.clone(), pending.target.url.port);
-        match resolve::literal(&host, port) {
-            Some(address) => self.ws_open(ctx, id, address, pending, timer),
-            None => {
-                let job = ctx.pool.submit(id, move || {
-                    Box::new(resolve::lookup(&host, port)) as JobOutput
-                });
-                match job {
-                    Ok(()) => {
-                        self.ws.resolving.insert(id, (pending, timer));
-                    }
-                    Err(error) => {
-                        self.disarm(ctx, Some(timer));
-                        self.ws_error(id, error.to_string());
-                    }
-                }
-            }
-        }
+        let waiting = Waiting::WebSocket {
+            pending: Box::new(pending),
+            timer,
+        };
+        self.dial(ctx, id, &host, port, waiting);
         Ok(())
     }
 
-    /// A client's name lookup finished; false if `job` was not one.
-    pub(super) fn ws_resolved(
-        &mut self,
-        ctx: &mut NetContext,
-        job: u64,
-        output: &Result<SocketAddr, String>,
-    ) -> bool {
-        let Some((pending, timer)) = self.ws.resolving.remove(&job) else {
-            return false;
-        };
-        match output {
-            Ok(address) => self.ws_open(ctx, job, *address, pending, timer),
-            Err(message) => {
-                self.disarm(ctx, Some(timer));
-                self.ws_error(job, message.clone());
-            }
-        }
-        true
-    }
-
-    fn ws_open(
+    /// Opens client `id`'s connection to `address` (the dial path found it).
+    pub(super) fn ws_open(
         &mut self,
         ctx: &mut NetContext,
         id: u64,
@@ -125,25 +99,10 @@ impl Net {
             net.disarm(ctx, Some(timer));
             net.ws_error(id, message);
         };
-        let stream = match TcpStream::connect(address) {
-            Ok(stream) => stream,
-            Err(error) => return fail(self, ctx, describe_io_error(&error)),
-        };
-        let transport: Box<dyn Transport> = match &pending.tls {
-            None => Box::new(PlainTcp::new(stream)),
-            Some(options) => {
-                let config = match tls::client_config(
-                    options.verify,
-                    options.ca_file.as_deref().map(std::path::Path::new),
-                ) {
-                    Ok(config) => config,
-                    Err(error) => return fail(self, ctx, error.to_string()),
-                };
-                match TlsTransport::client(stream, config, &pending.target.url.host) {
-                    Ok(transport) => Box::new(transport),
-                    Err(error) => return fail(self, ctx, error.to_string()),
-                }
-            }
+        let host = &pending.target.url.host;
+        let transport = match connect::open(address, host, pending.tls.as_ref()) {
+            Ok(transport) => transport,
+            Err(error) => return fail(self, ctx, error.to_string()),
         };
         let mut conn = WsConn::client(
             id,
@@ -163,7 +122,7 @@ impl Net {
         self.ws.conns.insert(id, conn);
     }
 
-    fn ws_error(&mut self, id: u64, message: String) {
+    pub(super) fn ws_error(&mut self, id: u64, message: String) {
         self.events.push_back(NetEvent::Emit {
             owner: id,
             event: "error",
@@ -174,18 +133,18 @@ impl Net {
     /// Forgets client `id` if it has no connection in progress or open (closed or draining
     /// ones finish on their own); true if it was forgotten. Its id is then unknown.
     pub fn ws_client_release(&mut self, id: u64) -> bool {
-        let busy = self.ws.resolving.contains_key(&id)
-            || self.ws.conns.get(&id).is_some_and(|conn| !conn.is_over());
+        let busy =
+            self.is_looking_up(id) || self.ws.conns.get(&id).is_some_and(|conn| !conn.is_over());
         !busy && self.ws.clients.remove(&id)
     }
 
     /// Sends a text (or binary) message on connection `id` (a client, or a server's client).
-    pub fn ws_send(&mut self, id: u64, data: &[u8], binary: bool) -> Result<(), String> {
+    pub fn ws_send(&mut self, id: u64, data: &[u8], binary: bool) -> Result<(), SendError> {
         let Some(conn) = self.ws.conns.get_mut(&id) else {
             return Err(if self.ws.clients.contains(&id) {
-                "not connected".into()
+                SendError::NotConnected
             } else {
-                self.missing(id, "WebSocket")
+                self.missing(id, "WebSocket").into()
             });
         };
         conn.send(data, binary)
@@ -198,7 +157,7 @@ impl Net {
 
     /// Starts closing connection `id` with `code` and `reason`; false if it is not open.
     pub fn ws_close(&mut self, ctx: &mut NetContext, id: u64, code: u16, reason: &str) -> bool {
-        if let Some((_, timer)) = self.ws.resolving.remove(&id) {
+        if let Some(Waiting::WebSocket { timer, .. }) = self.cancel_lookup(id) {
             self.disarm(ctx, Some(timer));
             return true;
         }
@@ -255,7 +214,7 @@ impl Net {
 
     /// The deadline of connection `id` passed.
     pub(super) fn ws_timed_out(&mut self, ctx: &mut NetContext, id: u64) {
-        if let Some((_, _timer)) = self.ws.resolving.remove(&id) {
+        if self.cancel_lookup(id).is_some() {
             self.ws_error(id, "timeout".into());
             return;
         }
@@ -339,12 +298,12 @@ impl Net {
         port: u16,
         mut options: ServerOptions,
         sizes: WsSizes,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<SocketAddr, SocketError> {
         let Some(server) = self.ws.servers.get_mut(&id) else {
             return Err(self.missing(id, "WebSocket server"));
         };
         if server.http.is_some() {
-            return Err("already started".into());
+            return Err(SocketError::AlreadyStarted);
         }
         server.max_message = sizes.max_message.unwrap_or(server.max_message);
         server.max_input = sizes.max_input.unwrap_or(server.max_input);
@@ -376,7 +335,12 @@ impl Net {
     }
 
     /// Sends a message to every open client of server `id`; returns how many got it.
-    pub fn ws_broadcast(&mut self, id: u64, data: &[u8], binary: bool) -> Result<usize, String> {
+    pub fn ws_broadcast(
+        &mut self,
+        id: u64,
+        data: &[u8],
+        binary: bool,
+    ) -> Result<usize, SocketError> {
         let Some(server) = self.ws.servers.get(&id) else {
             return Err(self.missing(id, "WebSocket server"));
         };

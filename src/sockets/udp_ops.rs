@@ -1,5 +1,6 @@
-//! UDP sockets in the socket registry.
+//! UDP sockets in the socket table.
 
+use super::lookups::Waiting;
 use super::*;
 
 impl Net {
@@ -13,7 +14,7 @@ impl Net {
         peer: Option<SocketAddr>,
         broadcast: bool,
         timeout: Option<f64>,
-    ) -> Result<(u64, SocketAddr), String> {
+    ) -> Result<(u64, SocketAddr), SocketError> {
         let id = ctx.ids.next_id();
         let mut socket = UdpSock::open(bind, peer, broadcast)?;
         socket.timeout = timeout;
@@ -23,7 +24,7 @@ impl Net {
                 token(id),
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|error| error.to_string())?;
+            .map_err(SocketError::Os)?;
         let local = socket.local_addr();
         self.udp.insert(id, socket);
         Ok((id, local))
@@ -59,46 +60,18 @@ impl Net {
         port: u16,
         op: u64,
     ) {
-        if let Some(address) = resolve::literal(host, port) {
-            return self.udp_send(ctx, id, data, Some(address), op);
-        }
         if !self.udp.contains_key(&id) {
             let message = self.missing(id, "UDP socket");
             self.events.push_back(NetEvent::failure(op, message));
             return;
         }
         let job = ctx.ids.next_id();
-        let host = host.to_owned();
-        let submitted = ctx.pool.submit(job, move || {
-            Box::new(resolve::lookup(&host, port)) as JobOutput
-        });
-        match submitted {
-            Ok(()) => {
-                self.udp_resolving.insert(job, (id, data, op));
-            }
-            Err(error) => self
-                .events
-                .push_back(NetEvent::failure(op, error.to_string())),
-        }
-    }
-
-    /// A datagram's name lookup finished; false if `job` was not one.
-    pub(super) fn udp_resolved(
-        &mut self,
-        ctx: &mut NetContext,
-        job: u64,
-        output: &Result<SocketAddr, String>,
-    ) -> bool {
-        let Some((id, data, op)) = self.udp_resolving.remove(&job) else {
-            return false;
+        let waiting = Waiting::Datagram {
+            socket: id,
+            data,
+            op,
         };
-        match output {
-            Ok(address) => self.udp_send(ctx, id, data, Some(*address), op),
-            Err(message) => self
-                .events
-                .push_back(NetEvent::failure(op, message.clone())),
-        }
-        true
+        self.dial(ctx, job, host, port, waiting);
     }
 
     /// Receives one datagram: `op` completes with `(true, data, msg, ip, port)`.

@@ -1,5 +1,6 @@
-//! The embedded HTTP servers and the HTTP client in the socket registry.
+//! The embedded HTTP servers and the HTTP client in the socket table.
 
+use super::lookups::Waiting;
 use super::*;
 
 impl Net {
@@ -12,7 +13,7 @@ impl Net {
         host: &str,
         port: u16,
         options: ServerOptions,
-    ) -> Result<(u64, SocketAddr), String> {
+    ) -> Result<(u64, SocketAddr), SocketError> {
         let id = ctx.ids.next_id();
         let sweep = ctx.ids.next_id();
         let period = options
@@ -80,32 +81,9 @@ impl Net {
             Err(request) => {
                 let request = *request;
                 let id = ctx.ids.next_id();
-                match resolve::literal(&request.url.host, request.url.port) {
-                    Some(address) => {
-                        self.http_client.connect(
-                            ctx.registry,
-                            id,
-                            address,
-                            op,
-                            request,
-                            &mut self.events,
-                        );
-                    }
-                    None => {
-                        let (host, port) = (request.url.host.clone(), request.url.port);
-                        let job = ctx.pool.submit(id, move || {
-                            Box::new(resolve::lookup(&host, port)) as JobOutput
-                        });
-                        match job {
-                            Ok(()) => {
-                                self.http_resolving.insert(id, (op, request));
-                            }
-                            Err(error) => {
-                                self.http_failed(ctx, op, error.to_string());
-                                return;
-                            }
-                        }
-                    }
+                let (host, port) = (request.url.host.clone(), request.url.port);
+                if !self.dial(ctx, id, &host, port, Waiting::Http { op, request }) {
+                    return;
                 }
                 id
             }
@@ -116,8 +94,7 @@ impl Net {
                 self.http_ops.insert(op, (conn, None));
             }
         }
-        if self.http_client.current_op(conn) != Some(op) && !self.http_resolving.contains_key(&conn)
-        {
+        if self.http_client.current_op(conn) != Some(op) && !self.is_looking_up(conn) {
             // Finished (or failed) at once.
             self.http_done(ctx, op);
         }

@@ -15,7 +15,8 @@ use std::collections::{HashMap, HashSet};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::reactor::ids::IdHasher;
-pub use conn::{Followup, Side, WsConn};
+pub use conn::{Followup, WsConn};
+pub use event::Side;
 
 /// Largest message (and frame) accepted by default: 16 MiB; bigger ones close with 1009.
 pub const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;
@@ -57,14 +58,12 @@ pub struct WebSockets {
     pub servers: HashMap<u64, WsServer, IdHasher>,
     /// Connections (clients' and servers') by id; the poller token is the id.
     pub conns: HashMap<u64, WsConn, IdHasher>,
-    /// Client connects waiting for a name lookup (with their deadline timer), by client id
-    /// (= lookup job).
-    pub resolving: HashMap<u64, (client::PendingConnect, u64), IdHasher>,
 }
 
 impl WebSockets {
-    /// Connections and lookups that keep the process alive.
-    pub fn alive(&self) -> usize {
-        self.conns.values().filter(|conn| conn.is_alive()).count() + self.resolving.len()
+    /// Does a connection keep the process alive? (Connects waiting for a name lookup are
+    /// counted by the socket table.)
+    pub fn is_alive(&self) -> bool {
+        self.conns.values().any(WsConn::is_alive)
     }
 }

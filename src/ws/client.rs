@@ -7,7 +7,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::http::url::Url;
-use crate::net::registry::TlsOptions;
+use crate::net::tls::TlsOptions;
 
 /// A client connect waiting for its name lookup.
 pub struct PendingConnect {
@@ -26,8 +26,28 @@ pub struct Target {
     pub request: Request,
 }
 
+/// Why a client connect cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// Not `ws://` or `wss://`.
+    #[error("invalid WebSocket URL '{0}' (expected ws:// or wss://)")]
+    Scheme(String),
+    /// A `ws://` URL that does not parse.
+    #[error("invalid WebSocket URL '{0}'")]
+    Invalid(String),
+    /// A URL tungstenite cannot make a request of.
+    #[error("invalid WebSocket URL '{url}': {reason}")]
+    Request { url: String, reason: String },
+    /// An extra header whose name is not a token.
+    #[error("invalid header name '{0}'")]
+    HeaderName(String),
+    /// An extra header whose value cannot be sent.
+    #[error("invalid value for header '{0}'")]
+    HeaderValue(String),
+}
+
 /// Checks `url` (`ws://` or `wss://`) and builds the handshake request with `headers` added.
-pub fn prepare(url: &str, headers: &[(String, String)]) -> Result<Target, String> {
+pub fn prepare(url: &str, headers: &[(String, String)]) -> Result<Target, PrepareError> {
     let text = url.trim();
     let lower = text.get(..6).unwrap_or("").to_ascii_lowercase();
     let http_form = if lower.starts_with("ws://") {
@@ -35,19 +55,20 @@ pub fn prepare(url: &str, headers: &[(String, String)]) -> Result<Target, String
     } else if lower.starts_with("wss://") {
         format!("https://{}", &text[6..])
     } else {
-        return Err(format!(
-            "invalid WebSocket URL '{text}' (expected ws:// or wss://)"
-        ));
+        return Err(PrepareError::Scheme(text.to_owned()));
     };
-    let parsed = Url::parse(&http_form).map_err(|_| format!("invalid WebSocket URL '{text}'"))?;
+    let parsed = Url::parse(&http_form).map_err(|_| PrepareError::Invalid(text.to_owned()))?;
     let mut request = text
         .into_client_request()
-        .map_err(|error| format!("invalid WebSocket URL '{text}': {error}"))?;
+        .map_err(|error| PrepareError::Request {
+            url: text.to_owned(),
+            reason: error.to_string(),
+        })?;
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("invalid header name '{name}'"))?;
+            .map_err(|_| PrepareError::HeaderName(name.clone()))?;
         let value = HeaderValue::from_str(value)
-            .map_err(|_| format!("invalid value for header '{name}'"))?;
+            .map_err(|_| PrepareError::HeaderValue(name.to_string()))?;
         request.headers_mut().insert(name, value);
     }
     Ok(Target {
@@ -74,12 +95,18 @@ mod tests {
 
     #[test]
     fn other_schemes_and_bad_headers_are_refused_with_a_message() {
-        let error = prepare("http://127.0.0.1/", &[]).err().expect("refused");
+        let error = prepare("http://127.0.0.1/", &[])
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(error.contains("ws:// or wss://"), "{error}");
-        let error = prepare("ws://", &[]).err().expect("refused");
+        let error = prepare("ws://", &[]).err().expect("refused").to_string();
         assert!(error.contains("invalid WebSocket URL"), "{error}");
         let headers = [("bad name".to_owned(), "x".to_owned())];
-        let error = prepare("ws://h/", &headers).err().expect("refused");
+        let error = prepare("ws://h/", &headers)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(error.contains("invalid header name"), "{error}");
     }
 

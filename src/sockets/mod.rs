@@ -1,41 +1,46 @@
-//! All sockets of the process, by id: starting connections (with name resolution on the worker
-//! pool and TLS when asked), routing readiness events and timeouts to the right socket, and
-//! dropping sockets (deregistered, fd closed) as soon as they are finished.
-//! The operations live by kind in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs`, `ws_ops.rs` and
-//! `lookup_ops.rs` (name lookups for binds).
+//! The socket floor above the reactor: every socket of the process by id (TCP connections and
+//! servers, UDP sockets, HTTP servers and client connections, WebSocket connections), routing
+//! readiness events to the right one and dropping sockets (deregistered, fd closed) as soon as
+//! they are finished. This file holds the table and the routing; the operations live by kind
+//! in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs` and `ws_ops.rs`, name lookups (the first half
+//! of the one dial path) in `lookups.rs`, time limits in `deadlines.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::Interest;
 
+mod deadlines;
 mod http_ops;
-mod lookup_ops;
+mod lookups;
 mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
 
 pub use ws_ops::{WsConnectOptions, WsSizes};
 
-use tcp_ops::accept_failure;
+use deadlines::Deadline;
 
-use super::resolve;
-use super::server::{ServerMode, TcpServer};
-use super::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
-use super::tls::{self, TlsTransport};
-use super::transport::{PlainTcp, Transport};
-use super::udp::UdpSock;
-use super::ws::WebSockets;
-use super::{EventQueue, NetEvent, TOKEN_OFFSET, Val, describe_io_error};
+use crate::event::{EventQueue, NetEvent, Val};
 use crate::http::blocking::BlockingResponse;
 use crate::http::client::{ClientRequest, Followup, HttpClient};
 use crate::http::response::Response;
 use crate::http::server::{HttpServers, ServerOptions};
-use crate::reactor::ids::{IdCounter, IdHasher};
-use crate::reactor::pool::{JobOutput, WorkerPool};
-use crate::reactor::timers::{TimerAction, Timers};
+use crate::net::connect;
+use crate::net::describe_io_error;
+use crate::net::error::SocketError;
+use crate::net::resolve::LookupError;
+use crate::net::server::{ServerMode, TcpServer};
+use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
+use crate::net::tls::{TlsOptions, TlsTransport};
+use crate::net::transport::{PlainTcp, Transport};
+use crate::net::udp::UdpSock;
+use crate::reactor::SocketLayer;
+use crate::reactor::ids::{IdHasher, token};
+use crate::reactor::pool::JobOutput;
+use crate::reactor::timers::TimerAction;
+use crate::ws::WebSockets;
 
 /// Default limit for a connect, in seconds.
 const CONNECT_TIMEOUT: f64 = 30.0;
@@ -43,14 +48,6 @@ const CONNECT_TIMEOUT: f64 = 30.0;
 const EVENTS_KEPT: usize = 1024;
 /// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
 const CLOSED_MEMORY: usize = 65_536;
-
-/// TLS settings of a client connection.
-#[derive(Debug, Clone, Default)]
-pub struct TlsOptions {
-    pub verify: bool,
-    pub server_name: Option<String>,
-    pub ca_file: Option<String>,
-}
 
 /// Options of `tcp_connect`.
 #[derive(Debug, Clone, Default)]
@@ -62,45 +59,12 @@ pub struct ConnectOptions {
     pub limits: crate::net::reads::InputLimits,
 }
 
-/// What a timer owned by the network layer ends.
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    Connect(u64),
-    Read {
-        conn: u64,
-        op: u64,
-    },
-    Accept {
-        server: u64,
-        op: u64,
-    },
-    UdpRead {
-        socket: u64,
-        op: u64,
-    },
-    /// The interval that applies an HTTP server's timeouts (stays armed).
-    HttpSweep(u64),
-    /// The time limit of an HTTP client request.
-    HttpRequest(u64),
-    /// The connect, closing handshake or drain of a WebSocket connection.
-    WebSocket(u64),
-    /// Reading a TCP or WebSocket connection goes on (it stopped with data left).
-    Resume(u64),
-}
+pub use crate::reactor::NetContext;
 
-struct PendingConnect {
-    op: u64,
-    host: String,
-    options: ConnectOptions,
-}
-
-/// The reactor's borrowed parts that socket operations need.
-pub struct NetContext<'a> {
-    pub registry: &'a Registry,
-    pub ids: &'a mut IdCounter,
-    pub timers: &'a mut Timers,
-    pub pool: &'a mut WorkerPool,
-}
+/// The reactor with this socket table on it: what the runtime and the Lua bindings hold.
+pub type Reactor = crate::reactor::Reactor<Net>;
+/// The reactor as the runtime and the Lua bindings share it (single-threaded).
+pub type SharedReactor = std::rc::Rc<std::cell::RefCell<Reactor>>;
 
 /// Counts of open sockets and operations by kind ([`Net::activity`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -119,7 +83,6 @@ pub struct Net {
     conns: HashMap<u64, TcpConn, IdHasher>,
     servers: HashMap<u64, TcpServer, IdHasher>,
     udp: HashMap<u64, UdpSock, IdHasher>,
-    resolving: HashMap<u64, PendingConnect, IdHasher>,
     deadlines: HashMap<u64, Deadline, IdHasher>,
     closed: HashSet<u64, IdHasher>,
     /// Embedded HTTP servers and their connections.
@@ -128,57 +91,38 @@ pub struct Net {
     http_client: HttpClient,
     /// Client requests by operation: the connection serving them and their timeout timer.
     http_ops: HashMap<u64, (u64, Option<u64>), IdHasher>,
-    /// Client requests waiting for a name lookup, by lookup job (= future connection id).
-    http_resolving: HashMap<u64, (u64, ClientRequest), IdHasher>,
     /// WebSocket clients, servers and connections.
     ws: WebSockets,
-    /// Datagrams waiting for their destination's name lookup, by lookup job:
-    /// (socket, data, operation).
-    udp_resolving: HashMap<u64, (u64, Vec<u8>, u64), IdHasher>,
-    /// Name lookups of binds and UDP peers (`core.resolve`), by lookup job: the operation.
-    lookups: HashMap<u64, u64, IdHasher>,
+    /// Whatever waits for a name lookup (connects, datagrams, `core.resolve`), by lookup job.
+    lookups: HashMap<u64, lookups::Waiting, IdHasher>,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
 
-fn token(id: u64) -> Token {
-    Token(id as usize + TOKEN_OFFSET)
-}
-
-/// The handle id behind a poller token, if it is a socket's.
-pub fn id_of(token: Token) -> Option<u64> {
-    token.0.checked_sub(TOKEN_OFFSET).map(|id| id as u64)
-}
-
 impl Net {
-    /// Sockets that keep the process alive (plus lookups in flight).
-    pub fn alive(&self) -> usize {
-        self.conns.values().filter(|conn| conn.is_alive()).count()
-            + self
-                .servers
-                .values()
-                .filter(|server| server.is_alive())
-                .count()
-            + self.udp.values().filter(|socket| socket.is_alive()).count()
-            + self.http.alive()
-            + self.http_client.in_flight()
-            + self.http_resolving.len()
-            + self.resolving.len()
-            + self.ws.alive()
-            + self.udp_resolving.len()
-            + self.lookups.len()
+    /// Does any socket or lookup keep the process alive? Lookups and pending requests are
+    /// checked by count; socket maps stop at the first live one.
+    pub fn is_alive(&self) -> bool {
+        !self.lookups.is_empty()
+            || self.http.is_alive()
+            || self.http_client.is_busy()
+            || self.ws.is_alive()
+            || self.servers.values().any(TcpServer::is_alive)
+            || self.udp.values().any(UdpSock::is_alive)
+            || self.conns.values().any(TcpConn::is_alive)
     }
 
     /// What is open, by kind (for the original's `has_active_*_operations` and
     /// `tcp_server_is_ready`): read-only counts, nothing changes.
     pub fn activity(&self) -> Activity {
+        let waiting = self.waiters();
         Activity {
-            tcp: self.conns.len() + self.resolving.len(),
-            udp: self.udp.len() + self.udp_resolving.len(),
+            tcp: self.conns.len() + waiting.tcp,
+            udp: self.udp.len() + waiting.udp,
             tcp_servers: self.servers.len(),
-            websocket: self.ws.conns.len() + self.ws.resolving.len(),
+            websocket: self.ws.conns.len() + waiting.websocket,
             websocket_servers: self.ws.servers.len(),
-            http: self.http_client.in_flight() + self.http_resolving.len(),
+            http: self.http_client.in_flight() + waiting.http,
         }
     }
 
@@ -207,11 +151,12 @@ impl Net {
         true
     }
 
-    fn missing(&self, id: u64, what: &str) -> String {
+    /// Why socket `id` of kind `what` is not there.
+    fn missing(&self, id: u64, what: &'static str) -> SocketError {
         if self.closed.contains(&id) {
-            "closed".into()
+            SocketError::Closed
         } else {
-            format!("unknown {what} id {id}")
+            SocketError::Unknown { what, id }
         }
     }
 
@@ -222,22 +167,6 @@ impl Net {
         self.closed.insert(id);
     }
 
-    fn arm(&mut self, ctx: &mut NetContext, seconds: f64, deadline: Deadline) -> u64 {
-        let timer = ctx.ids.next_id();
-        ctx.timers
-            .add(timer, seconds * 1000.0, false, TimerAction::Net);
-        ctx.timers.set_referenced(timer, false);
-        self.deadlines.insert(timer, deadline);
-        timer
-    }
-
-    fn disarm(&mut self, ctx: &mut NetContext, timer: Option<u64>) {
-        if let Some(timer) = timer {
-            ctx.timers.cancel(timer, TimerAction::Net);
-            self.deadlines.remove(&timer);
-        }
-    }
-
     pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
         let output = match output.downcast::<BlockingResponse>() {
             Ok(response) => {
@@ -246,47 +175,11 @@ impl Net {
             }
             Err(output) => output,
         };
-        // Every other job is a name lookup started by a connect or a datagram.
-        let Ok(lookup) = output.downcast::<Result<SocketAddr, String>>() else {
-            return false;
-        };
-        if let Some((op, request)) = self.http_resolving.remove(&job) {
-            match *lookup {
-                Ok(address) => self.http_client.connect(
-                    ctx.registry,
-                    job,
-                    address,
-                    op,
-                    request,
-                    &mut self.events,
-                ),
-                Err(message) => self.http_failed(ctx, op, message),
-            }
-            return true;
+        // Every other job is a name lookup (`lookups.rs`).
+        match output.downcast::<Result<SocketAddr, LookupError>>() {
+            Ok(answer) => self.on_lookup(ctx, job, *answer),
+            Err(_) => false,
         }
-        if self.ws_resolved(ctx, job, &lookup)
-            || self.udp_resolved(ctx, job, &lookup)
-            || self.lookup_done(job, &lookup)
-        {
-            return true;
-        }
-        let Some(pending) = self.resolving.remove(&job) else {
-            return false;
-        };
-        match *lookup {
-            Ok(address) => self.open_connection(
-                ctx,
-                job,
-                &pending.host,
-                address,
-                pending.options,
-                pending.op,
-            ),
-            Err(message) => self
-                .events
-                .push_back(NetEvent::failure(pending.op, message)),
-        }
-        true
     }
 
     // ---- readiness, timers, cleanup --------------------------------------------------
@@ -357,63 +250,6 @@ impl Net {
         }
     }
 
-    /// A network timer fired; true if it was one of ours.
-    pub fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool {
-        let Some(deadline) = self.deadlines.get(&timer).copied() else {
-            return false;
-        };
-        if let Deadline::HttpSweep(server) = deadline {
-            self.http.check_timeouts(ctx.registry, server);
-            self.ws_take_upgrades(ctx);
-            return true;
-        }
-        self.deadlines.remove(&timer);
-        match deadline {
-            Deadline::HttpSweep(_) => {}
-            Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
-            Deadline::Resume(id) => self.resume_reading(ctx, id),
-            Deadline::HttpRequest(op) => {
-                if let Some((conn, _)) = self.http_ops.remove(&op) {
-                    if self.http_resolving.remove(&conn).is_some() {
-                        self.events.push_back(NetEvent::failure(op, "timeout"));
-                    } else {
-                        self.http_client
-                            .time_out(ctx.registry, conn, op, &mut self.events);
-                    }
-                }
-            }
-            Deadline::Connect(id) => {
-                if let Some(conn) = self.conns.get_mut(&id) {
-                    conn.connect_timer = None;
-                    conn.fail("timeout", &mut self.events);
-                }
-                self.sweep(ctx, id);
-            }
-            Deadline::Read { conn, op } => {
-                if let Some(connection) = self.conns.get_mut(&conn) {
-                    connection.time_out_read(op, &mut self.events);
-                }
-            }
-            Deadline::Accept { server, op } => {
-                if let Some(server) = self.servers.get_mut(&server)
-                    && let Some(index) = server.accepts.iter().position(|(accept, _)| *accept == op)
-                {
-                    server.accepts.remove(index);
-                    self.events.push_back(NetEvent::Complete {
-                        op,
-                        values: vec![accept_failure("Accept timeout")],
-                    });
-                }
-            }
-            Deadline::UdpRead { socket, op } => {
-                if let Some(socket) = self.udp.get_mut(&socket) {
-                    socket.time_out_read(op, &mut self.events);
-                }
-            }
-        }
-        true
-    }
-
     /// Drops socket `id` if it is finished: deregistered, fd closed, timers cancelled.
     fn sweep(&mut self, ctx: &mut NetContext, id: u64) {
         if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
@@ -461,5 +297,42 @@ impl Net {
         }
         self.events
             .retain(|event| !matches!(event, NetEvent::Complete { op: done, .. } if *done == op));
+    }
+}
+
+impl SocketLayer for Net {
+    fn on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    ) {
+        Net::on_ready(self, ctx, id, readable, writable, hangup);
+    }
+
+    fn on_timer(&mut self, ctx: &mut NetContext, timer: u64) -> bool {
+        Net::on_timer(self, ctx, timer)
+    }
+
+    fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
+        Net::on_job_done(self, ctx, job, output)
+    }
+
+    fn is_alive(&self) -> bool {
+        Net::is_alive(self)
+    }
+
+    fn set_referenced(&mut self, id: u64, referenced: bool) -> bool {
+        Net::set_referenced(self, id, referenced)
+    }
+
+    fn events(&mut self) -> &mut EventQueue {
+        &mut self.events
+    }
+
+    fn pending_events(&self) -> usize {
+        self.events.len()
     }
 }
