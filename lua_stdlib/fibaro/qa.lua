@@ -113,9 +113,14 @@ function QA:start()
 end
 
 --- Queues `handler(...)` (a global of the QA's environment such as `onAction`, or a function)
---- to run after the running handler: one at a time, each in its own task coroutine.
+--- to run after the running handler: one at a time, each in its own task coroutine. The queue
+--- is `{head = n, tail = m, [n..m] = item}` (taking from the front stays O(1) when thousands
+--- of API calls wait).
 function QA:post(handler, ...)
-  self.queue[#self.queue + 1] = { handler = handler, args = table.pack(...) }
+  local queue = self.queue
+  local tail = (queue.tail or 0) + 1
+  queue[tail] = { handler = handler, args = table.pack(...) }
+  queue.tail = tail
   if not self.busy then
     self.busy = true
     setTimeout(self.run_next, 0, self)
@@ -123,11 +128,16 @@ function QA:post(handler, ...)
 end
 
 function QA.run_next(qa)
-  local item = table.remove(qa.queue, 1)
+  local queue = qa.queue
+  local head = queue.head or 1
+  local item = queue[head]
   if not item then
+    queue.head, queue.tail = nil, nil
     qa.busy = false
     return
   end
+  queue[head] = nil
+  queue.head = head + 1
   local handler = item.handler
   if type(handler) == "string" then
     handler = qa.env[handler]
