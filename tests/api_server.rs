@@ -447,6 +447,34 @@ fn requests_pipelined_on_one_connection_are_all_answered() {
 }
 
 #[test]
+fn a_burst_of_posted_actions_runs_every_action_once_in_order() {
+    let mut hub = Hub::start(QA, &[]);
+    let mut stream = support::raw_connect(hub.port);
+    let count = 400;
+    let mut requests = String::new();
+    for n in 1..=count {
+        let body = format!(r#"{{"args":[{n}]}}"#);
+        let close = if n == count { "Connection: close\r\n" } else { "" };
+        requests.push_str(&format!(
+            "POST /api/devices/5555/action/setValue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{close}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    stream.write_all(requests.as_bytes()).expect("write");
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).expect("read");
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 202").count(), count, "{text}");
+    hub.plua.wait_for_stdout(&format!("setValue {count} nil"));
+    let stdout = hub.plua.stdout_text();
+    let ran: Vec<usize> = stdout
+        .lines()
+        .filter_map(|line| line.split_once("]: setValue ")?.1.strip_suffix(" nil")?.parse().ok())
+        .collect();
+    assert_eq!(ran, (1..=count).collect::<Vec<_>>(), "each action once, in order");
+}
+
+#[test]
 fn proxy_fetches_loopback_urls_and_refuses_other_hosts() {
     let (_peer, peer_port) = python_server(
         r#"
