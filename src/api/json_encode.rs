@@ -296,7 +296,8 @@ impl Encoder<'_> {
             first = false;
             // SAFETY: checked UTF-8 by key_bytes.
             write_string(self.out, unsafe { std::str::from_utf8_unchecked(key) });
-            self.out.extend_from_slice(if self.pretty { b": " } else { b":" });
+            self.out
+                .extend_from_slice(if self.pretty { b": " } else { b":" });
             // SAFETY: as the caller promised; `value` is on the stack.
             unsafe { self.value(state, value)? };
         }
@@ -337,7 +338,10 @@ impl Encoder<'_> {
 /// # Safety
 /// `state` must be a live Lua state with a key at `index` and two free stack slots (for
 /// [`shape`]); the slice must not outlive its stay on the stack.
-unsafe fn key_bytes<'s>(state: *mut ffi::lua_State, index: c_int) -> std::result::Result<&'s [u8], String> {
+unsafe fn key_bytes<'s>(
+    state: *mut ffi::lua_State,
+    index: c_int,
+) -> std::result::Result<&'s [u8], String> {
     // SAFETY: as the caller promised.
     unsafe {
         match ffi::lua_type(state, index) {
@@ -456,8 +460,10 @@ mod tests {
 
     fn encode(lua: &Lua, code: &str, pretty: bool) -> std::result::Result<String, String> {
         let value: Value = lua.load(code).eval().expect("evaluates");
-        with_json(lua, value, pretty, |bytes| Ok(String::from_utf8(bytes.to_vec()).expect("utf8")))
-            .map_err(|error| error.to_string())
+        with_json(lua, value, pretty, |bytes| {
+            Ok(String::from_utf8(bytes.to_vec()).expect("utf8"))
+        })
+        .map_err(|error| error.to_string())
     }
 
     /// serde_json's own encoding of the same value, the reference of the old encoder.
@@ -468,7 +474,9 @@ mod tests {
             .deny_unsupported_types(false)
             .sort_keys(true)
             .detect_mixed_tables(true);
-        let json: serde_json::Value = lua.from_value_with(value, options).map_err(|e| e.to_string())?;
+        let json: serde_json::Value = lua
+            .from_value_with(value, options)
+            .map_err(|e| e.to_string())?;
         Ok(if pretty {
             serde_json::to_string_pretty(&json).expect("text")
         } else {
@@ -480,23 +488,68 @@ mod tests {
     fn output_matches_the_serde_path() {
         let lua = Lua::new();
         lua.globals()
-            .set("array", lua.create_function(|lua, t: Table| {
-                t.set_metatable(Some(mlua::LuaSerdeExt::array_metatable(lua)))?;
-                Ok(t)
-            }).expect("function"))
+            .set(
+                "array",
+                lua.create_function(|lua, t: Table| {
+                    t.set_metatable(Some(mlua::LuaSerdeExt::array_metatable(lua)))?;
+                    Ok(t)
+                })
+                .expect("function"),
+            )
             .expect("global");
         let cases = [
-            "nil", "true", "false", "42", "-7", "math.maxinteger", "math.mininteger", "2.5", "1.0",
-            "1e300", "1e-300", "-0.0", "0.1", "0/0", "1/0", "-1/0", "2^53", "2^63", "'hello'",
-            "'q\"uote\\\\ \\n\\r\\t\\b\\f \\1 \\31 \\127 é / </script>'", "{}", "{1,2,3}",
-            "{1,nil,3}", "{b=1,a=2,c={x=1}}", "{[1]=1,[3]=3}", "{['1']=1,['2']=2}",
-            "array({})", "array({1,2})", "{a={}, b=array({})}", "print", "{f=print, a=1}",
-            "{1, print, 3}", "{[print]=1, z=2}", "{zeta=1, Alpha=2, alpha=3, ['10']=4, ['9']=5}",
-            "{{1,{2,{}}}, {a={}}}", "{3.0, 2^53, -2^63}", "{[2.0]=1, [1]=2}", "{print}",
-            "{f=print}", "{[1]=1,[9]=9}", "{[1]=1,[2]=2,[3]=3,[20]=4,[5]=5,[6]=6,[7]=7,[8]=8,[9]=9,[10]=10}",
-            "setmetatable({a=1}, {__index=function() return 1 end})", "{'x', {y={true,false}}}",
-            "{[1]=1,[1000]=2}", "{[-1]=1}", "{[0]=1}", "{1,2,x=3}", "{[1.5]=1}", "{[true]=1}",
-            "'a\\255b'", "{k='a\\255b'}", "{[{}]=1}",
+            "nil",
+            "true",
+            "false",
+            "42",
+            "-7",
+            "math.maxinteger",
+            "math.mininteger",
+            "2.5",
+            "1.0",
+            "1e300",
+            "1e-300",
+            "-0.0",
+            "0.1",
+            "0/0",
+            "1/0",
+            "-1/0",
+            "2^53",
+            "2^63",
+            "'hello'",
+            "'q\"uote\\\\ \\n\\r\\t\\b\\f \\1 \\31 \\127 é / </script>'",
+            "{}",
+            "{1,2,3}",
+            "{1,nil,3}",
+            "{b=1,a=2,c={x=1}}",
+            "{[1]=1,[3]=3}",
+            "{['1']=1,['2']=2}",
+            "array({})",
+            "array({1,2})",
+            "{a={}, b=array({})}",
+            "print",
+            "{f=print, a=1}",
+            "{1, print, 3}",
+            "{[print]=1, z=2}",
+            "{zeta=1, Alpha=2, alpha=3, ['10']=4, ['9']=5}",
+            "{{1,{2,{}}}, {a={}}}",
+            "{3.0, 2^53, -2^63}",
+            "{[2.0]=1, [1]=2}",
+            "{print}",
+            "{f=print}",
+            "{[1]=1,[9]=9}",
+            "{[1]=1,[2]=2,[3]=3,[20]=4,[5]=5,[6]=6,[7]=7,[8]=8,[9]=9,[10]=10}",
+            "setmetatable({a=1}, {__index=function() return 1 end})",
+            "{'x', {y={true,false}}}",
+            "{[1]=1,[1000]=2}",
+            "{[-1]=1}",
+            "{[0]=1}",
+            "{1,2,x=3}",
+            "{[1.5]=1}",
+            "{[true]=1}",
+            "'a\\255b'",
+            "{k='a\\255b'}",
+            "{[{}]=1}",
         ];
         for case in cases {
             for pretty in [false, true] {
@@ -511,11 +564,17 @@ mod tests {
     fn cycles_and_depth_are_errors() {
         let lua = Lua::new();
         let cycle = encode(&lua, "local t = {} t.self = t return t", false);
-        assert!(cycle.expect_err("cycle").contains("recursive table detected"));
+        assert!(
+            cycle
+                .expect_err("cycle")
+                .contains("recursive table detected")
+        );
         let shared = encode(&lua, "local s = {1} return {a = s, b = s}", false);
         assert_eq!(shared.expect("shared"), r#"{"a":[1],"b":[1]}"#);
         let nest = |depth: usize| {
-            format!("local t = {{}} local d = t for i = 2, {depth} do d.x = {{}} d = d.x end return t")
+            format!(
+                "local t = {{}} local d = t for i = 2, {depth} do d.x = {{}} d = d.x end return t"
+            )
         };
         assert!(encode(&lua, &nest(DEPTH_LIMIT), false).is_ok());
         let deep = encode(&lua, &nest(DEPTH_LIMIT + 1), false);
@@ -527,7 +586,11 @@ mod tests {
         let lua = Lua::new();
         let code = "local t = {} for i = 1, 600000 do t['k' .. i] = i end return {inner = t}";
         let text = encode(&lua, code, false).expect("encodes");
-        assert!(text.starts_with(r#"{"inner":{"k1":1,"k10":10,"#), "{}", &text[..40]);
+        assert!(
+            text.starts_with(r#"{"inner":{"k1":1,"k10":10,"#),
+            "{}",
+            &text[..40]
+        );
         assert_eq!(text.matches(':').count(), 600001);
     }
 
@@ -536,6 +599,9 @@ mod tests {
         let all: String = (0u8..=0x7f).map(char::from).chain("é€😀".chars()).collect();
         let mut ours = Vec::new();
         write_string(&mut ours, &all);
-        assert_eq!(String::from_utf8(ours).expect("utf8"), serde_json::to_string(&all).expect("text"));
+        assert_eq!(
+            String::from_utf8(ours).expect("utf8"),
+            serde_json::to_string(&all).expect("text")
+        );
     }
 }
