@@ -223,6 +223,22 @@ fn bad_json_is_400_and_unknown_routes_are_json_errors() {
 }
 
 #[test]
+fn a_lua_error_in_a_route_is_a_500_with_its_message_and_serving_goes_on() {
+    let qa = "function QuickApp:onInit() require('fibaro.router').add('GET', '/boom', function() error('route exploded') end) self:debug('onInit') end\n";
+    let hub = Hub::start(qa, &[]);
+    for _ in 0..3 {
+        let boom = hub.get("/api/boom");
+        assert_eq!(boom.status, 500, "{boom:?}");
+        assert_eq!(boom.header("content-type"), Some("application/json"));
+        let body = json(&boom);
+        assert_eq!(body["type"], "ERROR", "{body}");
+        let reason = body["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("route exploded"), "{body}");
+        assert_eq!(hub.get("/api/devices/5555").status, 200, "still serving");
+    }
+}
+
+#[test]
 fn ui_events_run_the_handler_and_quickapps_lists_the_ui() {
     let mut hub = Hub::start(QA, &[]);
     let list = json(&hub.get("/api/quickapps"));
@@ -444,6 +460,48 @@ fn requests_pipelined_on_one_connection_are_all_answered() {
     stream.read_to_end(&mut all).expect("read");
     let text = String::from_utf8_lossy(&all);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 3, "{text}");
+}
+
+#[test]
+fn a_burst_of_posted_actions_runs_every_action_once_in_order() {
+    let mut hub = Hub::start(QA, &[]);
+    let mut stream = support::raw_connect(hub.port);
+    let count = 400;
+    let mut requests = String::new();
+    for n in 1..=count {
+        let body = format!(r#"{{"args":[{n}]}}"#);
+        let close = if n == count {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        requests.push_str(&format!(
+            "POST /api/devices/5555/action/setValue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{close}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    stream.write_all(requests.as_bytes()).expect("write");
+    let mut all = Vec::new();
+    stream.read_to_end(&mut all).expect("read");
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 202").count(), count, "{text}");
+    hub.plua.wait_for_stdout(&format!("setValue {count} nil"));
+    let stdout = hub.plua.stdout_text();
+    let ran: Vec<usize> = stdout
+        .lines()
+        .filter_map(|line| {
+            line.split_once("]: setValue ")?
+                .1
+                .strip_suffix(" nil")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(
+        ran,
+        (1..=count).collect::<Vec<_>>(),
+        "each action once, in order"
+    );
 }
 
 #[test]

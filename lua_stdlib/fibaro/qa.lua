@@ -113,28 +113,47 @@ function QA:start()
 end
 
 --- Queues `handler(...)` (a global of the QA's environment such as `onAction`, or a function)
---- to run after the running handler: one at a time, each in its own task coroutine.
+--- to run after the running handler: one at a time, in a task coroutine of their own. The queue
+--- is `{head = n, tail = m, [n..m] = item}` (taking from the front stays O(1) when thousands
+--- of API calls wait).
 function QA:post(handler, ...)
-  self.queue[#self.queue + 1] = { handler = handler, args = table.pack(...) }
+  local queue = self.queue
+  local tail = (queue.tail or 0) + 1
+  queue[tail] = { handler = handler, args = table.pack(...) }
+  queue.tail = tail
   if not self.busy then
     self.busy = true
     setTimeout(self.run_next, 0, self)
   end
 end
 
+-- One turn of the loop runs queued items for up to this much CPU time (then the server and the
+-- timers get their turn): one item per turn falls behind when API calls arrive by thousands.
+local BATCH_SECONDS = 0.002
+local BATCH_ITEMS = 64
+
 function QA.run_next(qa)
-  local item = table.remove(qa.queue, 1)
-  if not item then
-    qa.busy = false
-    return
-  end
-  local handler = item.handler
-  if type(handler) == "string" then
-    handler = qa.env[handler]
-  end
-  if type(handler) == "function" then
-    qa.guarded(handler, table.unpack(item.args, 1, item.args.n))
-  end
+  local started, count = os.clock(), 0
+  repeat
+    local queue = qa.queue -- (a restart replaces it)
+    local head = queue.head or 1
+    local item = queue[head]
+    if not item then
+      queue.head, queue.tail = nil, nil
+      qa.busy = false
+      return
+    end
+    queue[head] = nil
+    queue.head = head + 1
+    local handler = item.handler
+    if type(handler) == "string" then
+      handler = qa.env[handler]
+    end
+    if type(handler) == "function" then
+      qa.guarded(handler, table.unpack(item.args, 1, item.args.n))
+    end
+    count = count + 1
+  until count >= BATCH_ITEMS or os.clock() - started >= BATCH_SECONDS
   setTimeout(QA.run_next, 0, qa)
 end
 

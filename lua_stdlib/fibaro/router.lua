@@ -3,20 +3,31 @@
 -- patterns with typed path variables (`/devices/{id:number}/action/{name}`); the query string
 -- is decoded into a table. What no route handles goes to the fallback: the offline HC3 answers
 -- 501, online mode forwards to the real hub. A Lua error in a route is a 500 with its message.
+-- Routes are kept by segment count and first segment, so a call tries only the routes that can
+-- match it (the API server answers every `/api/*` request through here).
 
 local M = {}
 
-local routes = {} -- {method, segments = {{literal} or {name, kind}}, handler}
+local find, sub = string.find, string.sub
+
+-- Segment count -> {any = routes whose first segment is a variable, by_first = {literal ->
+-- those routes and the ones starting with that literal}}, each list in the order added.
+local buckets = {}
 local fallback = function(method, path)
   return { type = "ERROR", reason = ("%s %s is not emulated"):format(method, path) }, 501
 end
 
 local function split(path)
-  local parts = {}
-  for part in path:gmatch("[^/]+") do
-    parts[#parts + 1] = part
+  local parts, n, pos = {}, 0, 1
+  while true do
+    local first, last = find(path, "[^/]+", pos)
+    if not first then
+      return parts, n
+    end
+    n = n + 1
+    parts[n] = sub(path, first, last)
+    pos = last + 1
   end
-  return parts
 end
 
 local function unescape(text)
@@ -29,6 +40,9 @@ end
 --- The query string `a=1&b=x` as a table (numbers stay text; repeated keys keep the last).
 function M.decode_query(query)
   local result = {}
+  if query == nil or query == "" then
+    return result
+  end
   for pair in (query or ""):gmatch("[^&]+") do
     local key, value = pair:match("^([^=]*)=?(.*)$")
     if key and key ~= "" then
@@ -50,7 +64,26 @@ function M.add(method, pattern, handler)
       segments[#segments + 1] = { literal = part }
     end
   end
-  routes[#routes + 1] = { method = method, segments = segments, handler = handler }
+  local route = { method = method, segments = segments, handler = handler }
+  local bucket = buckets[#segments]
+  if not bucket then
+    bucket = { any = {}, by_first = {} }
+    buckets[#segments] = bucket
+  end
+  local first = segments[1] and segments[1].literal
+  if first then
+    local list = bucket.by_first[first]
+    if not list then
+      list = table.move(bucket.any, 1, #bucket.any, 1, {})
+      bucket.by_first[first] = list
+    end
+    list[#list + 1] = route
+  else
+    bucket.any[#bucket.any + 1] = route
+    for _, list in pairs(bucket.by_first) do
+      list[#list + 1] = route
+    end
+  end
 end
 
 local forward_not_found = false
@@ -63,13 +96,11 @@ function M.set_fallback(fn, not_found_too)
   forward_not_found = not_found_too == true
 end
 
+-- The params of `route` for the (unescaped) path segments `parts`, or nil if it does not match.
 local function match(route, parts)
-  if #route.segments ~= #parts then
-    return nil
-  end
   local params = {}
   for i, segment in ipairs(route.segments) do
-    local part = unescape(parts[i])
+    local part = parts[i]
     if segment.literal then
       if segment.literal ~= part then
         return nil
@@ -131,11 +162,27 @@ function M.call(method, path, data)
 end
 
 function answer(method, path, data)
-  local clean, query = tostring(path):match("^([^?]*)%??(.*)$")
-  clean = clean:gsub("^/api/", "/"):gsub("^/api$", "/")
-  local parts = split(clean)
+  path = tostring(path)
+  local clean, query = path, ""
+  local mark = find(path, "?", 1, true)
+  if mark then
+    clean, query = sub(path, 1, mark - 1), sub(path, mark + 1)
+  end
+  if sub(clean, 1, 5) == "/api/" then
+    clean = sub(clean, 5)
+  elseif clean == "/api" then
+    clean = "/"
+  end
+  local parts, count = split(clean)
+  for i = 1, count do
+    if find(parts[i], "[%%+]") then
+      parts[i] = unescape(parts[i])
+    end
+  end
+  local bucket = buckets[count]
+  local candidates = bucket and (bucket.by_first[parts[1] or ""] or bucket.any) or {}
   local method_known = false
-  for _, route in ipairs(routes) do
+  for _, route in ipairs(candidates) do
     local params = match(route, parts)
     if params then
       if route.method == method then

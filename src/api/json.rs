@@ -1,30 +1,19 @@
-//! JSON in `_PY` through `serde_json` and mlua's serde bridge: `parse_json`, `to_json`,
-//! `pretty_print` (pretty JSON text) and `print_table` (prints it). Arrays decode to tables that
-//! re-encode as arrays (even when empty); `null` decodes to `nil`; keys are sorted when encoding
-//! so output is stable.
+//! JSON in `_PY`: `parse_json` (through `serde_json` and mlua's serde bridge), `to_json`,
+//! `pretty_print` (pretty JSON text) and `print_table` (prints it), encoded by
+//! [`super::json_encode`] straight into one buffer. Arrays decode to tables that re-encode as
+//! arrays (even when empty); `null` decodes to `nil`; keys are sorted when encoding so output
+//! is stable.
 
-use mlua::serde::{DeserializeOptions, SerializeOptions};
+use mlua::serde::SerializeOptions;
 use mlua::{Lua, LuaSerdeExt, Result, Table, Value};
 
 use super::args::{Args, add, fail};
+use super::json_encode::with_json;
 use super::output::write_stdout;
 
-fn encode_options() -> DeserializeOptions {
-    DeserializeOptions::new()
-        .deny_unsupported_types(false)
-        .sort_keys(true)
-        .detect_mixed_tables(true)
-}
-
-/// Encodes a Lua value as JSON text.
-pub fn encode(lua: &Lua, value: Value, pretty: bool) -> Result<String> {
-    let json: serde_json::Value = lua.from_value_with(value, encode_options())?;
-    let text = if pretty {
-        serde_json::to_string_pretty(&json)
-    } else {
-        serde_json::to_string(&json)
-    };
-    text.map_err(mlua::Error::external)
+/// Encodes a Lua value as JSON text (a Lua string).
+pub fn encode(lua: &Lua, value: Value, pretty: bool) -> Result<mlua::LuaString> {
+    with_json(lua, value, pretty, |text| lua.create_string(text))
 }
 
 /// Decodes JSON text into a Lua value.
@@ -70,10 +59,14 @@ pub fn register(lua: &Lua, py: &Table) -> Result<()> {
         encode(lua, args.value(1), true).map_err(|error| args.error(error))
     })?;
     add(lua, py, "_PY.print_table", |lua, args: Args| {
-        let mut text = encode(lua, args.value(1), true).map_err(|error| args.error(error))?;
-        text.push('\n');
-        write_stdout(text.as_bytes());
-        Ok(())
+        with_json(lua, args.value(1), true, |text| {
+            let mut line = Vec::with_capacity(text.len() + 1);
+            line.extend_from_slice(text);
+            line.push(b'\n');
+            write_stdout(&line);
+            Ok(())
+        })
+        .map_err(|error| args.error(error))
     })?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod fs;
 pub mod html;
 pub mod http;
 pub mod json;
+pub mod json_encode;
 pub mod luasocket;
 pub mod net;
 pub mod output;
