@@ -1,18 +1,9 @@
 //! `plua`: command line → runtime → exit status. Nothing else lives here.
 
-mod api;
-mod cli;
-mod http;
-mod line_editor;
-mod lua;
-mod net;
-mod reactor;
-mod repl;
-mod runtime;
-
 use std::process::ExitCode;
 
-use cli::Command;
+use plua::cli::Command;
+use plua::{api, cli, repl, runtime};
 
 fn main() -> ExitCode {
     let code = match cli::parse(std::env::args_os().collect()) {
