@@ -81,3 +81,24 @@ fn json_numbers_parse_to_the_nearest_double() {
     let out = run(cmd);
     out.assert_code(0).assert_lines(&["ok"]);
 }
+
+#[test]
+fn quickapp_loader_inputs_return_a_result_or_a_message_naming_the_file() {
+    // Byte 1 picks the loader as in fuzz/fuzz_targets/quickapp_files.rs: even = headers, odd = .fqa.
+    check(
+        "quickapp_files",
+        &format!(
+            "{READ_INPUT}\
+             local mode, text = data:byte(1), data:sub(2)\n\
+             local result, err\n\
+             if mode % 2 == 0 then\n\
+               result, err = require('fibaro.headers').parse(text, 'fuzz.lua', function() end)\n\
+               assert(result or err:find('fuzz.lua:', 1, true), err)\n\
+             else\n\
+               result, err = require('fibaro.fqa').decode(text, '/tmp/fuzz.fqa')\n\
+               assert(result or err:find('/tmp/fuzz.fqa: ', 1, true), err)\n\
+             end\n\
+             print('ok')\n"
+        ),
+    );
+}
