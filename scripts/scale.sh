@@ -13,8 +13,11 @@ conns=${CONNS:-10000}
 timers=${TIMERS:-100000}
 bin=${PLUA_BIN:-target/release/plua}
 [[ -x $bin ]] || cargo build --release
-# Both ends hold one descriptor per connection.
-ulimit -n $((conns * 2 + 1024))
+# Each end (plua, the load generator) holds one descriptor per connection; the hard limit
+# may be all a sandbox allows.
+want=$((conns + 1024)) hard=$(ulimit -Hn)
+[[ $hard == unlimited ]] || ((want <= hard)) || want=$hard
+ulimit -n "$want"
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 
@@ -94,7 +97,9 @@ measure() {
 
 port=$(free_port)
 cat >"$dir/http.lua" <<LUA
-_PY.http_server_start("127.0.0.1", $port, function(req) return 200, "idle" end)
+-- Room for every connection, and no idle timeout during the measurement.
+local opts = { max_connections = $conns + 100, idle_timeout = 600 }
+assert(_PY.http_server_start("127.0.0.1", $port, function(req) return 200, "idle" end, opts))
 print("ready")
 io.stdout:flush()
 LUA
@@ -105,7 +110,7 @@ cat >"$dir/ws.lua" <<LUA
 local server = require("net").WebSocketServer()
 assert(server:start("127.0.0.1", $port, {
   message = function(client, data) client:send(data) end,
-}))
+}, { max_connections = $conns + 100, idle_timeout = 600 }))
 print("ready")
 io.stdout:flush()
 LUA
