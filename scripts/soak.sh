@@ -148,7 +148,8 @@ while :; do
   line="$t $(rss $server) $(fds $server) $(rss $qa) $(fds $qa)"
   printf '%6s %14s %10s %14s %10s\n' $line
   samples+=("$line")
-  ((t >= duration)) && break
+  # The last sample is taken while the load still runs.
+  ((t + sample >= duration)) && break
   kill -0 "$server" 2>/dev/null && kill -0 "$qa" 2>/dev/null || { echo "a plua process died" >&2; break; }
 done
 wait "$wrk_pid" "$ws_pid" "$api_pid" || true
@@ -166,6 +167,9 @@ echo "growth after warm-up ($warmup s): server RSS $(pct "$b_srss" "$l_srss"), f
   "QuickApp RSS $(pct "$b_qrss" "$l_qrss"), fds $b_qfd -> $l_qfd"
 requests=$(awk '/requests in/ {print $1}' "$dir/wrk.out")
 errors=$(grep -E 'Socket errors|Non-2xx' "$dir/wrk.out" | tr -s ' ' || true)
+half=${samples[$((${#samples[@]} / 2))]}
+read -r h_t h_srss _ h_qrss _ <<<"$half"
+echo "growth over the second half (from ${h_t} s): server RSS $(pct "$h_srss" "$l_srss"), QuickApp RSS $(pct "$h_qrss" "$l_qrss")"
 echo "wrk: $requests requests${errors:+, $errors}"
 read -r ws_done ws_failed <"$dir/ws.out" || true
 echo "WebSocket clients: ${ws_done:-?} sessions of 20 echoes, ${ws_failed:-?} failed"

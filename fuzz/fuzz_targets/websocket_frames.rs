@@ -41,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&options, input)) = data.split_first() else {
         return;
     };
-    let role = if options & 1 == 0 { Role::Server } else { Role::Client };
+    let role = if options & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let step = usize::from(options >> 1) * 37 + 1;
     let peer = Peer { input, step };
     let mut socket =
