@@ -43,13 +43,44 @@ fn collect(dir: &Path, prefix: &str, out: &mut Found) {
     }
 }
 
+/// True when the C runtime is linked statically (the musl targets' default).
+fn static_crt() -> bool {
+    // Build scripts do not always see `crt-static` among the target features; musl targets
+    // link statically unless told otherwise.
+    std::env::var("CARGO_CFG_TARGET_FEATURE")
+        .is_ok_and(|features| features.split(',').any(|f| f == "crt-static"))
+        || std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl")
+}
+
+/// Exports the Lua C API (`lua_*`, `luaL_*`, `luaopen_*`) from the binary's dynamic symbol
+/// table, as the `lua` program's `-Wl,-E` does, so native Lua 5.4 modules (`lpeg.so`,
+/// `cjson.so`, ...) that `require` loads with `dlopen` resolve their calls to the Lua core linked
+/// into plua. A dynamic list instead of `-rdynamic` keeps the thousands of Rust symbols out of
+/// the table; the linker also keeps every listed function, even those plua itself never calls.
+fn export_lua_api() {
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    // A static binary has no dynamic loader: it cannot load C modules at all.
+    if target_os != "linux" || static_crt() {
+        return;
+    }
+    let list = PathBuf::from(std::env::var("OUT_DIR").expect("out dir")).join("lua_api.list");
+    fs::write(&list, "{\n  lua_*;\n  luaL_*;\n  luaopen_*;\n};\n").expect("write lua_api.list");
+    println!(
+        "cargo:rustc-link-arg-bins=-Wl,--dynamic-list={}",
+        list.display()
+    );
+}
+
 fn main() {
     // Link the binary as a non-PIE executable on Linux: the dynamic loader then has no
     // relocations to apply at start-up, which keeps start-up time and resident memory down
     // (about 0.5 MB less RSS for `plua -e ''` on x86_64).
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+    // Not for a static (musl) build: rustc links those as static-pie with its own start files,
+    // and `-no-pie` on top gives a binary that crashes at start.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && !static_crt() {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
+    export_lua_api();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let stdlib = root.join("lua_stdlib");
     println!("cargo:rerun-if-changed=lua_stdlib");

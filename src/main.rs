@@ -1,23 +1,9 @@
 //! `plua`: command line → runtime → exit status. Nothing else lives here.
 
-mod api;
-mod cli;
-mod event;
-mod http;
-mod line_editor;
-mod lua;
-mod net;
-mod plan;
-mod reactor;
-mod repl;
-mod report;
-mod runtime;
-mod sockets;
-mod ws;
-
 use std::process::ExitCode;
 
-use cli::Command;
+use plua::cli::Command;
+use plua::{api, cli, repl, runtime};
 
 fn main() -> ExitCode {
     let code = match cli::parse(std::env::args_os().collect()) {

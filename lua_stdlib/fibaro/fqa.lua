@@ -6,13 +6,8 @@
 
 local M = {}
 
---- The QA description in the `.fqa` text `text` read from `path`, or nil and a message.
-function M.decode(text, path)
-  local export, err = _PY.parse_json(text)
-  if type(export) ~= "table" then
-    local line = err and err:match("line (%d+)")
-    return nil, ("%s: not valid JSON%s"):format(path, line and (" at line " .. line) or (err and (": " .. err) or ""))
-  end
+-- The QA description of the decoded export table `export`; raises on a malformed one.
+local function describe(export, path)
   local initial = export.initialProperties or {}
   local files = {}
   for _, file in ipairs(export.files or {}) do
@@ -43,6 +38,22 @@ function M.decode(text, path)
     uiView = initial.uiView,
     properties = { apiVersion = export.apiVersion, manufacturer = initial.manufacturer, model = initial.model },
   }
+end
+
+--- The QA description in the `.fqa` text `text` read from `path`, or nil and a message.
+function M.decode(text, path)
+  local export, err = _PY.parse_json(text)
+  if type(export) ~= "table" then
+    local line = err and err:match("line (%d+)")
+    return nil, ("%s: not valid JSON%s"):format(path, line and (" at line " .. line) or (err and (": " .. err) or ""))
+  end
+  -- Valid JSON of the wrong shape (a string where `files` should be, a uiView row without a
+  -- name, ...) is a message naming the file, never an error from deep inside the loader.
+  local ok, qa, why = pcall(describe, export, path)
+  if not ok then
+    return nil, ("%s: not a QuickApp export (%s)"):format(path, (tostring(qa):gsub("^[^:]*:%d+: ", "")))
+  end
+  return qa, why
 end
 
 --- The export of running QA `qa` (the hub's `/quickApp/export/{id}` shape).

@@ -18,13 +18,25 @@ local KINDS = {
   u = "ui", file = "file", quickVars = "table", id = "number", room = "text",
 }
 
--- A Lua expression evaluated in an empty environment (tables, numbers, strings, booleans).
+-- Instructions a header value may run: plenty for a table constructor, and a value that loops
+-- (`--%%var:x=(function() while true do end end)()`) is an error instead of a hung loader.
+local BUDGET = 1000000
+
+local function out_of_budget()
+  error("the value runs too long (a loop?)", 0)
+end
+
+-- A Lua expression evaluated in an empty environment (tables, numbers, strings, booleans), in a
+-- coroutine of its own whose count hook bounds it (hooks are per coroutine: the caller's, the
+-- watchdog's or a debugger's, stay as they are).
 local function evaluate(expr, where)
   local chunk, err = load("return " .. expr, "=" .. where, "t", {})
   if not chunk then
     return nil, err
   end
-  local ok, value = pcall(chunk)
+  local co = coroutine.create(chunk)
+  debug.sethook(co, out_of_budget, "", BUDGET)
+  local ok, value = coroutine.resume(co)
   if not ok then
     return nil, value
   end

@@ -6,6 +6,8 @@
 -- the globals (so `os.getenv` works) and writes to its own table. Keys of the current
 -- directory's file win over the home file's, key by key. A file that does not compile, fails,
 -- or gives no table is skipped with a warning on stderr; no files give an empty table.
+-- `memory_limit` and `callback_timeout` are read at start-up too (M.limits), for the
+-- `--memory-limit` and `--callback-timeout` options the command line leaves out.
 
 local M = {}
 
@@ -56,6 +58,28 @@ function M.load()
     end
   end
   return merged
+end
+
+-- A limit key's value: a number >= `least` (and > 0 unless `zero_ok`), else nil and a warning.
+local function limit(config, key, zero_ok)
+  local value = config[key]
+  if value == nil then
+    return nil
+  end
+  if math.type(value) == nil or value ~= value or value == math.huge or value < 0 or (value == 0 and not zero_ok) then
+    io.stderr:write(("Warning: .plua.lua: %s must be a %s number, got %s; ignored\n")
+      :format(key, zero_ok and "non-negative" or "positive", tostring(value)))
+    return nil
+  end
+  return value + 0.0
+end
+
+--- The limits set in the files, for the command-line options they stand in for:
+--- `memory_limit` (MB, as `--memory-limit`) and `callback_timeout` (seconds, 0 = off, as
+--- `--callback-timeout`). Either may be nil. Read at start-up, and only when a file exists.
+function M.limits()
+  local config = M.load()
+  return limit(config, "memory_limit", false), limit(config, "callback_timeout", true)
 end
 
 function M.install(PY)

@@ -4,6 +4,7 @@
 pub mod coroutines;
 pub mod interrupt;
 pub mod memory;
+pub mod search_paths;
 pub mod state;
 pub mod stdlib;
 pub mod tasks;

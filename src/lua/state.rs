@@ -4,7 +4,7 @@
 use mlua::{Lua, Result, Table};
 
 use crate::api;
-use crate::lua::{coroutines, memory, stdlib, warnings};
+use crate::lua::{coroutines, memory, search_paths, stdlib, warnings};
 use crate::sockets::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
@@ -21,6 +21,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     let lua = unsafe { Lua::unsafe_new() };
     memory::limit_to_address_space(&lua);
     warnings::install(&lua);
+    search_paths::install(&lua)?;
     stdlib::install_searcher(&lua)?;
     api::luasocket::register(&lua)?;
     api::system::override_os_exit(&lua)?;

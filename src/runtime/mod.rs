@@ -79,6 +79,7 @@ impl Runtime {
             events: Vec::new(),
         };
         signals::forward_to(interrupt::on_signal);
+        runtime.limits_from_config_files()?;
         if let Some(mb) = runtime.options.memory_limit_mb {
             crate::lua::memory::set_limit(&runtime.lua, (mb * 1024.0 * 1024.0) as u64)?;
         }
@@ -99,6 +100,30 @@ impl Runtime {
         runtime.steps = plan::plan(&runtime.options, plan::lua_init(), stdin_is_terminal);
         runtime.set_arg_table()?;
         Ok(runtime)
+    }
+
+    /// `memory_limit` and `callback_timeout` from `.plua.lua` (lua_stdlib/plua/config.lua) for
+    /// the limits the command line left out. The files are read only when one exists: start-up
+    /// without them costs two `stat` calls.
+    fn limits_from_config_files(&mut self) -> mlua::Result<()> {
+        let options = &self.options;
+        if options.memory_limit_mb.is_some() && options.callback_timeout.is_some() {
+            return Ok(());
+        }
+        let home = std::env::var_os("HOME")
+            .filter(|home| !home.is_empty())
+            .map(|home| std::path::PathBuf::from(home).join(".plua.lua"));
+        let exists = |path: &std::path::Path| path.is_file();
+        if !home.as_deref().is_some_and(exists) && !exists(std::path::Path::new(".plua.lua")) {
+            return Ok(());
+        }
+        let require: mlua::Function = self.lua.globals().get("require")?;
+        let config: mlua::Table = require.call("plua.config")?;
+        let (memory, timeout): (Option<f64>, Option<f64>) =
+            config.get::<mlua::Function>("limits")?.call(())?;
+        self.options.memory_limit_mb = self.options.memory_limit_mb.or(memory);
+        self.options.callback_timeout = self.options.callback_timeout.or(timeout);
+        Ok(())
     }
 
     /// ones the interpreter and its options.
