@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use plua::http::framing::{ChunkedDecoder, framing};
-use plua::http::request::{BodyFraming, Limits, Request, decode_query, parse_head};
+use plua::http::framing::ChunkedDecoder;
+use plua::http::request::{BodyFraming, Limits, Request, decode_query, framing, parse_head};
 
 thread_local! {
     static LUA: mlua::Lua = mlua::Lua::new();

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use libfuzzer_sys::fuzz_target;
 use mlua::Function;
 use plua::lua::state::{LuaSetup, new_state};
-use plua::reactor::{Reactor, SharedReactor};
+use plua::sockets::{Reactor, SharedReactor};
 
 const DRIVER: &str = r#"
 local headers = require("fibaro.headers")

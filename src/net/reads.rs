@@ -149,6 +149,9 @@ pub fn serve(
             None if buffer.len() >= limits.line => Served::Fail(LINE_TOO_LONG),
             None => return Served::Wait,
         },
+        // At the end of input with nothing left, "*a" fails with "closed" whether or not the
+        // connection was already cleared away (it raced: `true, ""` or `false, nil, "closed"`).
+        ReadKind::All if eof && buffer.is_empty() => return Served::Wait,
         ReadKind::All if eof => Served::Data(std::mem::take(buffer)),
         ReadKind::All if buffer.len() >= limits.read => Served::Fail(READ_TOO_LARGE),
         ReadKind::All => return Served::Wait,
