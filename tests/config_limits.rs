@@ -67,3 +67,27 @@ fn a_bad_limit_value_is_a_warning_and_ignored() {
     out.assert_stderr_contains("memory_limit must be a positive number");
     out.assert_stderr_contains("callback_timeout must be a non-negative number");
 }
+
+#[test]
+fn a_file_naming_a_limit_runs_once_at_start_up_and_feeds_pluaconfig() {
+    let home = TempDir::new();
+    let dir = TempDir::new();
+    dir.write(
+        ".plua.lua",
+        "local f = io.open('runs', 'a') f:write('x') f:close()\n\
+         return { callback_timeout = 5, other = 'kept' }\n",
+    );
+    dir.write(
+        "script.lua",
+        "local f = io.open('runs') print('at start', f and f:read('a'))\n\
+         print(_PY.pluaconfig.other, _PY.pluaconfig.callback_timeout)\n\
+         print('runs', io.open('runs'):read('a'))\n",
+    );
+    let mut cmd = plua();
+    cmd.current_dir(dir.path())
+        .env("HOME", home.path())
+        .arg("script.lua");
+    let out = run(cmd);
+    out.assert_code(0)
+        .assert_lines(&["at start\tx", "kept\t5", "runs\tx"]);
+}

@@ -6,8 +6,9 @@
 -- the globals (so `os.getenv` works) and writes to its own table. Keys of the current
 -- directory's file win over the home file's, key by key. A file that does not compile, fails,
 -- or gives no table is skipped with a warning on stderr; no files give an empty table.
--- `memory_limit` and `callback_timeout` are read at start-up too (M.limits), for the
--- `--memory-limit` and `--callback-timeout` options the command line leaves out.
+-- The exception: a file that names `memory_limit` or `callback_timeout` runs at start-up
+-- (M.limits, called by src/runtime.rs), for the `--memory-limit` and `--callback-timeout`
+-- options the command line leaves out; `_PY.pluaconfig` then gives the table read then.
 
 local M = {}
 
@@ -79,11 +80,13 @@ end
 --- `--callback-timeout`). Either may be nil. Read at start-up, and only when a file exists.
 function M.limits()
   local config = M.load()
+  M.loaded = config
   return limit(config, "memory_limit", false), limit(config, "callback_timeout", true)
 end
 
 function M.install(PY)
-  PY.pluaconfig = M.load()
+  -- The table read at start-up for the limit keys, if any: the files run only once.
+  PY.pluaconfig = M.loaded or M.load()
 end
 
 return M

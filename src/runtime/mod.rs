@@ -103,8 +103,9 @@ impl Runtime {
     }
 
     /// `memory_limit` and `callback_timeout` from `.plua.lua` (lua_stdlib/plua/config.lua) for
-    /// the limits the command line left out. The files are read only when one exists: start-up
-    /// without them costs two `stat` calls.
+    /// the limits the command line left out. Config files run on first use of `_PY.pluaconfig`,
+    /// not at start-up; only a file that names one of these keys is run now (once: the module
+    /// keeps the result for `_PY.pluaconfig`). Without such a file start-up costs two reads.
     fn limits_from_config_files(&mut self) -> mlua::Result<()> {
         let options = &self.options;
         if options.memory_limit_mb.is_some() && options.callback_timeout.is_some() {
@@ -113,8 +114,15 @@ impl Runtime {
         let home = std::env::var_os("HOME")
             .filter(|home| !home.is_empty())
             .map(|home| std::path::PathBuf::from(home).join(".plua.lua"));
-        let exists = |path: &std::path::Path| path.is_file();
-        if !home.as_deref().is_some_and(exists) && !exists(std::path::Path::new(".plua.lua")) {
+        let names_a_limit = |path: &std::path::Path| {
+            std::fs::read(path).is_ok_and(|text| {
+                let text = String::from_utf8_lossy(&text);
+                text.contains("memory_limit") || text.contains("callback_timeout")
+            })
+        };
+        if !home.as_deref().is_some_and(names_a_limit)
+            && !names_a_limit(std::path::Path::new(".plua.lua"))
+        {
             return Ok(());
         }
         let require: mlua::Function = self.lua.globals().get("require")?;
