@@ -123,3 +123,12 @@ pub fn fail(lua: &Lua, message: impl std::fmt::Display) -> mlua::Result<MultiVal
         Value::String(lua.create_string(message.to_string())?),
     ]))
 }
+
+/// `nil, message`: the one place where a failure of the socket, TLS, HTTP or WebSocket layers
+/// (a typed error, or a message) becomes what the script sees.
+pub(crate) fn failure(lua: &Lua, error: impl std::fmt::Display) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![
+        Value::Nil,
+        Value::String(lua.create_string(error.to_string())?),
+    ]))
+}

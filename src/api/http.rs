@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::api::args::failure;
 use crate::api::args::string_pairs;
-use crate::api::net::failure;
 use crate::http::blocking::{self, BlockingRequest};
 use crate::http::client::ClientRequest;
 use crate::http::request::Limits;

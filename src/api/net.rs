@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::api::args::failure;
 use crate::event::{NetEvent, Val};
 use crate::lua::values::to_lua_multi;
 use crate::net::reads::InputLimits;
@@ -449,14 +450,4 @@ fn start_op(reactor: &SharedReactor, start: impl FnOnce(&mut Net, &mut NetContex
     let (net, mut ctx) = reactor.net();
     start(net, &mut ctx, op);
     op
-}
-
-/// `nil, message` as a multi-value.
-/// `nil, message`: the one place where a failure of the socket, TLS, HTTP or WebSocket layers
-/// (a typed error, or a message) becomes what the script sees.
-pub(crate) fn failure(lua: &Lua, error: impl std::fmt::Display) -> Result<MultiValue> {
-    Ok(MultiValue::from_vec(vec![
-        Value::Nil,
-        Value::String(lua.create_string(error.to_string())?),
-    ]))
 }

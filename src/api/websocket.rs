@@ -5,8 +5,8 @@
 
 use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 
+use crate::api::args::failure;
 use crate::api::args::string_pairs;
-use crate::api::net::failure;
 use crate::sockets::SharedReactor;
 use crate::sockets::{WsConnectOptions, WsSizes};
 

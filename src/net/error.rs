@@ -1,7 +1,7 @@
 //! The typed failures of the socket boundary: what can go wrong when a script opens, binds,
 //! starts or addresses a socket, with the words plua shows the script ("unknown server id 7",
 //! "cannot listen on 10.0.0.1:80: address not available"). Callers keep the type; the Lua
-//! bindings turn it into the script's message in one place (`api::net::failure`).
+//! bindings turn it into the script's message in one place (`api::args::failure`).
 
 use std::io;
 use std::net::SocketAddr;
