@@ -80,8 +80,8 @@ local families = {
   },
   {
     name = "http_server",
-    where = "lua_stdlib/plua/http_server.lua on src/api/http.rs",
-    names = { "http_server_start", "http_server_stop" },
+    where = "lua_stdlib/plua/http_server.lua on src/api/http.rs, src/api/http_stream.rs",
+    names = { "http_server_start", "http_server_stop", "http_server_static" },
   },
   {
     name = "web_compat",
@@ -89,13 +89,13 @@ local families = {
     names = {
       "start_web_server", "stop_web_server", "is_web_server_running", "get_web_server_status",
       "register_web_callback", "unregister_web_callback", "get_web_server_message",
-      "start_web_message_processing",
+      "start_web_message_processing", "add_route",
     },
   },
   {
     name = "http_client",
     where = "lua_stdlib/plua/http_client.lua on src/api/http.rs",
-    names = { "http_request_async", "http_request_sync", "http_request_blocking_pool" },
+    names = { "http_request_async", "http_request_sync", "http_request_blocking_pool", "http_download" },
   },
   {
     name = "compat",

@@ -12,6 +12,19 @@
 -- by an async callback has `error = false, error_message = ""` (a sync success leaves both
 -- nil), and `headers` answers any letter case (`headers["Content-Type"]`); `pairs` gives each
 -- header once, under its lower-case name (http_request_blocking_pool keeps the plain shape).
+--
+-- Streaming: with `chunk = fn(data, head)` in req, the body of a 2xx response is not collected
+-- but handed to fn piece by piece as it arrives (`head` = { code, headers }), so a script can
+-- follow an endless event stream or fetch more than fits in memory; the final result has an
+-- empty body. `stream = true` without `chunk` hands the pieces to the callback instead, as
+-- results with a `chunk` field, before the final result (no `chunk` field). A streamed request
+-- has no timeout unless req.timeout is given. Pieces arrive in order; a chunk callback should
+-- not yield (the next piece would start beside it).
+--
+-- _PY.http_download(url | req, path, cb, { progress = fn(received, total | nil) }) writes the
+-- body to `path` (through `path .. ".part"`, renamed when complete, removed on failure) and
+-- calls cb(true, { code, bytes, path, headers }, "") or cb(false, nil, message); without cb,
+-- in a coroutine, it waits and returns the same values.
 
 local M = {}
 
@@ -20,7 +33,7 @@ local json_body = require("plua.json_body")
 local raise = require("plua.checks").raise
 
 function M.install(core, PY, shared)
-  local callbacks, await = shared.callbacks, shared.await
+  local callbacks, await, listeners = shared.callbacks, shared.await, shared.listeners
 
   local function normalize(name, req)
     if type(req) == "string" then
@@ -46,12 +59,18 @@ function M.install(core, PY, shared)
     elseif body ~= nil and type(body) ~= "string" then
       body = tostring(body)
     end
+    if req.chunk ~= nil and type(req.chunk) ~= "function" then
+      raise(("%s: bad argument #1 (field 'chunk': function expected, got %s)"):format(name, type(req.chunk)))
+    end
+    local stream = req.chunk ~= nil or req.stream == true
     return {
       url = req.url,
       method = type(req.method) == "string" and req.method:upper() or "GET",
       headers = headers,
       body = body,
-      timeout = tonumber(req.timeout) or 30,
+      timeout = tonumber(req.timeout) or (not stream and 30 or nil),
+      stream = stream,
+      chunk = req.chunk,
       redirect = req.redirect ~= false,
       maxredirects = math.tointeger(tonumber(req.maxredirects)) or 5,
       verify = req.verify ~= false,
@@ -97,12 +116,26 @@ function M.install(core, PY, shared)
 
   -- Starts one hop; `done(result)` gets the final result after redirects.
   local function start(req, hops, done)
-    local op, message =
-      core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify, req.cafile)
+    local op, message = core.http_request(req.method, req.url, req.headers, req.body, req.timeout,
+      req.verify, req.cafile, req.stream)
     if not op then
       return setTimeout(done, 0, failure(req.url, message))
     end
+    if req.stream then
+      local head
+      listeners[op] = {
+        head = function(code, headers)
+          head = { code = code, headers = setmetatable(headers, any_case) }
+        end,
+        chunk = function(data)
+          if req.chunk then
+            req.chunk(data, head)
+          end
+        end,
+      }
+    end
     callbacks[op] = function(ok, response, err)
+      listeners[op] = nil
       if not ok then
         return done(failure(req.url, err))
       end
@@ -132,9 +165,86 @@ function M.install(core, PY, shared)
       raise(("http_request_async: bad argument #2 (function expected, got %s)"):format(type(cb)))
     end
     cb = cb or function() end
+    if req.stream and not req.chunk then
+      req.chunk = function(data, head)
+        cb(shaped({ code = head.code, headers = head.headers, chunk = data, body = "", url = req.url }, true))
+      end
+    end
     start(req, 0, function(response)
       return cb(shaped(response, true))
     end)
+  end
+
+  function PY.http_download(url, path, cb, opts)
+    local checks = require("plua.checks")
+    if type(url) ~= "string" and type(url) ~= "table" then
+      checks.bad("http_download", 1, "url string or request table", url)
+    end
+    path = checks.string("http_download", 2, path)
+    if cb ~= nil and type(cb) ~= "function" then
+      checks.bad("http_download", 3, "function", cb)
+    end
+    checks.fields("http_download", 4, opts, { progress = "function" })
+    local progress = opts and opts.progress
+    local req = normalize("http_download", url)
+    local received, total, write_failed = 0, nil, nil
+    local waiting
+    if cb == nil then
+      if not shared.can_wait() then
+        raise("http_download: without a callback it must be called from a coroutine (a callback, the main chunk)")
+      end
+      waiting = { op = core.new_op() }
+      cb = function(...)
+        waiting.results = table.pack(...)
+        core.post(waiting.op)
+      end
+    end
+    local temp = path .. ".part"
+    local file, problem = io.open(temp, "wb")
+    if not file then
+      setTimeout(cb, 0, false, nil, ("http_download: cannot write %s: %s"):format(temp, tostring(problem)))
+    else
+      req.stream = true
+      req.chunk = function(data, head)
+        if write_failed then
+          return
+        end
+        total = total or tonumber(head.headers["content-length"])
+        local ok, failed = file:write(data)
+        if not ok then
+          write_failed = failed
+          return
+        end
+        received = received + #data
+        if progress then
+          progress(received, total)
+        end
+      end
+      start(req, 0, function(response)
+        file:close()
+        local code = response.code
+        local message = response.error_message
+        if write_failed then
+          message = ("cannot write %s: %s"):format(temp, tostring(write_failed))
+        elseif code == 0 then
+          message = message or "download failed"
+        elseif code < 200 or code > 299 then
+          message = ("HTTP Error %d"):format(code)
+        else
+          local renamed, rename_problem = os.rename(temp, path)
+          if renamed then
+            return cb(true, { code = code, bytes = received, path = path, headers = response.headers }, "")
+          end
+          message = ("cannot rename %s: %s"):format(temp, tostring(rename_problem))
+        end
+        os.remove(temp)
+        return cb(false, nil, message)
+      end)
+    end
+    if waiting then
+      await(waiting.op)
+      return table.unpack(waiting.results, 1, waiting.results.n)
+    end
   end
 
   -- The same request run by `ureq` on the worker pool (for blocking work that must not sit
@@ -159,8 +269,8 @@ function M.install(core, PY, shared)
     req = normalize("http_request_sync", req)
     if not shared.can_wait() then
       -- Nowhere to yield to: block on this one request (no redirects are followed here).
-      local op, message =
-        core.http_request(req.method, req.url, req.headers, req.body, req.timeout, req.verify, req.cafile)
+      local op, message = core.http_request(req.method, req.url, req.headers, req.body, req.timeout,
+        req.verify, req.cafile, false)
       if not op then
         return failure(req.url, message)
       end

@@ -317,7 +317,7 @@ end)
 
 local load_http = once(function()
   load_sockets()
-  require("plua.http_server").install(core, PY, { listeners = listeners })
+  require("plua.http_server").install(core, PY, { listeners = listeners, await = await })
 end)
 
 local load_web_compat = once(function()
@@ -327,7 +327,8 @@ end)
 
 local load_http_client = once(function()
   load_sockets()
-  require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await, can_wait = can_wait })
+  require("plua.http_client").install(core, PY, { callbacks = callbacks, await = await, can_wait = can_wait,
+    listeners = listeners })
 end)
 
 local load_websocket = once(function()

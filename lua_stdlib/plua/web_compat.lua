@@ -9,12 +9,20 @@
 --   _PY.register_web_callback("http_request", fn)            -> true, message
 --   _PY.unregister_web_callback("http_request")              -> true, message | false, message
 --   _PY.get_web_server_message()                             -> next queued request or nil
+--   _PY.add_route(method, pattern, handler)                  -> true
 --
 -- A request message is { type = "http_request", method, path, query = { name = { values } },
 -- headers, body } (a JSON body is decoded). With a callback registered, fn(message) runs for
 -- each request and may return `status, body, headers`; if it returns nothing (or there is no
 -- callback, in which case the message is queued for get_web_server_message) the answer is
 -- 200 {"status":"received"} as in the original.
+--
+-- Routes (plua.router, the form the original's README documents): handler(req, res) gets the
+-- `_PY.http_server_start` request with `req.params` (`/devices/{id}` → `req.params.id`) and
+-- returns `status, body, headers`. Routes may be added before or after the server starts. A
+-- request no route matches goes to the callback (or the queue) as above; once routes exist and
+-- no callback is registered, it gets a 404 JSON instead (405 with `Allow` when only the method
+-- is wrong).
 
 local M = {}
 
@@ -25,6 +33,7 @@ function M.install(PY)
   local server = nil -- { id, port, host }
   local callbacks = {}
   local queue = {}
+  local router = require("plua.router").new()
 
   local function message_of(req)
     local query = {}
@@ -43,7 +52,7 @@ function M.install(PY)
     return { type = "http_request", method = req.method, path = req.path, query = query, headers = req.headers, body = body }
   end
 
-  local function handle(req)
+  local function unrouted(req)
     local message = message_of(req)
     local fn = callbacks.http_request
     if fn then
@@ -55,6 +64,18 @@ function M.install(PY)
       queue[#queue + 1] = message
     end
     return 200, { status = "received", message = "Request received and queued" }
+  end
+
+  local function handle(req, res)
+    if router:is_empty() then
+      return unrouted(req)
+    end
+    return router:dispatch(req, res, callbacks.http_request and unrouted or nil)
+  end
+
+  function PY.add_route(method, pattern, handler)
+    router:add(method, pattern, handler, "add_route")
+    return true
   end
 
   function PY.start_web_server(port, host)

@@ -67,7 +67,7 @@ pub(crate) fn options_from(opts: Option<Table>) -> std::result::Result<ServerOpt
     Ok(options)
 }
 
-/// `http_request(method, url, headers, body, timeout, verify, cafile)`.
+/// `http_request(method, url, headers, body, timeout, verify, cafile, stream)`.
 type RequestArgs = (
     String,
     String,
@@ -76,6 +76,7 @@ type RequestArgs = (
     Option<f64>,
     Option<bool>,
     Option<String>,
+    Option<bool>,
 );
 
 /// Adds the HTTP client and server primitives to `core`.
@@ -110,7 +111,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_request",
         lua.create_function(
-            move |lua, (method, url, headers, body, timeout, verify, ca_file): RequestArgs| {
+            move |lua, (method, url, headers, body, timeout, verify, ca_file, stream): RequestArgs| {
                 let url = match Url::parse(&url) {
                     Ok(url) => url,
                     Err(error) => return failure(lua, error),
@@ -122,6 +123,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
                     verify: verify.unwrap_or(true),
                     ca_file,
+                    stream: stream.unwrap_or(false),
                 };
                 let timeout = timeout.filter(|t| t.is_finite() && *t > 0.0);
                 let mut reactor = r.borrow_mut();
@@ -137,7 +139,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     core.set(
         "http_blocking",
         lua.create_function(
-            move |lua, (method, url, headers, body, timeout, verify, ca_file): RequestArgs| {
+            move |lua, (method, url, headers, body, timeout, verify, ca_file, _): RequestArgs| {
                 let request = BlockingRequest {
                     method: method.to_ascii_uppercase(),
                     url,

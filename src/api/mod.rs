@@ -7,6 +7,7 @@ pub mod env;
 pub mod fs;
 pub mod html;
 pub mod http;
+pub mod http_stream;
 pub mod json;
 pub mod json_encode;
 pub mod luasocket;

@@ -303,6 +303,7 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     register_udp(lua, core, reactor)?;
     crate::report::register(lua, core)?;
     crate::api::http::register(lua, core, reactor)?;
+    crate::api::http_stream::register(lua, core, reactor)?;
     crate::api::websocket::register(lua, core, reactor)?;
 
     let r = reactor.clone();

@@ -27,6 +27,9 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 256 * 1024 * 1024;
 /// Bytes read per pass.
 const READ_CHUNK: usize = 256 * 1024;
+/// Streamed body bytes handed up per pass before reading pauses for a loop turn (so a fast
+/// download neither piles up in the event queue nor starves other sockets).
+const STREAM_PASS: usize = 1024 * 1024;
 /// Idle pooled connections kept per host.
 const IDLE_PER_HOST: usize = 8;
 
@@ -41,6 +44,10 @@ pub struct ClientRequest {
     pub verify: bool,
     /// Extra CA certificates (PEM file) to trust.
     pub ca_file: Option<String>,
+    /// Hand a successful (2xx) response's body to Lua piece by piece as it arrives (`head`
+    /// and `chunk` events to the operation's listeners) instead of collecting it; the body
+    /// has no size limit then.
+    pub stream: bool,
 }
 
 impl ClientRequest {
@@ -107,7 +114,11 @@ struct Exchange {
     keep_alive: bool,
     framing: Framing,
     body: Vec<u8>,
+    /// Body bytes received so far (with `Content-Length`; streamed pieces leave `body`).
+    received: usize,
     got_bytes: bool,
+    /// The body goes to Lua as it arrives (a streamed request got a 2xx answer).
+    streaming: bool,
 }
 
 struct ClientConn {
@@ -119,11 +130,18 @@ struct ClientConn {
     output: Vec<u8>,
     output_sent: usize,
     closed: bool,
+    /// Streamed body bytes handed up in this pass.
+    streamed: usize,
+    /// Reading paused after a full pass of streamed body; readiness events do not read until
+    /// `resume` (one pass per loop turn, so the event queue holds at most one pass).
+    paused: bool,
 }
 
 /// What the socket table must do after a client event.
 pub enum Followup {
     Nothing,
+    /// Reading paused after a pass of streamed body: call `resume` on a later loop turn.
+    Resume,
     /// Send this request again on a fresh connection (a pooled one had gone stale).
     Retry(u64, ClientRequest),
 }
@@ -223,6 +241,8 @@ impl HttpClient {
             output: Vec::new(),
             output_sent: 0,
             closed: false,
+            streamed: 0,
+            paused: false,
         };
         if let Err(error) = registry.register(
             conn.transport.socket(),
@@ -251,6 +271,17 @@ impl HttpClient {
             conn.transport.note_hangup();
         }
         let followup = conn.on_ready(events);
+        self.settle(registry, id);
+        followup
+    }
+
+    /// Reads again on connection `id` after a paused pass ([`Followup::Resume`]).
+    pub fn resume(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) -> Followup {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return Followup::Nothing;
+        };
+        conn.paused = false;
+        let followup = conn.pump(events);
         self.settle(registry, id);
         followup
     }
@@ -314,11 +345,14 @@ impl ClientConn {
             keep_alive: true,
             framing: Framing::Empty,
             body: Vec::new(),
+            received: 0,
             got_bytes: false,
+            streaming: false,
         });
         self.input.clear();
         self.output = bytes;
         self.output_sent = 0;
+        self.paused = false;
         if self.connected {
             let _ = self.pump(events);
         }
@@ -365,7 +399,15 @@ impl ClientConn {
             buffers::release_if_drained(&mut self.output);
         }
         let mut limit = buffers::first_read(self.input.capacity() - self.input.len(), READ_CHUNK);
+        if self.paused {
+            return Followup::Nothing;
+        }
+        self.streamed = 0;
         loop {
+            if self.streamed >= STREAM_PASS {
+                self.paused = true;
+                return Followup::Resume;
+            }
             let before = self.input.len();
             let status = match self.transport.read_into(&mut self.input, limit) {
                 Ok(status) => status,
@@ -383,7 +425,7 @@ impl ClientConn {
                 }
                 return Followup::Nothing;
             }
-            match self.parse(status.eof) {
+            match self.parse(status.eof, events) {
                 Ok(true) => {
                     self.finish(events);
                     return Followup::Nothing;
@@ -403,7 +445,7 @@ impl ClientConn {
     }
 
     /// Parses what has arrived; `Ok(true)` when the response is complete.
-    fn parse(&mut self, eof: bool) -> Result<bool, String> {
+    fn parse(&mut self, eof: bool, events: &mut EventQueue) -> Result<bool, String> {
         let Some(exchange) = self.exchange.as_mut() else {
             return Ok(false);
         };
@@ -460,17 +502,28 @@ impl ClientConn {
             if code == 100 {
                 // Interim response: wait for the real one.
                 exchange.headers.clear();
-                return self.parse(eof);
+                return self.parse(eof, events);
             }
             exchange.status = Some(code);
             exchange.keep_alive = !close;
+            exchange.streaming = exchange.request.stream && (200..300).contains(&code);
+            if exchange.streaming {
+                events.push_back(NetEvent::Emit {
+                    owner: exchange.op,
+                    event: "head",
+                    args: vec![
+                        Val::Int(i64::from(code)),
+                        Val::Map(exchange.headers.clone()),
+                    ],
+                });
+            }
             exchange.framing =
                 if exchange.head_only || code == 204 || code == 304 || (100..200).contains(&code) {
                     Framing::Empty
                 } else if chunked {
                     Framing::Chunked(ChunkedDecoder::default())
                 } else if let Some(length) = length {
-                    if length > MAX_BODY {
+                    if length > MAX_BODY && !exchange.streaming {
                         return Err("response body too large".into());
                     }
                     Framing::Length(length)
@@ -479,16 +532,22 @@ impl ClientConn {
                     Framing::UntilClose
                 };
         }
-        match &mut exchange.framing {
-            Framing::Empty => Ok(true),
+        let max_body = if exchange.streaming {
+            usize::MAX
+        } else {
+            MAX_BODY
+        };
+        let complete = match &mut exchange.framing {
+            Framing::Empty => true,
             Framing::Length(length) => {
-                let take = (*length - exchange.body.len()).min(self.input.len());
+                let take = (*length - exchange.received).min(self.input.len());
                 exchange.body.extend(self.input.drain(..take));
-                Ok(exchange.body.len() == *length)
+                exchange.received += take;
+                exchange.received == *length
             }
             Framing::Chunked(decoder) => {
                 let used = decoder
-                    .feed(&self.input, &mut exchange.body, MAX_BODY)
+                    .feed(&self.input, &mut exchange.body, max_body)
                     .map_err(|error| match error {
                         RequestError::BodyTooLarge => "response body too large".to_owned(),
                         RequestError::Malformed(reason) => {
@@ -500,16 +559,27 @@ impl ClientConn {
                         other => format!("invalid chunked response: {other}"),
                     })?;
                 self.input.drain(..used);
-                Ok(decoder.done())
+                decoder.done()
             }
             Framing::UntilClose => {
                 exchange.body.append(&mut self.input);
-                if exchange.body.len() > MAX_BODY {
+                if exchange.body.len() > max_body {
                     return Err("response body too large".into());
                 }
-                Ok(eof)
+                eof
             }
+        };
+        if exchange.streaming && !exchange.body.is_empty() {
+            // The piece goes to Lua now; the buffer starts again small.
+            let piece = std::mem::take(&mut exchange.body);
+            self.streamed += piece.len();
+            events.push_back(NetEvent::Emit {
+                owner: exchange.op,
+                event: "chunk",
+                args: vec![Val::Bytes(piece)],
+            });
         }
+        Ok(complete)
     }
 
     fn finish(&mut self, events: &mut EventQueue) {

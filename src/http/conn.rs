@@ -1,17 +1,19 @@
 //! One HTTP/1.1 server connection: reads requests off the transport (keep-alive and pipelining,
 //! `Content-Length` and chunked bodies, `Expect: 100-continue`), hands each complete request to
-//! Lua as a `request` event with a sequence number, and writes the responses back strictly in
-//! request order as the handlers (which may yield) finish. Bad requests are answered here (400,
-//! 413, 431, 501, 408) and the connection closes after the answer.
+//! Lua as a `request` event with a sequence number (or answers it from a static-file mount), and
+//! hands the responses to [`Outgoing`], which sends them strictly in request order as the
+//! handlers (which may yield) finish. Bad requests are answered here (400, 413, 431, 501, 408)
+//! and the connection closes after the answer.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::buffers;
 use super::framing::ChunkedDecoder;
+use super::outgoing::{Outgoing, STREAM_HIGH_WATER, StreamError};
 use super::request::{BodyFraming, Head, Limits, Request, RequestError, parse_head};
-use super::response::Response;
+use super::response::{BodyLength, Response};
+use super::static_files::{Served, StaticFiles};
 use super::upgrade::{self, Decision, Upgraded, WsRoutes};
 use crate::event::{EventQueue, NetEvent, Val};
 use crate::net::transport::Transport;
@@ -30,13 +32,6 @@ enum Parse {
         body: Vec<u8>,
         decoder: Option<ChunkedDecoder>,
     },
-}
-
-struct Slot {
-    seq: u64,
-    head_only: bool,
-    keep_alive: bool,
-    bytes: Option<Vec<u8>>,
 }
 
 /// Where the connection is.
@@ -58,10 +53,7 @@ pub struct HttpConn {
     limits: Limits,
     input: Vec<u8>,
     parse: Parse,
-    slots: VecDeque<Slot>,
-    next_seq: u64,
-    output: Vec<u8>,
-    output_sent: usize,
+    outgoing: Outgoing,
     /// More requests may be read (false after EOF, an error, or `Connection: close`).
     reading: bool,
     /// Close once every queued response is sent.
@@ -76,6 +68,10 @@ pub struct HttpConn {
     websocket: Option<Arc<WsRoutes>>,
     /// An upgrade answered (or being answered) with 101: WebSocket server and request info.
     upgrade: Option<(u64, Val)>,
+    /// The server's static-file mounts, if it has any.
+    static_files: Option<Arc<StaticFiles>>,
+    /// A stream's writer waits (operation id) for the unsent bytes to drop.
+    drain_waiter: Option<u64>,
 }
 
 impl HttpConn {
@@ -87,6 +83,7 @@ impl HttpConn {
         peer: Arc<str>,
         limits: Limits,
         websocket: Option<Arc<WsRoutes>>,
+        static_files: Option<Arc<StaticFiles>>,
     ) -> HttpConn {
         let state = if transport.is_established() {
             State::Open
@@ -102,10 +99,7 @@ impl HttpConn {
             limits,
             input: Vec::new(),
             parse: Parse::Head,
-            slots: VecDeque::new(),
-            next_seq: 1,
-            output: Vec::new(),
-            output_sent: 0,
+            outgoing: Outgoing::default(),
             reading: true,
             close_when_done: false,
             paused: false,
@@ -113,16 +107,20 @@ impl HttpConn {
             last_activity: Instant::now(),
             websocket,
             upgrade: None,
+            static_files,
+            drain_waiter: None,
         }
+    }
+
+    /// The server added a static-file mount: connections see the new set.
+    pub fn set_static_files(&mut self, static_files: Arc<StaticFiles>) {
+        self.static_files = Some(static_files);
     }
 
     /// True once an upgrade's 101 is sent and nothing else is owed: the connection can move
     /// to its WebSocket server ([`HttpConn::into_upgrade`]).
     pub fn upgrade_ready(&self) -> bool {
-        self.upgrade.is_some()
-            && self.state == State::Open
-            && self.slots.is_empty()
-            && self.output.is_empty()
+        self.upgrade.is_some() && self.state == State::Open && self.outgoing.is_empty()
     }
 
     /// Hands the connection over after an upgrade; `None` if there was none.
@@ -139,14 +137,14 @@ impl HttpConn {
 
     /// True when no request is being read or answered.
     pub fn is_idle(&self) -> bool {
-        self.slots.is_empty() && self.input.is_empty() && matches!(self.parse, Parse::Head)
+        self.outgoing.owed() == 0 && self.input.is_empty() && matches!(self.parse, Parse::Head)
     }
 
     /// Since when the connection sits between requests with nothing owed or being sent (a
     /// keep-alive connection that may be closed to make room); `None` while it is busy.
     pub fn idle_since(&self) -> Option<Instant> {
         let quiet = self.is_idle()
-            && self.output.is_empty()
+            && self.outgoing.is_empty()
             && self.upgrade.is_none()
             && self.state != State::Closed;
         quiet.then_some(self.last_activity)
@@ -177,8 +175,8 @@ impl HttpConn {
     fn wants_input(&self) -> bool {
         self.reading
             && self.state != State::Closed
-            && self.slots.len() < MAX_PIPELINE
-            && self.output.len() - self.output_sent < OUTPUT_HIGH_WATER
+            && self.outgoing.owed() < MAX_PIPELINE
+            && self.outgoing.unsent() < OUTPUT_HIGH_WATER
     }
 
     /// Reads and parses as long as requests may be taken.
@@ -208,9 +206,14 @@ impl HttpConn {
                 None => {}
             }
             if status.eof {
-                // The client is done sending: answer what it asked, then close.
+                // The client is done sending: answer what it asked, then close. A stream has
+                // no end the client could wait for: the client went away.
                 self.reading = false;
                 self.close_when_done = true;
+                if self.outgoing.has_open_stream() {
+                    self.close();
+                    return;
+                }
                 break;
             }
             // A short read means the socket is drained (a new edge comes with more data); a
@@ -245,8 +248,7 @@ impl HttpConn {
                                 _ => None,
                             };
                             if head.expect_continue && head.framing != BodyFraming::Empty {
-                                self.output
-                                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                                self.outgoing.push_interim(b"HTTP/1.1 100 Continue\r\n\r\n");
                             }
                             self.parse = Parse::Body {
                                 head,
@@ -323,32 +325,31 @@ impl HttpConn {
                 } => {
                     // The 101 goes out after any responses still owed; then the connection is
                     // the WebSocket server's, with whatever bytes followed the request.
-                    let seq = self.next_seq;
-                    self.next_seq += 1;
-                    self.slots.push_back(Slot {
-                        seq,
-                        head_only: false,
-                        keep_alive: true,
-                        bytes: Some(answer),
-                    });
+                    self.outgoing.push_ready(answer, true);
                     self.reading = false;
                     self.upgrade = Some((ws_server, request));
                     self.request_started = None;
-                    return self.advance();
+                    return self.flush();
                 }
             }
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.slots.push_back(Slot {
-            seq,
-            head_only: head.method() == "HEAD",
-            keep_alive: head.keep_alive,
-            bytes: None,
-        });
+        let head_only = head.method() == "HEAD";
         if !head.keep_alive {
             self.reading = false;
         }
+        if let Some(served) = self
+            .static_files
+            .as_ref()
+            .and_then(|files| files.serve(&head))
+        {
+            let seq = self
+                .outgoing
+                .expect(head_only, head.keep_alive, head.version >= 1);
+            return self.answer_static(seq, head.keep_alive, served);
+        }
+        let seq = self
+            .outgoing
+            .expect(head_only, head.keep_alive, head.version >= 1);
         events.push_back(NetEvent::HttpRequest {
             server: self.server,
             conn: self.id,
@@ -370,7 +371,7 @@ impl HttpConn {
     /// Answers with 408 if no request is outstanding (a request took too long to arrive),
     /// and closes.
     pub fn time_out_request(&mut self) {
-        if self.slots.is_empty() && self.state == State::Open {
+        if self.outgoing.owed() == 0 && self.state == State::Open {
             self.answer_and_close(Response::text(408, "request timeout\n"));
         } else {
             self.close();
@@ -380,16 +381,28 @@ impl HttpConn {
     fn answer_and_close(&mut self, response: Response) {
         let mut bytes = Vec::new();
         response.write_to(&mut bytes, false, false);
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.slots.push_back(Slot {
-            seq,
-            head_only: false,
-            keep_alive: false,
-            bytes: Some(bytes),
-        });
+        self.outgoing.push_ready(bytes, false);
         self.reading = false;
-        self.advance();
+        self.flush();
+    }
+
+    /// Answers request `seq` from a static-file mount.
+    fn answer_static(&mut self, seq: u64, keep_alive: bool, served: Served) {
+        match served {
+            Served::Reply(response) => {
+                self.outgoing.answer(seq, &response);
+            }
+            Served::File {
+                response,
+                file,
+                length,
+            } => {
+                let mut head = Vec::with_capacity(320);
+                response.write_head(&mut head, BodyLength::Known(length), true, keep_alive);
+                self.outgoing.answer_file(seq, head, file, length);
+            }
+        }
+        self.flush();
     }
 
     /// Closes at once (idle timeout, server shutdown).
@@ -403,105 +416,102 @@ impl HttpConn {
     /// The server stops: no more requests are read, the responses still owed are sent (with
     /// `Connection: close`), then the connection closes — at once if nothing is owed.
     pub fn close_after_responses(&mut self) {
-        if self.slots.is_empty() {
+        if self.outgoing.owed() == 0 {
             self.close();
             return;
         }
         self.reading = false;
         self.close_when_done = true;
-        for slot in &mut self.slots {
-            slot.keep_alive = false;
-        }
+        self.outgoing.close_after_owed();
     }
 
     /// The handler for request `seq` finished: queue its response (in request order).
     pub fn respond(&mut self, seq: u64, response: &Response, events: &mut EventQueue) -> bool {
-        let Some(index) = self
-            .slots
-            .iter()
-            .position(|slot| slot.seq == seq && slot.bytes.is_none())
-        else {
+        if !self.outgoing.answer(seq, response) {
             return false;
-        };
-        let (head_only, keep_alive) = (self.slots[index].head_only, self.slots[index].keep_alive);
-        if index == 0 {
-            // The oldest outstanding request (always so without pipelining): the response
-            // goes straight into the output buffer.
-            response.write_to(&mut self.output, head_only, keep_alive);
-            self.slots.pop_front();
-            self.sent_one(keep_alive);
-        } else {
-            let mut bytes = Vec::with_capacity(response.body.len() + 160);
-            response.write_to(&mut bytes, head_only, keep_alive);
-            self.slots[index].bytes = Some(bytes);
         }
-        self.last_activity = Instant::now();
-        self.advance();
-        if self.paused {
-            // Reading stopped on a full pipeline or send queue: the socket may hold requests
-            // that no new readiness edge will announce.
-            self.paused = false;
-            self.pump(events);
-        }
+        self.after_answer(events);
         true
     }
 
-    /// Moves finished responses from the front of the queue to the output and sends.
-    fn advance(&mut self) {
-        while let Some(slot) = self.slots.front_mut() {
-            let Some(bytes) = slot.bytes.take() else {
-                break;
-            };
-            let keep_alive = slot.keep_alive;
-            self.slots.pop_front();
-            if self.output_sent == self.output.len() {
-                self.output = bytes;
-                self.output_sent = 0;
-            } else {
-                self.output.extend_from_slice(&bytes);
-            }
-            if !self.sent_one(keep_alive) {
-                break;
-            }
+    /// Starts a streamed response to request `seq` (status and headers of `response`).
+    pub fn start_stream(&mut self, seq: u64, response: &Response, events: &mut EventQueue) -> bool {
+        if self.state == State::Closed || !self.outgoing.start_stream(seq, response) {
+            return false;
         }
-        self.flush();
+        self.after_answer(events);
+        true
     }
 
-    /// Bookkeeping after a response was queued for output: one that closes the connection
-    /// ends reading and drops the requests behind it. False if nothing more may be sent.
-    fn sent_one(&mut self, keep_alive: bool) -> bool {
-        if !keep_alive {
-            self.close_when_done = true;
-            self.reading = false;
-            self.slots.clear();
+    /// Queues a piece of the stream of request `seq` (`last`: and ends it). Returns the bytes
+    /// still unsent, for the writer to wait when they pile up.
+    pub fn write_stream(
+        &mut self,
+        seq: u64,
+        data: &[u8],
+        last: bool,
+        events: &mut EventQueue,
+    ) -> Result<usize, StreamError> {
+        if self.state == State::Closed {
+            return Err(StreamError::NotStreaming);
         }
-        keep_alive
+        self.outgoing.write_stream(seq, data)?;
+        if last {
+            self.outgoing.finish_stream(seq)?;
+        }
+        self.after_answer(events);
+        Ok(self.outgoing.unsent())
+    }
+
+    /// The writer of a stream waits (as operation `op`) until the unsent bytes drop below
+    /// the stream's mark, or the connection closes; false if there is nothing to wait for.
+    pub fn wait_for_drain(&mut self, op: u64) -> bool {
+        if self.state == State::Closed || self.outgoing.unsent() < STREAM_HIGH_WATER {
+            return false;
+        }
+        self.drain_waiter = Some(op);
+        true
+    }
+
+    /// Operations to complete and open streams to report when the connection is gone:
+    /// `(drain waiter, open stream sequence numbers)`.
+    pub fn take_orphans(&mut self) -> (Option<u64>, Vec<u64>) {
+        (self.drain_waiter.take(), self.outgoing.open_streams())
+    }
+
+    /// A waiting writer whose stream drained enough; its operation id.
+    pub fn take_drained(&mut self) -> Option<u64> {
+        if self.state != State::Closed && self.outgoing.unsent() < STREAM_HIGH_WATER / 2 {
+            return self.drain_waiter.take();
+        }
+        None
+    }
+
+    /// Sends what was answered and, if reading stopped on a full pipeline or send queue,
+    /// reads again (the socket may hold requests no new readiness edge will announce).
+    fn after_answer(&mut self, events: &mut EventQueue) {
+        self.last_activity = Instant::now();
+        self.flush();
+        if self.paused {
+            self.paused = false;
+            self.pump(events);
+        }
     }
 
     fn flush(&mut self) {
-        if let Err(_error) = self.transport.flush_pending() {
+        if self.outgoing.flush(self.transport.as_mut()).is_err() {
             self.state = State::Closed;
             return;
         }
-        while self.output_sent < self.output.len() {
-            match self.transport.write_some(&self.output[self.output_sent..]) {
-                Ok(0) => break,
-                Ok(n) => self.output_sent += n,
-                Err(_) => {
-                    self.state = State::Closed;
-                    return;
-                }
-            }
+        if self.outgoing.closing {
+            self.close_when_done = true;
+            self.reading = false;
         }
-        if self.output_sent == self.output.len() {
-            self.output.clear();
-            self.output_sent = 0;
-            // Everything answered: a buffer that grew for a large request or response goes.
-            buffers::release_if_drained(&mut self.output);
-            if self.slots.is_empty() && matches!(self.parse, Parse::Head) {
+        if self.outgoing.is_empty() {
+            if matches!(self.parse, Parse::Head) {
                 buffers::release_if_drained(&mut self.input);
             }
-            if self.close_when_done && self.slots.is_empty() {
+            if self.close_when_done {
                 self.close();
             }
         }

@@ -15,9 +15,10 @@ use super::buffers;
 use super::conn::{HttpConn, State};
 use super::request::Limits;
 use super::response::Response;
+use super::static_files::{MountError, MountOptions, StaticFiles};
 use super::upgrade::Upgraded;
 pub use super::upgrade::WsRoutes;
-use crate::event::EventQueue;
+use crate::event::{EventQueue, NetEvent, Val};
 use crate::net::error::SocketError;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
@@ -58,6 +59,8 @@ struct Server {
     options: ServerOptions,
     conns: HashSet<u64, IdHasher>,
     referenced: bool,
+    /// Directories mounted with `server:static`, shared with the connections.
+    static_files: Option<Arc<StaticFiles>>,
     /// The interval timer that checks timeouts.
     pub sweep_timer: u64,
 }
@@ -136,6 +139,7 @@ impl HttpServers {
                 options,
                 conns: HashSet::default(),
                 referenced: true,
+                static_files: None,
                 sweep_timer,
             },
         );
@@ -145,7 +149,7 @@ impl HttpServers {
     /// Stops server `id`: it stops listening and its idle connections close; a connection
     /// whose request is being handled still gets its response (so a handler may stop its own
     /// server), then closes. Returns the server's sweep timer.
-    pub fn stop(&mut self, registry: &Registry, id: u64) -> Option<u64> {
+    pub fn stop(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) -> Option<u64> {
         let mut server = self.servers.remove(&id)?;
         let _ = registry.deregister(&mut server.listener);
         for conn_id in server.conns.drain() {
@@ -153,7 +157,7 @@ impl HttpServers {
                 conn.close_after_responses();
                 self.draining.insert(conn_id);
             }
-            self.sweep_closed(registry, conn_id);
+            self.sweep_closed(registry, conn_id, events);
         }
         Some(server.sweep_timer)
     }
@@ -179,8 +183,40 @@ impl HttpServers {
             conn.transport.note_hangup();
         }
         conn.on_ready(readable, events);
-        self.sweep_closed(registry, id);
+        if let Some(op) = conn.take_drained() {
+            events.push_back(NetEvent::Complete {
+                op,
+                values: vec![Val::Bool(true)],
+            });
+        }
+        self.sweep_closed(registry, id, events);
         true
+    }
+
+    /// Mounts `directory` at `prefix` on server `id` (`server:static`).
+    pub fn add_static(
+        &mut self,
+        id: u64,
+        prefix: &str,
+        directory: &std::path::Path,
+        options: MountOptions,
+    ) -> Result<bool, MountError> {
+        let Some(server) = self.servers.get_mut(&id) else {
+            return Ok(false);
+        };
+        let mut files = match server.static_files.take() {
+            Some(files) => Arc::unwrap_or_clone(files),
+            None => StaticFiles::default(),
+        };
+        let mounted = files.mount(prefix, directory, options);
+        let files = Arc::new(files);
+        for conn_id in &server.conns {
+            if let Some(conn) = self.conns.get_mut(conn_id) {
+                conn.set_static_files(Arc::clone(&files));
+            }
+        }
+        server.static_files = Some(files);
+        mounted.map(|()| true)
     }
 
     fn accept(&mut self, registry: &Registry, next_id: &mut dyn FnMut() -> u64, id: u64) {
@@ -216,6 +252,7 @@ impl HttpServers {
                 Arc::from(peer.to_string()),
                 server.options.limits,
                 server.options.websocket.clone(),
+                server.static_files.clone(),
             );
             let _ = conn.transport.socket().set_nodelay(true);
             if registry
@@ -246,12 +283,65 @@ impl HttpServers {
             return false;
         };
         let delivered = connection.respond(seq, response, events);
-        self.sweep_closed(registry, conn);
+        self.sweep_closed(registry, conn, events);
         delivered
     }
 
+    /// Starts a streamed response to request `seq` of `conn`; false if it is gone or owed
+    /// nothing.
+    pub fn start_stream(
+        &mut self,
+        registry: &Registry,
+        conn: u64,
+        seq: u64,
+        response: &Response,
+        events: &mut EventQueue,
+    ) -> bool {
+        let Some(connection) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let started = connection.start_stream(seq, response, events);
+        self.sweep_closed(registry, conn, events);
+        started
+    }
+
+    /// Queues a piece of a stream (`last`: and ends it); the bytes still unsent, or `None`
+    /// if the connection is gone or the stream is not open.
+    pub fn write_stream(
+        &mut self,
+        registry: &Registry,
+        conn: u64,
+        seq: u64,
+        data: &[u8],
+        last: bool,
+        events: &mut EventQueue,
+    ) -> Option<usize> {
+        let connection = self.conns.get_mut(&conn)?;
+        let unsent = connection.write_stream(seq, data, last, events).ok();
+        self.sweep_closed(registry, conn, events);
+        unsent.filter(|_| self.conns.contains_key(&conn))
+    }
+
+    /// Closes connection `conn` at once; false if it is gone.
+    pub fn close_conn(&mut self, registry: &Registry, conn: u64, events: &mut EventQueue) -> bool {
+        let Some(connection) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        connection.close();
+        self.sweep_closed(registry, conn, events);
+        true
+    }
+
+    /// A stream's writer waits as operation `op` for `conn`'s unsent bytes to drain (or the
+    /// connection to close); false if there is nothing to wait for.
+    pub fn wait_for_drain(&mut self, conn: u64, op: u64) -> bool {
+        self.conns
+            .get_mut(&conn)
+            .is_some_and(|connection| connection.wait_for_drain(op))
+    }
+
     /// Applies the read and idle timeouts of server `id`.
-    pub fn check_timeouts(&mut self, registry: &Registry, id: u64) {
+    pub fn check_timeouts(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) {
         let Some(server) = self.servers.get(&id) else {
             return;
         };
@@ -270,7 +360,7 @@ impl HttpServers {
                     conn.close();
                 }
             }
-            self.sweep_closed(registry, conn_id);
+            self.sweep_closed(registry, conn_id, events);
         }
         buffers::trim_if_pending();
     }
@@ -280,7 +370,7 @@ impl HttpServers {
         std::mem::take(&mut self.upgrades)
     }
 
-    fn sweep_closed(&mut self, registry: &Registry, id: u64) {
+    fn sweep_closed(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) {
         if self.conns.get(&id).is_some_and(HttpConn::upgrade_ready)
             && let Some(conn) = self.conns.remove(&id)
         {
@@ -304,6 +394,18 @@ impl HttpServers {
                 server.conns.remove(&id);
             }
             self.draining.remove(&id);
+            // A stream's writer and its handler learn that the client is gone.
+            let (waiter, streams) = conn.take_orphans();
+            if let Some(op) = waiter {
+                events.push_back(NetEvent::failure(op, "closed"));
+            }
+            for seq in streams {
+                events.push_back(NetEvent::Emit {
+                    owner: conn.server,
+                    event: "stream_closed",
+                    args: vec![Val::Int(id as i64), Val::Int(seq as i64)],
+                });
+            }
         }
     }
 }

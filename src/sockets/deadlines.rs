@@ -59,7 +59,8 @@ impl Net {
             return false;
         };
         if let Deadline::HttpSweep(server) = deadline {
-            self.http.check_timeouts(ctx.registry, server);
+            self.http
+                .check_timeouts(ctx.registry, server, &mut self.events);
             self.ws_take_upgrades(ctx);
             return true;
         }

@@ -2,6 +2,7 @@
 
 use super::lookups::Waiting;
 use super::*;
+use crate::http::static_files::{MountError, MountOptions};
 
 impl Net {
     // ---- HTTP servers -------------------------------------------------------------------
@@ -33,7 +34,7 @@ impl Net {
 
     /// Stops HTTP server `id`; false if unknown.
     pub fn http_stop(&mut self, ctx: &mut NetContext, id: u64) -> bool {
-        match self.http.stop(ctx.registry, id) {
+        match self.http.stop(ctx.registry, id, &mut self.events) {
             Some(sweep) => {
                 ctx.timers.cancel(sweep, TimerAction::Net);
                 self.deadlines.remove(&sweep);
@@ -57,6 +58,55 @@ impl Net {
             .respond(ctx.registry, conn, seq, response, &mut self.events);
         self.ws_take_upgrades(ctx);
         delivered
+    }
+
+    /// Mounts a directory on server `id`; false if there is no such server.
+    pub fn http_static(
+        &mut self,
+        id: u64,
+        prefix: &str,
+        directory: &std::path::Path,
+        options: MountOptions,
+    ) -> Result<bool, MountError> {
+        self.http.add_static(id, prefix, directory, options)
+    }
+
+    /// Starts a streamed response; false if the request is gone or already answered.
+    pub fn http_stream_start(
+        &mut self,
+        ctx: &mut NetContext,
+        conn: u64,
+        seq: u64,
+        response: &Response,
+    ) -> bool {
+        self.http
+            .start_stream(ctx.registry, conn, seq, response, &mut self.events)
+    }
+
+    /// Queues a piece of a stream (`last`: and ends it); the bytes still unsent, or `None`
+    /// when the client is gone.
+    pub fn http_stream_write(
+        &mut self,
+        ctx: &mut NetContext,
+        conn: u64,
+        seq: u64,
+        data: &[u8],
+        last: bool,
+    ) -> Option<usize> {
+        self.http
+            .write_stream(ctx.registry, conn, seq, data, last, &mut self.events)
+    }
+
+    /// A stream's writer waits as `op` until the connection drains or closes; false if there
+    /// is nothing to wait for.
+    pub fn http_stream_wait(&mut self, conn: u64, op: u64) -> bool {
+        self.http.wait_for_drain(conn, op)
+    }
+
+    /// Closes server connection `conn` at once (a stream whose handler failed: the client
+    /// must not take the truncated body for a whole one); false if it is gone.
+    pub fn http_conn_close(&mut self, ctx: &mut NetContext, conn: u64) -> bool {
+        self.http.close_conn(ctx.registry, conn, &mut self.events)
     }
 
     // ---- HTTP client --------------------------------------------------------------------
@@ -103,6 +153,37 @@ impl Net {
     pub(super) fn http_failed(&mut self, ctx: &mut NetContext, op: u64, message: String) {
         self.events.push_back(NetEvent::failure(op, message));
         self.http_done(ctx, op);
+    }
+
+    /// Acts on what a client connection asked for after an event: a retry on a fresh
+    /// connection, a later pass of a paused stream, or the end of the exchange `op_before`.
+    pub(super) fn http_follow(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        op_before: Option<u64>,
+        followup: Followup,
+    ) {
+        match followup {
+            Followup::Retry(op, request) => self.http_send(ctx, request, op),
+            Followup::Resume => {
+                self.arm(ctx, 0.0, Deadline::Resume(id));
+            }
+            Followup::Nothing => {
+                if let Some(op) = op_before
+                    && self.http_client.current_op(id) != Some(op)
+                {
+                    self.http_done(ctx, op);
+                }
+            }
+        }
+    }
+
+    /// A paused client stream reads again.
+    pub(super) fn http_client_resume(&mut self, ctx: &mut NetContext, id: u64) {
+        let op_before = self.http_client.current_op(id);
+        let followup = self.http_client.resume(ctx.registry, id, &mut self.events);
+        self.http_follow(ctx, id, op_before, followup);
     }
 
     /// Forgets a finished client request and cancels its timeout.

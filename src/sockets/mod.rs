@@ -205,13 +205,7 @@ impl Net {
             let followup = self
                 .http_client
                 .on_ready(ctx.registry, id, hangup, &mut self.events);
-            if let Followup::Retry(op, request) = followup {
-                self.http_send(ctx, request, op);
-            } else if let Some(op) = op_before
-                && self.http_client.current_op(id) != Some(op)
-            {
-                self.http_done(ctx, op);
-            }
+            self.http_follow(ctx, id, op_before, followup);
         } else if self.http.owns(id) {
             let ids = &mut *ctx.ids;
             self.http.on_ready(

@@ -139,6 +139,8 @@ impl Net {
             self.disarm_finished_reads(ctx, id);
             self.tcp_follow(ctx, id);
             self.sweep(ctx, id);
+        } else if self.http_client.owns(id) {
+            self.http_client_resume(ctx, id);
         } else {
             self.ws_resume(ctx, id);
         }

@@ -98,6 +98,13 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Peak resident set size of a process in KiB (VmHWM from /proc/<pid>/status).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Python: a server on 127.0.0.1:0 that prints its port, accepts one client as `c` (15 s
 /// timeouts), runs `body` (Python, unindented) and closes the client. `recv_exact(n)` and
 /// `recv_line()` helpers are in scope.
