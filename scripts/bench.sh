@@ -38,6 +38,8 @@
 #      no Lua) and Node.js's ws (npm, into target/node-ws)  target: CPU/msg <= 1.25x floor
 #  16. One loop turn with 10,000 vs 10 idle TCP connections open (idle_turns.lua)
 #                                                                  target: no growth
+#  17. Static files: one 4 KiB file, `wrk -t1 -c50`, plua's `server:static` vs nginx (one
+#      worker, root + sendfile) in alternating runs       target: >= 70% of nginx's req/s
 #  14. QuickApp start: time from start to the end of `onInit` of a minimal QA (its onInit
 #      calls os.exit(0); hyperfine mean) and peak RSS, `plua --fibaro -o` vs the original
 #      plua 1.3.16 (pip-installed into a venv under target/, run with --fibaro --api-port P)
@@ -407,8 +409,11 @@ bench_tcp_bulk() {
 # starts `nginx -c <conf> -p <dir>` under timeout in the background (pid to SERVER_PIDS, so
 # the EXIT trap stops it: timeout passes the TERM on to the master) and waits until the port
 # accepts. Sets SERVER_PORT (empty on failure). Run as root, the worker drops to `nobody`.
+# START_NGINX_LOCATION (if set) replaces the body of `location /`.
 start_nginx() {
   local dir="$TMP/nginx" port
+  local location='default_type text/plain; content_by_lua_block { ngx.print("hello") }'
+  [[ -n "${START_NGINX_LOCATION:-}" ]] && location="$START_NGINX_LOCATION"
   SERVER_PORT=""
   mkdir -p "$dir"
   port="$(python3 "$BENCH/util.py" free-port)"
@@ -422,6 +427,7 @@ error_log $dir/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
+  sendfile on;
   client_body_temp_path $dir/client_body;
   proxy_temp_path $dir/proxy;
   fastcgi_temp_path $dir/fastcgi;
@@ -430,8 +436,7 @@ http {
   server {
     listen 127.0.0.1:$port;
     location / {
-      default_type text/plain;
-      content_by_lua_block { ngx.print("hello") }
+      $location
     }
   }
 }
@@ -847,6 +852,51 @@ bench_api() {
   done
 }
 
+# 17. Static files: `wrk -t1 -c50` on one 4 KiB file served by plua (`server:static`,
+#     static_server.lua) and by nginx (one worker, `root`, sendfile on, as Debian ships it),
+#     alternating $HTTP_RUNS runs each; medians of requests/s, p99 and server CPU per request.
+bench_static() {
+  local site="$TMP/static" ports=("" "") pids=("" "") i j r v q c
+  local pr=() pl=() pc=() nr=() nl=() nc=()
+  mkdir -p "$site"
+  head -c 4096 /dev/urandom >"$site/file.bin"
+  start_server plua-static "$PLUA" "$BENCH/static_server.lua" "$site" && ports[0]="$SERVER_PORT"
+  pids[0]="${SERVER_PIDS[-1]:-}"
+  chmod 755 "$TMP" "$site"; chmod 644 "$site/file.bin" # the nginx worker runs as nobody
+  START_NGINX_LOCATION="root $site;" start_nginx && ports[1]="$SERVER_PORT"
+  pids[1]="${SERVER_PIDS[-1]:-}"
+  for j in 0 1; do
+    if [[ -n "${ports[j]}" ]]; then
+      run_kv "$TMP/wrk.out" wrk -t1 -c50 -d1s "http://127.0.0.1:${ports[j]}/file.bin" || ports[j]=""
+    fi
+    pids[j]="$(child_pid "${pids[j]}")"
+  done
+  pids[1]="$(child_pid "${pids[1]}")"    # nginx: master -> its one worker
+  for ((i = 1; i <= HTTP_RUNS; i++)); do
+    for j in 0 1; do
+      [[ -n "${ports[j]}" ]] || continue
+      r="$(wrk_api "${ports[j]}" "${pids[j]}" /file.bin)"
+      if [[ -z "$r" ]]; then ports[j]=""; continue; fi
+      read -r v q c <<<"$r"
+      [[ "$c" == "-" ]] && c=""
+      case "$j" in
+        0) pr+=("$v"); pl+=("$q"); pc+=("$c") ;;
+        1) nr+=("$v"); nl+=("$q"); nc+=("$c") ;;
+      esac
+    done
+  done
+  stop_servers
+  local p_rps="" p_p99="" p_cpu="" n_rps="" n_p99="" n_cpu="" share="" ok
+  if ((${#pr[@]})); then p_rps="$(median "${pr[@]}")"; p_p99="$(median "${pl[@]}")"; p_cpu="$(median "${pc[@]}")"; fi
+  if ((${#nr[@]})); then n_rps="$(median "${nr[@]}")"; n_p99="$(median "${nl[@]}")"; n_cpu="$(median "${nc[@]}")"; fi
+  [[ -n "$p_rps" && -n "$n_rps" ]] && share="$(calc "$p_rps / $n_rps * 100")"
+  ok="$(verdict "$(or_bad "$p_rps") >= 0.7 * $(or_bad "$n_rps")")"
+  say "[17] static 4 KiB    plua $(fmt "%.0f req/s" "$p_rps"), p99 $(fmt "%.2f ms" "$p_p99"), $(fmt "%.2f us" "$p_cpu") CPU/request (runs: ${pr[*]:-none})" \
+      "| nginx $(fmt "%.0f req/s" "$n_rps"), p99 $(fmt "%.2f ms" "$n_p99"), $(fmt "%.2f us" "$n_cpu") CPU/request (runs: ${nr[*]:-none});" \
+      "plua at $(fmt "%.0f%%" "$share") of nginx (target >= 70%) $ok"
+  ROWS+=("| Static file, 4 KiB, \`wrk -t1 -c50 -d${HTTP_DURATION}s\`: requests/s / p99 / server CPU per request | $(fmt "%.1f k/s" "$(kilo "$p_rps")") / $(fmt "%.2f ms" "$p_p99") / $(fmt "%.2f µs" "$p_cpu") | $(fmt "%.1f k/s" "$(kilo "$n_rps")") / $(fmt "%.2f ms" "$n_p99") / $(fmt "%.2f µs" "$n_cpu") (nginx, 1 worker, sendfile) | ≥ 70 % of nginx: $(fmt "%.0f%%" "$share") $ok |")
+}
+
 print_table() {
   local cpu node_v="" plua_v luv_v nginx_v wrk_v ws_v
   cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
@@ -894,6 +944,7 @@ main() {
   bench_ws_echo
   bench_quickapp
   bench_api
+  bench_static
   bench_alive
   warn "measuring took $((SECONDS - start)) s (build excluded)"
   print_table
