@@ -481,7 +481,10 @@ impl HttpConn {
 
     /// A waiting writer whose stream drained enough; its operation id.
     pub fn take_drained(&mut self) -> Option<u64> {
-        if self.state != State::Closed && self.outgoing.unsent() < STREAM_HIGH_WATER / 2 {
+        if self.drain_waiter.is_some()
+            && self.state != State::Closed
+            && self.outgoing.unsent() < STREAM_HIGH_WATER / 2
+        {
             return self.drain_waiter.take();
         }
         None

@@ -62,6 +62,8 @@ pub struct Outgoing {
     sent: usize,
     /// A response with `Connection: close` went into the output: nothing follows it.
     pub closing: bool,
+    /// Streams ever started on this connection (0: `unsent` need not look at the slots).
+    streams: usize,
 }
 
 impl Outgoing {
@@ -78,6 +80,10 @@ impl Outgoing {
     /// Bytes queued but not yet taken by the socket (the output plus streams waiting their
     /// turn).
     pub fn unsent(&self) -> usize {
+        let queued = self.output.len() - self.sent;
+        if self.streams == 0 {
+            return queued;
+        }
         let waiting: usize = self
             .slots
             .iter()
@@ -86,20 +92,21 @@ impl Outgoing {
                 _ => 0,
             })
             .sum();
-        self.output.len() - self.sent + waiting
+        queued + waiting
     }
 
     /// True while a stream is open (started, not finished).
     pub fn has_open_stream(&self) -> bool {
-        self.slots.iter().any(|slot| {
-            matches!(
-                slot.answer,
-                Answer::Streaming {
-                    finished: false,
-                    ..
-                }
-            )
-        })
+        self.streams > 0
+            && self.slots.iter().any(|slot| {
+                matches!(
+                    slot.answer,
+                    Answer::Streaming {
+                        finished: false,
+                        ..
+                    }
+                )
+            })
     }
 
     /// The sequence numbers of the open streams.
@@ -209,6 +216,7 @@ impl Outgoing {
             chunked,
             finished,
         };
+        self.streams += 1;
         true
     }
 
