@@ -48,7 +48,7 @@ server.serve_forever()
 "#;
 
 fn run_client(src: &str) -> support::Output {
-    let (mut peer, port) = python_server(PY_SERVER, &[]);
+    let (peer, port) = python_server(PY_SERVER, &[]);
     let src = src.replace("PORT", &port.to_string());
     let out = support::run_script(&src, &[]);
     peer.signal("KILL");
@@ -149,7 +149,7 @@ _PY.sleep(5)
 
 #[test]
 fn a_200_mb_download_is_written_to_disk_with_flat_rss() {
-    let (mut peer, port) = python_server(PY_SERVER, &[]);
+    let (peer, port) = python_server(PY_SERVER, &[]);
     let dir = TempDir::new();
     let (small_out, small_peak) = download(&dir, port, 20);
     assert!(
