@@ -2,9 +2,10 @@
 //! every pending `__gc` finalizer runs) at the end of a run and for `os.exit(code, true)`, and
 //! the `os.exit` that flushes output and restores the terminal before the process ends.
 //!
-//! `os.exit` called by a finalizer while the state is being closed does not close it again (a
-//! second `lua_close` would free everything twice): it records the exit status and returns, and
-//! closing goes on with the remaining finalizers, as in `lua`; the process then exits with it.
+//! `os.exit` called by a finalizer (or a `__close`) while the state is being closed does not
+//! close it again (a second `lua_close` would free everything twice): it records the exit
+//! status and returns, and closing goes on with the remaining finalizers, as in `lua`; the
+//! process then exits with that status.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -92,15 +93,15 @@ unsafe fn exit_closing(state: *mut mlua::ffi::lua_State, code: i32) -> ! {
     // SAFETY: `state` is the live thread running os.exit; `lua_pushthread` tells whether it is
     // the main thread. Resetting the running coroutine is what `lua_close` does for the main
     // thread; nothing of it is used afterwards, as the process ends here.
+    // From here on an os.exit from a `__close` or `__gc` only records its status.
+    CLOSING.store(true, Ordering::SeqCst);
     unsafe {
         let is_main = ffi::lua_pushthread(state) == 1;
         ffi::lua_pop(state, 1);
         if !is_main {
             ffi::lua_closethread(state, std::ptr::null_mut());
         }
-        if !CLOSING.swap(true, Ordering::SeqCst) {
-            ffi::lua_close(state);
-        }
+        ffi::lua_close(state);
     }
     flush_stdout();
     std::process::exit(status_requested_while_closing().unwrap_or(code));

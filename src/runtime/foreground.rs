@@ -314,9 +314,14 @@ impl Runtime {
     /// The main script's `...`: `arg[1..#arg]` as the global `arg` is when the script starts
     /// (a `-e` chunk may have changed it), as `lua` passes them.
     fn script_varargs(&self) -> mlua::Result<MultiValue> {
+        /// Lua's stack limit (`LUAI_MAXSTACK`): past it `lua` fails the same way.
+        const MAX_ARGS: i64 = 1_000_000;
         match self.lua.globals().get::<Value>("arg")? {
             Value::Table(arg) => {
                 let count = arg.len()?;
+                if count > MAX_ARGS {
+                    return Err(mlua::Error::runtime("too many arguments to script"));
+                }
                 (1..=count).map(|index| arg.get::<Value>(index)).collect()
             }
             _ => Err(mlua::Error::runtime("'arg' is not a table")),
