@@ -128,7 +128,8 @@ Usage: plua [options] [script.lua | -] [script args...]
 
 Options:
   -e CODE          run CODE (repeatable, in order) before the script
-  -l NAME          NAME = require(\"NAME\") before -e and the script (repeatable)
+  -l NAME          NAME = require(\"NAME\") before -e and the script (repeatable);
+                   -l G=NAME sets the global G
   -i               interactive REPL after -e/script
   -                run the script from standard input
   -d, --debug      runtime debug log on stderr (_PY.debug = true)

@@ -19,7 +19,8 @@ fn main() -> ExitCode {
             Ok(mut runtime) => {
                 let code = runtime.run();
                 runtime.close();
-                code
+                // A finalizer that ran at the close may have called os.exit(n).
+                plua::lua::closing::status_requested_while_closing().unwrap_or(code)
             }
             Err(error) => {
                 eprintln!("plua: {error}");

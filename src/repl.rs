@@ -76,6 +76,8 @@ pub struct Repl {
     chunk: String,
     eof: bool,
     compile: Function,
+    /// `plua.repl.prompt`: `_PROMPT`/`_PROMPT2` when the script set them.
+    prompt_text: Function,
     /// On a terminal: the line editor, and the function listing names to complete.
     editor: Option<(LineEditor, Function)>,
 }
@@ -103,6 +105,7 @@ impl Repl {
             chunk: String::new(),
             eof: false,
             compile: module.get("compile")?,
+            prompt_text: module.get("prompt")?,
             editor,
         };
         repl.prompt();
@@ -231,8 +234,15 @@ impl Repl {
         self.show_prompt(PROMPT);
     }
 
-    /// Prints `prompt`, or has the line editor show it and read the next line.
-    fn show_prompt(&self, prompt: &str) {
+    /// Prints the prompt (`_PROMPT`/`_PROMPT2` when set, else `default`), or has the line
+    /// editor show it and read the next line.
+    fn show_prompt(&self, default: &str) {
+        let continuation = default == CONTINUE_PROMPT;
+        let text = self
+            .prompt_text
+            .call::<String>((continuation, default))
+            .unwrap_or_else(|_| default.to_owned());
+        let prompt = text.as_str();
         flush_stdout();
         match &self.editor {
             Some((editor, names)) => {

@@ -1,11 +1,13 @@
 //! Where plua's Lua must read as stock Lua 5.4 (what the official test suite checks): `print`
 //! and the wrapped `coroutine` functions are C functions, `require`'s "module not found"
-//! message lists exactly the standard searchers' lines, and the deliberate deviation (the main
-//! chunk is a coroutine) is pinned down too.
+//! message lists exactly the standard searchers' lines, `os.exit(code, true)` closes the state,
+//! and the `lua` command-line behaviours plua shares (`-l g=mod`, the script's `...` from `arg`,
+//! the REPL's `_PROMPT`, `=expr` and unfinished lines); the deliberate deviation (the main chunk
+//! is a coroutine) is pinned down too.
 
 mod support;
 
-use support::run_script;
+use support::{plua, run, run_script, run_with_stdin};
 
 #[test]
 fn print_is_a_c_function_as_in_stock_lua() {
@@ -150,4 +152,121 @@ fn warn_is_off_until_at_on_and_writes_lua_warning_lines_to_stderr() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn os_exit_with_close_closes_the_main_chunks_variables_then_runs_finalizers() {
+    let out = run_script(
+        "setmetatable({}, {__gc = function() print('finalized') end})\n\
+         local first <close> = setmetatable({}, {__close = function(_, err)\n\
+           print('closed first', err)\n\
+         end})\n\
+         local second <close> = setmetatable({}, {__close = function() print('closed second') end})\n\
+         os.exit(3, true)\n\
+         print('not reached')\n",
+        &[],
+    );
+    out.assert_code(3)
+        .assert_lines(&["closed second", "closed first\tnil", "finalized"]);
+}
+
+#[test]
+fn os_exit_without_close_skips_finalizers_as_in_stock_lua() {
+    let out = run_script(
+        "setmetatable({}, {__gc = function() print('finalized') end})\n\
+         print('before')\n\
+         os.exit(false)\n",
+        &[],
+    );
+    out.assert_code(1).assert_lines(&["before"]);
+}
+
+#[test]
+fn os_exit_from_a_finalizer_at_the_end_of_a_run_sets_the_status_and_the_others_still_run() {
+    // Finalizers run in reverse order of marking: the second object's runs first.
+    let out = run_script(
+        "setmetatable({}, {__gc = function() print('first object') end})\n\
+         setmetatable({}, {__gc = function() print('second object') os.exit(4, true) end})\n\
+         print('end of script')\n",
+        &[],
+    );
+    out.assert_code(4)
+        .assert_lines(&["end of script", "second object", "first object"]);
+}
+
+#[test]
+fn the_scripts_varargs_come_from_the_arg_table_as_the_e_chunks_left_it() {
+    let dir = support::TempDir::new();
+    dir.write("show.lua", "print(select('#', ...), ...)\n");
+    let mut cmd = plua();
+    cmd.current_dir(dir.path()).args([
+        "-e",
+        "arg[2] = 20; arg[3] = 'added'",
+        "show.lua",
+        "one",
+        "two",
+    ]);
+    run(cmd).assert_code(0).assert_lines(&["3\tone\t20\tadded"]);
+
+    let mut cmd = plua();
+    cmd.current_dir(dir.path())
+        .args(["-e", "arg = 'gone'", "show.lua", "one"]);
+    let out = run(cmd);
+    out.assert_code(1)
+        .assert_stderr_contains("'arg' is not a table");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+#[test]
+fn dash_l_with_an_equals_sign_binds_the_given_global() {
+    let mut cmd = plua();
+    cmd.args([
+        "-l",
+        "m=math",
+        "-lstr=string",
+        "-e",
+        "print(m == math, str == string, rawget(_G, 'm=math'))",
+    ]);
+    run(cmd).assert_code(0).assert_lines(&["true\ttrue\tnil"]);
+}
+
+#[test]
+fn an_unfinished_assignment_in_the_repl_waits_for_its_value() {
+    let out = run_with_stdin(&["-i"], "answer =\n42\nprint(answer)\n");
+    out.assert_code(0);
+    assert!(
+        out.stdout.starts_with("plua> >> plua> 42\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn an_equals_sign_before_an_expression_in_the_repl_prints_it() {
+    let out = run_with_stdin(&["-i"], "x = 6\n=x * 7\n");
+    out.assert_code(0);
+    assert!(out.stdout.contains("plua> 42\n"), "{}", out.stdout);
+}
+
+#[test]
+fn the_repl_shows_prompt_and_prompt2_when_the_script_sets_them() {
+    let out = run_with_stdin(
+        &["-e", "_PROMPT = 'in: ' _PROMPT2 = 'more: '", "-i"],
+        "t = {\n1}\nprint(#t)\n",
+    );
+    out.assert_code(0);
+    assert_eq!(out.stdout, "in: more: in: 1\nin: \n");
+
+    // Any value, through tostring, asked again for each prompt.
+    let out = run_with_stdin(
+        &[
+            "-e",
+            "local n = 0 _PROMPT = setmetatable({}, {__tostring = function() n = n + 1 return '<' .. n .. '>' end})",
+            "-i",
+        ],
+        "x = 1\n",
+    );
+    out.assert_code(0);
+    assert_eq!(out.stdout, "<1><2>\n");
 }

@@ -45,23 +45,33 @@ local M = {}
 -- Returns the function to run, or nil and "incomplete" when more lines are needed, or nil and
 -- the syntax error.
 function M.compile(source)
+  if source:sub(1, 1) == "=" then
+    source = "return " .. source:sub(2) -- `=expr`, which `lua -i` still accepts from 5.2
+  end
   local fn = load("return " .. source, "=stdin", "t", env)
   if fn then
     return fn
   end
-  fn = load(source .. "\n__plua_capture_locals()", "=stdin", "t", env)
-  if fn then
-    return fn
+  local plain, err = load(source, "=stdin", "t", env)
+  if not plain then
+    if err:sub(-5) == "<eof>" then
+      return nil, "incomplete"
+    end
+    return nil, err
   end
-  local err
-  fn, err = load(source, "=stdin", "t", env)
-  if fn then
-    return fn
+  -- Only a chunk that is complete by itself gets the capture call: appended to `a =` it
+  -- would become the missing expression.
+  return load(source .. "\n__plua_capture_locals()", "=stdin", "t", env) or plain
+end
+
+--- The prompt to show: `_PROMPT` (a new chunk) or `_PROMPT2` (more lines of one) when set, any
+-- value through `tostring`, as `lua -i` reads them; otherwise `default`.
+function M.prompt(continuation, default)
+  local value = _G[continuation and "_PROMPT2" or "_PROMPT"]
+  if value == nil then
+    return default
   end
-  if err:sub(-5) == "<eof>" then
-    return nil, "incomplete"
-  end
-  return nil, err
+  return tostring(value)
 end
 
 -- Most entries completion lists from one table (a huge table must not slow the prompt down).

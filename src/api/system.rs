@@ -1,5 +1,5 @@
 //! System helpers in `_PY` (time, base64, console input, host and network facts, the list of
-//! embedded modules) and the `os.exit` that flushes output and restores the terminal first.
+//! embedded modules).
 
 use std::io::BufRead;
 use std::net::{TcpListener, UdpSocket};
@@ -40,30 +40,6 @@ fn hostname() -> String {
     } else {
         "localhost".into()
     }
-}
-
-/// Replaces `os.exit` so buffered output is flushed and stdin restored before the process
-/// ends: `os.exit(true|nil)` → 0, `os.exit(false)` → 1, `os.exit(n)` → n.
-pub fn override_os_exit(lua: &Lua) -> Result<()> {
-    let os: Table = lua.globals().get("os")?;
-    let exit = lua.create_function(|_, code: Value| -> Result<()> {
-        let code = match code {
-            Value::Nil | Value::Boolean(true) => 0,
-            Value::Boolean(false) => 1,
-            Value::Integer(n) => n as i32,
-            Value::Number(n) => n as i32,
-            other => {
-                return Err(mlua::Error::runtime(format!(
-                    "os.exit: bad argument #1 (number or boolean expected, got {})",
-                    other.type_name()
-                )));
-            }
-        };
-        crate::repl::restore_stdin();
-        flush_stdout();
-        std::process::exit(code);
-    })?;
-    os.set("exit", exit)
 }
 
 /// Adds the system functions to `_PY`.

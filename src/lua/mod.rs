@@ -1,6 +1,7 @@
 //! Everything that touches the Lua state directly: creating it, the embedded library, and the
 //! task coroutines callbacks run in.
 
+pub mod closing;
 pub mod coroutines;
 pub mod interrupt;
 pub mod memory;

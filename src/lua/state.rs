@@ -4,7 +4,7 @@
 use mlua::{Lua, Result, Table};
 
 use crate::api;
-use crate::lua::{coroutines, memory, search_paths, stdlib, warnings};
+use crate::lua::{closing, coroutines, memory, search_paths, stdlib, warnings};
 use crate::sockets::SharedReactor;
 
 /// A ready Lua state and the prelude's hooks for the task runner.
@@ -24,7 +24,7 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
     search_paths::install(&lua)?;
     stdlib::install_searcher(&lua)?;
     api::luasocket::register(&lua)?;
-    api::system::override_os_exit(&lua)?;
+    closing::override_os_exit(&lua)?;
 
     let py = api::build_py(&lua, reactor, debug)?;
     lua.globals().set("_PY", &py)?;
@@ -45,22 +45,4 @@ pub fn new_state(reactor: &SharedReactor, debug: bool) -> Result<LuaSetup> {
         .ok_or_else(|| mlua::Error::runtime("embedded plua.prelude is missing"))?;
     let hooks: Table = prelude.call((primitives, py))?;
     Ok(LuaSetup { lua, hooks })
-}
-
-/// Closes the state as the standard `lua` program does at exit (`lua_close`: every pending
-/// `__gc` finalizer runs), but while the mlua handle is still whole, so that finalizers may call
-/// plua's functions (`print`, `setTimeout`) instead of meeting a destroyed instance.
-///
-/// # Safety
-/// The state is gone afterwards: nothing that holds a Lua value (this `Lua`, its clones,
-/// `Function`/`Table` handles) may be used or dropped again; the caller forgets them.
-pub unsafe fn close_state(lua: &Lua) {
-    let mut state: *mut mlua::ffi::lua_State = std::ptr::null_mut();
-    // SAFETY: the closure only copies the pointer of a live thread of this state.
-    let captured = unsafe { lua.exec_raw::<()>((), |raw| state = raw) };
-    if captured.is_ok() && !state.is_null() {
-        // SAFETY: `lua_close` closes the whole state from any of its threads; the caller
-        // guarantees nobody touches the state afterwards.
-        unsafe { mlua::ffi::lua_close(state) };
-    }
 }

@@ -139,7 +139,7 @@ impl Runtime {
             Step::Init(code) => match code.strip_prefix('@') {
                 Some(path) => self
                     .load_script(&Script::File(path.to_owned()))
-                    .map(|(f, _)| (f, Vec::new())),
+                    .map(|f| (f, Vec::new())),
                 None => self
                     .lua
                     .load(code.as_str())
@@ -154,7 +154,21 @@ impl Runtime {
                 .set_name("=(command line)")
                 .into_function()
                 .map(|f| (f, Vec::new())),
-            Step::Script(script) => self.load_script(&script),
+            Step::Script(script) => {
+                let loaded = self
+                    .load_script(&script)
+                    .and_then(|function| Ok((function, self.script_varargs()?)));
+                match loaded {
+                    Ok((function, args)) => {
+                        self.start_foreground(&function, args, ForegroundKind::Main)
+                    }
+                    Err(error) => self.report_foreground_error(
+                        Some(ForegroundKind::Main),
+                        &describe_error(&error),
+                    ),
+                }
+                return;
+            }
             Step::Fibaro(files) => self.fibaro_step(files),
             Step::Api => self
                 .lua
@@ -223,9 +237,13 @@ impl Runtime {
         self.settle(&thread, outcome, "main");
     }
 
-    /// `-l NAME`: a chunk that does `NAME = require("NAME")` (dotted names bind the last part).
+    /// `-l NAME`: a chunk that does `NAME = require("NAME")` (dotted names bind the last part);
+    /// `-l G=NAME` binds the global `G`, as `lua` 5.4 does.
     pub(super) fn require_step(&self, name: &str) -> mlua::Result<(Function, Vec<String>)> {
-        let global = name.rsplit('.').next().unwrap_or(name).to_owned();
+        let (global, name) = match name.split_once('=') {
+            Some((global, module)) => (global.to_owned(), module),
+            None => (name.rsplit('.').next().unwrap_or(name).to_owned(), name),
+        };
         let function = self
             .lua
             .load("local name, global = ...; _G[global] = require(name)")
@@ -273,7 +291,7 @@ impl Runtime {
         Ok((function, args))
     }
 
-    pub(super) fn load_script(&self, script: &Script) -> mlua::Result<(Function, Vec<String>)> {
+    pub(super) fn load_script(&self, script: &Script) -> mlua::Result<Function> {
         let (chunk_name, source) = match script {
             Script::File(path) => {
                 let source = std::fs::read(path).map_err(|error| {
@@ -290,8 +308,24 @@ impl Runtime {
             }
         };
         let source = skip_shebang(source);
-        let function = self.lua.load(source).set_name(chunk_name).into_function()?;
-        Ok((function, self.options.script_args.clone()))
+        self.lua.load(source).set_name(chunk_name).into_function()
+    }
+
+    /// The main script's `...`: `arg[1..#arg]` as the global `arg` is when the script starts
+    /// (a `-e` chunk may have changed it), as `lua` passes them.
+    fn script_varargs(&self) -> mlua::Result<MultiValue> {
+        /// Lua's stack limit (`LUAI_MAXSTACK`): past it `lua` fails the same way.
+        const MAX_ARGS: i64 = 1_000_000;
+        match self.lua.globals().get::<Value>("arg")? {
+            Value::Table(arg) => {
+                let count = arg.len()?;
+                if count > MAX_ARGS {
+                    return Err(mlua::Error::runtime("too many arguments to script"));
+                }
+                (1..=count).map(|index| arg.get::<Value>(index)).collect()
+            }
+            _ => Err(mlua::Error::runtime("'arg' is not a table")),
+        }
     }
 }
 

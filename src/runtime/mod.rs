@@ -19,8 +19,9 @@ use mlua::{Function, Lua};
 
 use crate::api::output::flush_stdout;
 use crate::cli::{Options, RunFor, Script};
+use crate::lua::closing::close_state;
 use crate::lua::interrupt;
-use crate::lua::state::{close_state, new_state};
+use crate::lua::state::new_state;
 use crate::lua::tasks::Tasks;
 use crate::plan::{self, Step};
 use crate::reactor::ReadyEvent;
