@@ -86,29 +86,48 @@ fn main() {
     println!("cargo:rerun-if-changed=lua_stdlib");
     let mut found = Found::default();
     collect(&stdlib, "", &mut found);
-    let mut code =
-        String::from("/// Embedded `lua_stdlib/` files: (module, chunk name, source).\n");
-    code.push_str("pub static FILES: &[(&str, &str, &str)] = &[\n");
+    // Each file's bytes go into one section of their own, `.plua_embedded`, which the linker
+    // places after `.rodata` as one block: start-up reads a few of them (the prelude), and
+    // kept apart from the hot read-only data, the rest are never paged in (the kernel maps
+    // read-only pages around each fault, so interleaved files cost resident memory).
+    let mut code = String::new();
+    let mut blob = |index: usize, path: &Path, text: bool| -> String {
+        let bytes = fs::read(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+        if text && std::str::from_utf8(&bytes).is_err() {
+            panic!("{} is not UTF-8", path.display());
+        }
+        code.push_str(&format!(
+            "#[unsafe(link_section = \".plua_embedded\")]\nstatic F{index}: [u8; {len}] = *include_bytes!({path:?});\n",
+            len = bytes.len(),
+            path = path.display().to_string(),
+        ));
+        format!("F{index}")
+    };
+    let mut files = String::from("/// Embedded `lua_stdlib/` files: (module, chunk name, source).\n");
+    files.push_str("pub static FILES: &[(&str, &str, &str)] = &[\n");
+    let mut index = 0;
     for (module, path) in &found.modules {
         println!("cargo:rerun-if-changed={}", path.display());
         let relative = path.strip_prefix(&root).unwrap_or(path);
-        code.push_str(&format!(
-            "    ({module:?}, {chunk:?}, include_str!({path:?})),\n",
+        let name = blob(index, path, true);
+        index += 1;
+        files.push_str(&format!(
+            "    ({module:?}, {chunk:?}, unsafe {{ std::str::from_utf8_unchecked(&{name}) }}),\n",
             chunk = format!("@{}", relative.display()),
-            path = path.display().to_string(),
         ));
     }
-    code.push_str("];\n");
-    code.push_str("/// Embedded data files: (path under `lua_stdlib/`, bytes).\n");
-    code.push_str("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    files.push_str("];\n");
+    files.push_str("/// Embedded data files: (path under `lua_stdlib/`, bytes).\n");
+    files.push_str("pub static ASSETS: &[(&str, &[u8])] = &[\n");
     for (name, path) in &found.assets {
         println!("cargo:rerun-if-changed={}", path.display());
-        code.push_str(&format!(
-            "    ({name:?}, include_bytes!({path:?})),\n",
-            path = path.display().to_string(),
-        ));
+        let blob_name = blob(index, path, false);
+        index += 1;
+        files.push_str(&format!("    ({name:?}, &{blob_name}),\n"));
     }
-    code.push_str("];\n");
+    files.push_str("];\n");
+    code.push_str("// SAFETY (for the `from_utf8_unchecked` above): build.rs checked every module is UTF-8.\n");
+    code.push_str(&files);
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("out dir")).join("stdlib_files.rs");
     fs::write(out, code).expect("write stdlib_files.rs");
 }
