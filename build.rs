@@ -92,7 +92,8 @@ fn main() {
     // read-only pages around each fault, so interleaved files cost resident memory).
     let mut code = String::new();
     let mut blob = |index: usize, path: &Path, text: bool| -> String {
-        let bytes = fs::read(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+        let bytes =
+            fs::read(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
         if text && std::str::from_utf8(&bytes).is_err() {
             panic!("{} is not UTF-8", path.display());
         }
@@ -103,7 +104,8 @@ fn main() {
         ));
         format!("F{index}")
     };
-    let mut files = String::from("/// Embedded `lua_stdlib/` files: (module, chunk name, source).\n");
+    let mut files =
+        String::from("/// Embedded `lua_stdlib/` files: (module, chunk name, source).\n");
     files.push_str("pub static FILES: &[(&str, &str, &str)] = &[\n");
     let mut index = 0;
     for (module, path) in &found.modules {

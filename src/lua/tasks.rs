@@ -153,16 +153,21 @@ impl Tasks {
             },
         };
         let keys = (self.callbacks_key.id(), self.arguments_key.id());
+        let state = thread.to_pointer() as *mut ffi::lua_State;
         // SAFETY: pooled coroutines are finished and fresh ones not started: nothing runs on
         // them, and `prepare_timer_task` only reads and clears slots of two plain tables.
-        let prepared =
-            unsafe { prepare_timer_task(thread.to_pointer() as *mut _, keys, id, finished) };
+        let prepared = unsafe { prepare_timer_task(state, keys, id, finished) };
         let args = match prepared {
             TimerTask::Missing => {
                 self.idle.push(thread);
                 return None;
             }
-            TimerTask::Ready => MultiValue::new(),
+            TimerTask::Ready => {
+                // SAFETY: `state` is `thread`'s, holding only its body, not running.
+                return Some(unsafe {
+                    run_bare_callback(&self.lua, &mut self.idle, thread, state)
+                });
+            }
             TimerTask::ReadyWithArguments => match self.timer_arguments(id, finished) {
                 Ok(args) => args,
                 Err(error) => return Some((thread, Outcome::Failed(describe_error(&error)))),
@@ -375,6 +380,104 @@ fn run_prepared_callback(
     (thread, outcome)
 }
 
+/// Resumes `thread` (whose lua_State is `state`), holding a user callback that takes no
+/// arguments, straight through `lua_resume`: a timer's hot path, without the values mlua's
+/// `Thread::resume` builds and checks around the call. An error is described as mlua does
+/// (the message, then the coroutine's traceback; an mlua error value as it is).
+///
+/// # Safety
+/// `state` must be `thread`'s lua_State, not running, with only its body on the stack.
+unsafe fn run_bare_callback(
+    lua: &Lua,
+    idle: &mut Vec<Thread>,
+    thread: Thread,
+    state: *mut ffi::lua_State,
+) -> (Thread, Outcome) {
+    install_hook(lua, &thread);
+    let escapes = coroutines::escapes();
+    let resumed = {
+        let _running = RunningGuard::enter(state as *const std::ffi::c_void);
+        std::panic::catch_unwind(|| {
+            let mut results: std::ffi::c_int = 0;
+            // SAFETY: per this function's contract; `from` may be NULL (no resuming coroutine:
+            // the runtime is at the top of its loop).
+            let status = unsafe { ffi::lua_resume(state, std::ptr::null_mut(), 0, &mut results) };
+            (status, results)
+        })
+    };
+    let outcome = match resumed {
+        Ok((ffi::LUA_OK, results)) => {
+            // SAFETY: the finished coroutine holds its `results` on the stack.
+            unsafe { ffi::lua_pop(state, results) };
+            if escapes == coroutines::escapes() && idle.len() < IDLE_LIMIT {
+                idle.push(thread.clone());
+            }
+            Outcome::Finished(MultiValue::new())
+        }
+        Ok((ffi::LUA_YIELD, results)) => {
+            // SAFETY: the yielded values are on the stack; the next resume pushes its own.
+            unsafe { ffi::lua_pop(state, results) };
+            Outcome::Suspended
+        }
+        // SAFETY: the error object is on top of the dead coroutine's stack. (A panic that
+        // crossed a callback is carried by it: caught here too.)
+        Ok((_, _)) => Outcome::Failed(
+            std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { bare_error(lua, state) }))
+                .unwrap_or_else(|panic| {
+                    format!(
+                        "internal error in plua (a bug, please report it): {}",
+                        panic_text(panic.as_ref())
+                    )
+                }),
+        ),
+        Err(panic) => Outcome::Failed(format!(
+            "internal error in plua (a bug, please report it): {}",
+            panic_text(panic.as_ref())
+        )),
+    };
+    (thread, outcome)
+}
+
+/// The text of a failed coroutine's error, as mlua's `Thread::resume` gives it: an mlua error
+/// value as it is, anything else as its `tostring` followed by the coroutine's traceback.
+///
+/// # Safety
+/// `state` must be a coroutine of `lua` that died with its error object on top of its stack.
+unsafe fn bare_error(lua: &Lua, state: *mut ffi::lua_State) -> String {
+    // SAFETY: exec_raw runs the closure protected on a state of `lua` (a failing __tostring
+    // becomes its error); luaL_traceback only reads the dead coroutine's call information.
+    let got = unsafe {
+        lua.exec_raw::<Value>((), |main| {
+            ffi::lua_xmove(state, main, 1);
+            if ffi::lua_type(main, -1) != ffi::LUA_TUSERDATA
+                && ffi::lua_checkstack(main, ffi::LUA_MINSTACK) != 0
+            {
+                let text = ffi::luaL_tolstring(main, -1, std::ptr::null_mut());
+                ffi::luaL_traceback(main, state, text, 0);
+                ffi::lua_replace(main, -3);
+                ffi::lua_pop(main, 1);
+            }
+        })
+    };
+    match got {
+        Ok(Value::String(text)) => text.to_string_lossy(),
+        Ok(Value::Error(error)) => describe_error(&error),
+        Ok(other) => other
+            .to_string()
+            .unwrap_or_else(|error| describe_error(&error)),
+        Err(error) => describe_error(&error),
+    }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 /// Resumes `thread` once and classifies the result.
 fn resume(thread: &Thread, args: impl IntoLuaMulti) -> Outcome {
     match guarded_resume::<MultiValue>(thread, args) {
@@ -391,16 +494,10 @@ fn guarded_resume<R: FromLuaMulti>(thread: &Thread, args: impl IntoLuaMulti) -> 
     let _running = RunningGuard::enter(thread.to_pointer());
     match std::panic::catch_unwind(AssertUnwindSafe(|| thread.resume::<R>(args))) {
         Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(mlua::Error::runtime(format!(
-                "internal error in plua (a bug, please report it): {what}"
-            )))
-        }
+        Err(panic) => Err(mlua::Error::runtime(format!(
+            "internal error in plua (a bug, please report it): {}",
+            panic_text(panic.as_ref())
+        ))),
     }
 }
 
