@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod buffers;
 pub mod client;
+pub mod client_request;
 pub mod conn;
 pub mod error;
 pub mod framing;
