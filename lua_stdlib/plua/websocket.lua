@@ -197,7 +197,7 @@ function M.install(core, PY, shared)
     checks.fields("websocket_server_start", 4, opts, { tls = { cert = "string", key = "string" },
       max_message_size = "integer", max_header_size = "number", max_headers = "number",
       max_body_size = "number", max_connections = "number", idle_timeout = "number",
-      read_timeout = "number" })
+      read_timeout = "number", ping_interval = "number", ping_timeout = "number" })
     local ip, message = require("plua.sockets").lookup(host)
     local bound = false
     if ip then

@@ -76,6 +76,8 @@ pub struct HttpConn {
     websocket: Option<Arc<WsRoutes>>,
     /// An upgrade answered (or being answered) with 101: WebSocket server and request info.
     upgrade: Option<(u64, Val)>,
+    /// Its place in the connection caps (`net/caps.rs`); moves along with an upgrade.
+    pub cap_slot: Option<crate::net::caps::CapSlot>,
 }
 
 impl HttpConn {
@@ -113,6 +115,7 @@ impl HttpConn {
             last_activity: Instant::now(),
             websocket,
             upgrade: None,
+            cap_slot: None,
         }
     }
 
@@ -134,6 +137,7 @@ impl HttpConn {
             transport: self.transport,
             leftover: self.input,
             request,
+            cap_slot: self.cap_slot,
         })
     }
 

@@ -80,6 +80,10 @@ impl Runtime {
         };
         signals::forward_to(interrupt::on_signal);
         runtime.limits_from_config_files()?;
+        crate::net::caps::configure(
+            runtime.options.max_connections,
+            runtime.options.max_server_connections,
+        );
         if let Some(mb) = runtime.options.memory_limit_mb {
             crate::lua::memory::set_limit(&runtime.lua, (mb * 1024.0 * 1024.0) as u64)?;
         }
@@ -102,13 +106,17 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// `memory_limit` and `callback_timeout` from `.plua.lua` (lua_stdlib/plua/config.lua) for
-    /// the limits the command line left out. Config files run on first use of `_PY.pluaconfig`,
+    /// `memory_limit`, `callback_timeout`, `max_connections` and `max_server_connections`
+    /// from `.plua.lua` (lua_stdlib/plua/config.lua) for the limits the command line left out. Config files run on first use of `_PY.pluaconfig`,
     /// not at start-up; only a file that names one of these keys is run now (once: the module
     /// keeps the result for `_PY.pluaconfig`). Without such a file start-up costs two reads.
     fn limits_from_config_files(&mut self) -> mlua::Result<()> {
         let options = &self.options;
-        if options.memory_limit_mb.is_some() && options.callback_timeout.is_some() {
+        if options.memory_limit_mb.is_some()
+            && options.callback_timeout.is_some()
+            && options.max_connections.is_some()
+            && options.max_server_connections.is_some()
+        {
             return Ok(());
         }
         let home = std::env::var_os("HOME")
@@ -117,7 +125,14 @@ impl Runtime {
         let names_a_limit = |path: &std::path::Path| {
             std::fs::read(path).is_ok_and(|text| {
                 let text = String::from_utf8_lossy(&text);
-                text.contains("memory_limit") || text.contains("callback_timeout")
+                [
+                    "memory_limit",
+                    "callback_timeout",
+                    "max_connections",
+                    "max_server_connections",
+                ]
+                .iter()
+                .any(|key| text.contains(key))
             })
         };
         if !home.as_deref().is_some_and(names_a_limit)
@@ -127,10 +142,15 @@ impl Runtime {
         }
         let require: mlua::Function = self.lua.globals().get("require")?;
         let config: mlua::Table = require.call("plua.config")?;
-        let (memory, timeout): (Option<f64>, Option<f64>) =
+        type Limits = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+        let (memory, timeout, total, per_server): Limits =
             config.get::<mlua::Function>("limits")?.call(())?;
-        self.options.memory_limit_mb = self.options.memory_limit_mb.or(memory);
-        self.options.callback_timeout = self.options.callback_timeout.or(timeout);
+        let count = |value: Option<f64>| value.map(|n| n.min(usize::MAX as f64) as usize);
+        let options = &mut self.options;
+        options.memory_limit_mb = options.memory_limit_mb.or(memory);
+        options.callback_timeout = options.callback_timeout.or(timeout);
+        options.max_connections = options.max_connections.or(count(total));
+        options.max_server_connections = options.max_server_connections.or(count(per_server));
         Ok(())
     }
 

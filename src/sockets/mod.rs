@@ -18,7 +18,8 @@ mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
 
-pub use ws_ops::{WsConnectOptions, WsSizes};
+pub use tcp_ops::TcpServerOptions;
+pub use ws_ops::{WsConnectOptions, WsServerOptions, WsSizes};
 
 use deadlines::Deadline;
 
@@ -30,6 +31,7 @@ use crate::http::server::{HttpServers, ServerOptions};
 use crate::net::connect;
 use crate::net::describe_io_error;
 use crate::net::error::SocketError;
+use crate::net::refuse::{self, Refusals};
 use crate::net::resolve::LookupError;
 use crate::net::server::{ServerMode, TcpServer};
 use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
@@ -95,6 +97,8 @@ pub struct Net {
     ws: WebSockets,
     /// Whatever waits for a name lookup (connects, datagrams, `core.resolve`), by lookup job.
     lookups: HashMap<u64, lookups::Waiting, IdHasher>,
+    /// Clients refused past a connection cap, drained before they are closed.
+    refusals: Refusals,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -223,6 +227,7 @@ impl Net {
                 &mut self.events,
             );
             self.ws_take_upgrades(ctx);
+            self.answer_refused(ctx);
         } else if self.servers.contains_key(&id) {
             self.on_acceptable(ctx, id);
         } else if let Some(conn) = self.conns.get_mut(&id) {
@@ -247,7 +252,35 @@ impl Net {
             socket.on_ready(readable, writable, &mut self.events);
             self.disarm_finished_udp(ctx, id);
             self.sweep(ctx, id);
+        } else if self.refusals.owns(id) {
+            self.refusals.on_ready(ctx.registry, id);
         }
+    }
+
+    /// Refuses a client past a connection cap: `answer` (may be empty), FIN, and its input
+    /// drained for at most [`refuse::LINGER`] seconds (`net/refuse.rs`).
+    pub(super) fn refuse(
+        &mut self,
+        ctx: &mut NetContext,
+        stream: mio::net::TcpStream,
+        answer: &[u8],
+    ) {
+        let id = ctx.ids.next_id();
+        if self.refusals.refuse(ctx.registry, id, stream, answer) {
+            self.arm(ctx, refuse::LINGER, Deadline::Refusal(id));
+        }
+    }
+
+    /// Answers the clients the HTTP servers refused past a cap with 503.
+    pub(super) fn answer_refused(&mut self, ctx: &mut NetContext) {
+        for stream in self.http.take_refused() {
+            self.refuse(ctx, stream, refuse::HTTP_BUSY);
+        }
+    }
+
+    /// Clients refused past a connection cap since start-up.
+    pub fn refused_connections(&self) -> u64 {
+        self.refusals.refused
     }
 
     /// Drops socket `id` if it is finished: deregistered, fd closed, timers cancelled.
