@@ -9,6 +9,7 @@
 
 mod dispatch;
 mod foreground;
+mod shutdown;
 
 use foreground::Foreground;
 
@@ -55,6 +56,8 @@ pub struct Runtime {
     exit: Option<i32>,
     fired: Vec<u64>,
     events: Vec<ReadyEvent>,
+    /// A graceful shutdown in progress (`shutdown.rs`).
+    shutdown: Option<shutdown::Shutdown>,
 }
 
 impl Runtime {
@@ -77,6 +80,7 @@ impl Runtime {
             exit: None,
             fired: Vec::new(),
             events: Vec::new(),
+            shutdown: None,
         };
         signals::forward_to(interrupt::on_signal);
         runtime.limits_from_config_files()?;
@@ -181,6 +185,9 @@ impl Runtime {
         unsafe { close_state(&self.lua) };
         std::mem::forget(self);
         flush_stdout();
+        // Any C stream still open (a file handle the finalizers did not reach).
+        // SAFETY: fflush(NULL) flushes every open output stream; nothing else uses them now.
+        unsafe { libc::fflush(std::ptr::null_mut()) };
     }
 
     /// Runs until the program is done; returns the exit status.
@@ -194,6 +201,7 @@ impl Runtime {
             self.dispatch_net_events();
             self.check_foreground();
             self.release_stranded_foreground();
+            self.check_shutdown();
             if let Some(code) = self.exit {
                 return code;
             }
@@ -202,6 +210,9 @@ impl Runtime {
                 return code;
             }
             let Some(timeout) = self.sleep_budget() else {
+                if let Some(shutdown) = self.shutdown {
+                    return 128 + shutdown.signal;
+                }
                 if let Some(signal) = self.reactor.borrow_mut().pending_signal() {
                     return 128 + signal;
                 }
@@ -211,6 +222,7 @@ impl Runtime {
                 ));
                 return 0;
             };
+            let timeout = self.drain_budget(timeout);
             flush_stdout();
             let mut events = std::mem::take(&mut self.events);
             if let Err(error) = self.reactor.borrow_mut().wait(timeout, &mut events) {
@@ -272,10 +284,7 @@ impl Runtime {
 
     fn handle_event(&mut self, event: ReadyEvent) {
         match event {
-            ReadyEvent::Signal(signal) => {
-                self.debug_log(format_args!("signal {signal}, shutting down"));
-                self.exit = Some(128 + signal);
-            }
+            ReadyEvent::Signal(signal) => self.begin_shutdown(signal),
             ReadyEvent::Stdin => {
                 if let Some(repl) = &mut self.repl {
                     repl.read_available();

@@ -14,6 +14,7 @@ use mio::Interest;
 mod deadlines;
 mod http_ops;
 mod lookups;
+mod shutdown;
 mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
