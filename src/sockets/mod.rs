@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use mio::Interest;
 
+mod closed;
 mod deadlines;
 mod http_ops;
 mod lookups;
@@ -49,8 +50,6 @@ use crate::ws::WebSockets;
 const CONNECT_TIMEOUT: f64 = 30.0;
 /// Capacity the event queue keeps once a burst has drained.
 const EVENTS_KEPT: usize = 1024;
-/// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
-const CLOSED_MEMORY: usize = 65_536;
 
 /// Options of `tcp_connect`.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +86,8 @@ pub struct Net {
     servers: HashMap<u64, TcpServer, IdHasher>,
     udp: HashMap<u64, UdpSock, IdHasher>,
     deadlines: HashMap<u64, Deadline, IdHasher>,
-    closed: HashSet<u64, IdHasher>,
+    /// Recently closed socket ids, for "closed" (rather than "unknown") errors.
+    closed: closed::ClosedIds,
     /// Embedded HTTP servers and their connections.
     pub http: HttpServers,
     /// The HTTP client's connections (busy and pooled).
@@ -158,7 +158,7 @@ impl Net {
 
     /// Why socket `id` of kind `what` is not there.
     fn missing(&self, id: u64, what: &'static str) -> SocketError {
-        if self.closed.contains(&id) {
+        if self.closed.contains(id) {
             SocketError::Closed
         } else {
             SocketError::Unknown { what, id }
@@ -166,10 +166,7 @@ impl Net {
     }
 
     fn remember_closed(&mut self, id: u64) {
-        if self.closed.len() >= CLOSED_MEMORY {
-            self.closed.clear();
-        }
-        self.closed.insert(id);
+        self.closed.remember(id);
     }
 
     pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
