@@ -76,8 +76,9 @@ pub struct HttpServers {
     upgrades: Vec<Upgraded>,
     /// Connections of stopped servers still sending the responses they owe.
     draining: HashSet<u64, IdHasher>,
-    /// Clients refused past a cap, for the socket table to answer (`net/refuse.rs`).
-    refused: Vec<mio::net::TcpStream>,
+    /// Clients refused past a cap, for the socket table to answer (`net/refuse.rs`), and
+    /// whether their server speaks TLS (they get no plain-text 503 then, only the close).
+    refused: Vec<(mio::net::TcpStream, bool)>,
 }
 
 /// Makes room on a full `server` by closing its connection that has been idle the longest
@@ -201,8 +202,9 @@ impl HttpServers {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
+            let tls = server.options.tls.is_some();
             if !self.make_room(registry, id) {
-                self.refused.push(stream);
+                self.refused.push((stream, tls));
                 continue;
             }
             let Some(server) = self.servers.get_mut(&id) else {
@@ -279,7 +281,7 @@ impl HttpServers {
     }
 
     /// Clients refused past a cap since the last call, to be answered 503.
-    pub fn take_refused(&mut self) -> Vec<mio::net::TcpStream> {
+    pub fn take_refused(&mut self) -> Vec<(mio::net::TcpStream, bool)> {
         std::mem::take(&mut self.refused)
     }
 

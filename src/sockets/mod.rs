@@ -269,10 +269,11 @@ impl Net {
         }
     }
 
-    /// Answers the clients the HTTP servers refused past a cap with 503.
+    /// Answers the clients the HTTP servers refused past a cap with 503 (TLS ones: the close).
     pub(super) fn answer_refused(&mut self, ctx: &mut NetContext) {
-        for stream in self.http.take_refused() {
-            self.refuse(ctx, stream, refuse::HTTP_BUSY);
+        for (stream, tls) in self.http.take_refused() {
+            let answer = if tls { &[][..] } else { refuse::HTTP_BUSY };
+            self.refuse(ctx, stream, answer);
         }
     }
 
