@@ -144,7 +144,7 @@ Options:
   --memory-limit MB   a memory limit for Lua (past it: \"not enough memory\" errors)
   --callback-timeout S  CPU seconds one callback may run before it gets an error
                    (0: off; default off, 10 in --fibaro)
-  --max-connections N  accepted connections at most, all servers together (4096)
+  --max-connections N  accepted connections at most, all servers together (2048)
   --max-server-connections N  the cap of a server without max_connections (1024)
   --api, --no-api  start (or not) the HC3 API server and web UI (default: on
                    with --fibaro, off otherwise)

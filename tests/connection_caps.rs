@@ -16,7 +16,7 @@ use support::{
     read_until_closed,
 };
 
-/// An HTTP server (`/hold` answers after 2 s, announced by `holding`), a TCP echo server that
+/// An HTTP server (`/hold` answers after 3 s, announced by `holding`), a TCP echo server that
 /// greets with `hello`, and a WebSocket echo server, with the given option tables; prints
 /// `ports=HTTP TCP WS`.
 fn servers_script(http_opts: &str, tcp_opts: &str, ws_opts: &str) -> String {
@@ -25,7 +25,7 @@ fn servers_script(http_opts: &str, tcp_opts: &str, ws_opts: &str) -> String {
 local function handler(req)
   if req.path == "/hold" then
     print("holding") io.stdout:flush()
-    _PY.sleep(2)
+    _PY.sleep(3)
   end
   return 200, "ok " .. req.path
 end

@@ -11,9 +11,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 /// Accepted connections the process may hold by default (all servers together): at the
-/// measured ~5 KB of plua memory per idle connection (plus the kernel's socket buffers) this
-/// keeps a full house within a 64 MB box.
-pub const DEFAULT_TOTAL: usize = 4096;
+/// measured ~5 KB of plua memory per idle HTTP connection and ~10 KB per WebSocket one
+/// (`scripts/scale.sh`), a full house costs 10–20 MB, which leaves a 64 MB box room for the
+/// kernel's socket buffers, the scripts and the rest of the system.
+pub const DEFAULT_TOTAL: usize = 2048;
 /// Accepted connections one server may hold by default (its `max_connections` option).
 pub const DEFAULT_PER_SERVER: usize = 1024;
 
