@@ -32,8 +32,6 @@ const MAX_LINGERING: usize = 256;
 #[derive(Default)]
 pub struct Refusals {
     lingering: HashMap<u64, TcpStream, IdHasher>,
-    /// Connections refused since start-up (for the debug log and tests of the count).
-    pub refused: u64,
 }
 
 impl Refusals {
@@ -46,7 +44,6 @@ impl Refusals {
         mut stream: TcpStream,
         answer: &[u8],
     ) -> bool {
-        self.refused += 1;
         if !answer.is_empty() {
             // A fresh socket's send buffer takes a few hundred bytes at once.
             let _ = stream.write(answer);

@@ -277,11 +277,6 @@ impl Net {
         }
     }
 
-    /// Clients refused past a connection cap since start-up.
-    pub fn refused_connections(&self) -> u64 {
-        self.refusals.refused
-    }
-
     /// Drops socket `id` if it is finished: deregistered, fd closed, timers cancelled.
     fn sweep(&mut self, ctx: &mut NetContext, id: u64) {
         if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
