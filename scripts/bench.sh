@@ -697,7 +697,8 @@ bench_ws_echo() {
 alive_turn_ns() {
   local conns="$1" out="$TMP/alive-$1.out" port="" peer="" i ns=""
   : >"$out"
-  timeout "$RUN_TIMEOUT" "$PLUA" "$BENCH/idle_turns.lua" "$conns" >"$out" 2>"$out.err" </dev/null &
+  timeout "$RUN_TIMEOUT" "$PLUA" --max-connections $((conns + 100)) "$BENCH/idle_turns.lua" "$conns" \
+    >"$out" 2>"$out.err" </dev/null &
   local pid=$!
   for ((i = 0; i < 100; i++)); do
     port="$(kv port <"$out")"; [[ -n "$port" ]] && break

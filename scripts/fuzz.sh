@@ -16,7 +16,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 command -v c++ >/dev/null || { apt-get update -qq && apt-get install -y -qq g++; }
 
 targets=("$@")
-((${#targets[@]})) || targets=(http_request json_bridge quickapp_files websocket_frames)
+((${#targets[@]})) || targets=(http_request http_response json_bridge quickapp_files websocket_frames)
 build_log=$(mktemp)
 cargo fuzz build -O >"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
 rm -f "$build_log"

@@ -64,7 +64,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # Starts `$1` (a Lua script) under plua; waits until it prints "ready"; sets `pid`.
 start_server() {
-  "$bin" "$1" >"$dir/server.out" 2>&1 &
+  "$bin" --max-connections $((conns + 100)) "$1" >"$dir/server.out" 2>&1 &
   pid=$!
   for _ in $(seq 200); do grep -q ready "$dir/server.out" && return; sleep 0.05; done
   echo "server did not start: $(cat "$dir/server.out")" >&2

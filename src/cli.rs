@@ -56,6 +56,10 @@ pub struct Options {
     /// `--callback-timeout S`: CPU seconds one callback may run (`Some(0)`: off; `None`: the
     /// mode's default, on in `--fibaro`).
     pub callback_timeout: Option<f64>,
+    /// `--max-connections N`: accepted connections the process may hold, all servers together.
+    pub max_connections: Option<usize>,
+    /// `--max-server-connections N`: the cap of a server that sets no `max_connections`.
+    pub max_server_connections: Option<usize>,
     /// `-t TOOL args...`: a QuickApp tool (pack, unpack, ...) with its arguments.
     pub tool: Option<(String, Vec<String>)>,
     /// `--debugger`: connect to a MobDebug IDE before the main program runs.
@@ -141,6 +145,8 @@ Options:
   --memory-limit MB   a memory limit for Lua (past it: \"not enough memory\" errors)
   --callback-timeout S  CPU seconds one callback may run before it gets an error
                    (0: off; default off, 10 in --fibaro)
+  --max-connections N  accepted connections at most, all servers together (2048)
+  --max-server-connections N  the cap of a server without max_connections (1024)
   --api, --no-api  start (or not) the HC3 API server and web UI (default: on
                    with --fibaro, off otherwise)
   --port N         the API server's port (default 8000; 0: a free one, printed)
@@ -192,6 +198,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             Long("callback-timeout") => {
                 let value = string(parser.value()?)?;
                 options.callback_timeout = Some(positive("--callback-timeout", &value, true)?);
+            }
+            Long("max-connections") => {
+                let value = string(parser.value()?)?;
+                options.max_connections = Some(count("--max-connections", &value)?);
+            }
+            Long("max-server-connections") => {
+                let value = string(parser.value()?)?;
+                options.max_server_connections = Some(count("--max-server-connections", &value)?);
             }
             Long("api") => options.api.enabled = Some(true),
             Long("no-api") => options.api.enabled = Some(false),
@@ -252,6 +266,18 @@ fn positive(option: &'static str, value: &str, zero_ok: bool) -> Result<f64, Cli
             } else {
                 "a positive number expected"
             },
+        }),
+    }
+}
+
+/// A whole number of at least 1 (a connection count).
+fn count(option: &'static str, value: &str) -> Result<usize, CliError> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(CliError::BadValue {
+            option,
+            value: value.to_owned(),
+            reason: "a whole number of at least 1 expected",
         }),
     }
 }

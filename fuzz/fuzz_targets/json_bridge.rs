@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let value = value.expect("a valid document converts to Lua");
         let first = encode(lua, value, false).expect("a decoded value encodes");
-        let again = decode(lua, first.as_bytes())
+        let again = decode(lua, &first.as_bytes())
             .expect("our own output parses")
             .expect("converts");
         let second = encode(lua, again, false).expect("encodes again");

@@ -1,4 +1,4 @@
-//! WebSocket frame handling with plua's connection settings (`plua::net::ws::config`): bytes
+//! WebSocket frame handling with plua's connection settings (`plua::ws::config`): bytes
 //! from a peer read as frames by tungstenite, as a server (masked frames expected) or a client
 //! (first input byte picks), with pings answered into a sink. Any input ends in messages and a
 //! clean error, never a panic, and nothing bigger than the configured limit comes out.
@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let step = usize::from(options >> 1) * 37 + 1;
     let peer = Peer { input, step };
     let mut socket =
-        WebSocket::from_raw_socket(peer, role, Some(plua::net::ws::config(MAX_MESSAGE)));
+        WebSocket::from_raw_socket(peer, role, Some(plua::ws::config(MAX_MESSAGE)));
     for _ in 0..10_000 {
         match socket.read() {
             Ok(message) => assert!(message.len() <= MAX_MESSAGE),

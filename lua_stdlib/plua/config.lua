@@ -6,8 +6,8 @@
 -- the globals (so `os.getenv` works) and writes to its own table. Keys of the current
 -- directory's file win over the home file's, key by key. A file that does not compile, fails,
 -- or gives no table is skipped with a warning on stderr; no files give an empty table.
--- The exception: a file that names `memory_limit` or `callback_timeout` runs at start-up
--- (M.limits, called by src/runtime.rs), for the `--memory-limit` and `--callback-timeout`
+-- The exception: a file that names `memory_limit`, `callback_timeout`, `max_connections` or
+-- `max_server_connections` runs at start-up (M.limits, called by src/runtime/mod.rs), for the
 -- options the command line leaves out; `_PY.pluaconfig` then gives the table read then.
 
 local M = {}
@@ -61,15 +61,19 @@ function M.load()
   return merged
 end
 
--- A limit key's value: a number >= `least` (and > 0 unless `zero_ok`), else nil and a warning.
-local function limit(config, key, zero_ok)
+-- A limit key's value: a number >= 0 (and > 0 unless `zero_ok`; whole and >= 1 if `whole`),
+-- else nil and a warning.
+local function limit(config, key, zero_ok, whole)
   local value = config[key]
   if value == nil then
     return nil
   end
-  if math.type(value) == nil or value ~= value or value == math.huge or value < 0 or (value == 0 and not zero_ok) then
-    io.stderr:write(("Warning: .plua.lua: %s must be a %s number, got %s; ignored\n")
-      :format(key, zero_ok and "non-negative" or "positive", tostring(value)))
+  if math.type(value) == nil or value ~= value or value == math.huge or value < 0 or (value == 0 and not zero_ok)
+      or (whole and (value < 1 or value % 1 ~= 0)) then
+    local expected = whole and "a whole number of at least 1"
+      or ("a %s number"):format(zero_ok and "non-negative" or "positive")
+    io.stderr:write(("Warning: .plua.lua: %s must be %s, got %s; ignored\n")
+      :format(key, expected, tostring(value)))
     return nil
   end
   return value + 0.0
@@ -77,11 +81,14 @@ end
 
 --- The limits set in the files, for the command-line options they stand in for:
 --- `memory_limit` (MB, as `--memory-limit`) and `callback_timeout` (seconds, 0 = off, as
---- `--callback-timeout`). Either may be nil. Read at start-up, and only when a file exists.
+--- `--callback-timeout`), `max_connections` and `max_server_connections` (connection counts,
+--- as `--max-connections` and `--max-server-connections`). Any may be nil. Read at start-up,
+--- and only when a file names one of them.
 function M.limits()
   local config = M.load()
   M.loaded = config
-  return limit(config, "memory_limit", false), limit(config, "callback_timeout", true)
+  return limit(config, "memory_limit", false), limit(config, "callback_timeout", true),
+    limit(config, "max_connections", false, true), limit(config, "max_server_connections", false, true)
 end
 
 function M.install(PY)

@@ -25,7 +25,7 @@ function M.install(core, PY, shared)
     servername = "string", cafile = "string", max_input = "number", max_line = "number",
     max_read = "number" }
   local SERVER_OPTIONS = { tls = { cert = "string", key = "string" }, max_input = "number",
-    max_line = "number", max_read = "number" }
+    max_line = "number", max_read = "number", max_connections = "number" }
   local UDP_OPTIONS = { broadcast = "boolean", timeout = "number" }
 
   -- Connections whose timeout the script set (nil then means "no limit", not the default).

@@ -185,8 +185,9 @@ function M.install(core, PY, shared)
 
   --- Listens on host:port (port 0: a free one). `opts`: `tls = {cert, key}` (PEM files) for
   --- wss://, `max_message_size` (default 16 MiB; larger messages close with 1009),
-  --- `max_input` (default 1 MiB of unconsumed messages per client pauses reading it), and the
-  --- HTTP server's limits. Returns true and the bound port, or false and a message (also
+  --- `max_input` (default 1 MiB of unconsumed messages per client pauses reading it),
+  --- `max_connections` (upgraded clients count), `idle_timeout`, `ping_interval` and
+  --- `ping_timeout` (seconds; src/ws/keepalive.rs), and the HTTP server's limits. Returns true and the bound port, or false and a message (also
   --- given to the `error` listeners).
   function PY.websocket_server_start(id, host, port, opts)
     id = want_id("websocket_server_start", 1, id, "server id")
@@ -197,7 +198,7 @@ function M.install(core, PY, shared)
     checks.fields("websocket_server_start", 4, opts, { tls = { cert = "string", key = "string" },
       max_message_size = "integer", max_header_size = "number", max_headers = "number",
       max_body_size = "number", max_connections = "number", idle_timeout = "number",
-      read_timeout = "number" })
+      read_timeout = "number", ping_interval = "number", ping_timeout = "number" })
     local ip, message = require("plua.sockets").lookup(host)
     local bound = false
     if ip then

@@ -37,7 +37,8 @@ _PY.tcp_server_add_event_listener(server, "client_connected", function()
     run_turns()
   end
 end)
-local ok, message, bound = _PY.tcp_server_start(server, "127.0.0.1", 0)
+-- Room for every connection (bench.sh raises the process-wide cap with --max-connections).
+local ok, message, bound = _PY.tcp_server_start(server, "127.0.0.1", 0, { max_connections = N + 100 })
 if not ok then
   io.stderr:write("idle_turns: ", tostring(message), "\n")
   os.exit(1)

@@ -208,6 +208,13 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     Some(opts) => input_limits(opts)?,
                     None => InputLimits::default(),
                 };
+                let max_connections = match &opts {
+                    Some(opts) => opts
+                        .get::<Option<f64>>("max_connections")?
+                        .filter(|max| *max >= 1.0)
+                        .map(|max| max.min(usize::MAX as f64) as usize),
+                    None => None,
+                };
                 let tls = match (cert, key) {
                     (Some(cert), Some(key)) => {
                         match tls::server_config(
@@ -222,7 +229,17 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
-                match net.server_start(&mut ctx, id, &host, port, tls, limits) {
+                match net.server_start(
+                    &mut ctx,
+                    id,
+                    &host,
+                    port,
+                    crate::sockets::TcpServerOptions {
+                        tls,
+                        limits,
+                        max_connections,
+                    },
+                ) {
                     Ok(address) => Ok(MultiValue::from_vec(vec![
                         Value::Boolean(true),
                         Value::String(lua.create_string(format!("Listening on {address}"))?),

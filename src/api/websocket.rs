@@ -8,7 +8,8 @@ use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
 use crate::api::args::failure;
 use crate::api::args::string_pairs;
 use crate::sockets::SharedReactor;
-use crate::sockets::{WsConnectOptions, WsSizes};
+use crate::sockets::{WsConnectOptions, WsServerOptions, WsSizes};
+use crate::ws::keepalive::Keepalive;
 
 /// Close code sent by `websocket_close` without one: normal closure.
 const NORMAL_CLOSE: u16 = 1000;
@@ -46,6 +47,30 @@ fn sizes(opts: &Table) -> WsSizes {
         max_message: size("max_message_size"),
         max_input: size("max_input"),
     }
+}
+
+/// `idle_timeout`, `ping_interval` (seconds; `0` turns either off) and `ping_timeout` of a
+/// server's options table; absent or invalid ones keep their defaults.
+fn keepalive(opts: &Table) -> Keepalive {
+    let mut keepalive = Keepalive::default();
+    let seconds = |key: &str| {
+        opts.get::<Option<f64>>(key)
+            .ok()
+            .flatten()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| std::time::Duration::from_secs_f64(s.min(1e9)))
+    };
+    let or_off = |value: std::time::Duration| (!value.is_zero()).then_some(value);
+    if let Some(idle) = seconds("idle_timeout") {
+        keepalive.idle_timeout = or_off(idle);
+    }
+    if let Some(interval) = seconds("ping_interval") {
+        keepalive.ping_interval = or_off(interval);
+    }
+    if let Some(timeout) = seconds("ping_timeout").filter(|t| !t.is_zero()) {
+        keepalive.ping_timeout = timeout;
+    }
+    keepalive
 }
 
 /// Adds the WebSocket primitives to `core`.
@@ -142,13 +167,24 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     return failure(lua, format!("port {port} is out of range (0-65535)"));
                 };
                 let limits = opts.as_ref().map(sizes).unwrap_or_default();
+                let keepalive = opts.as_ref().map(keepalive).unwrap_or_default();
                 let options = match crate::api::http::options_from(opts) {
                     Ok(options) => options,
                     Err(message) => return failure(lua, message),
                 };
                 let mut reactor = r.borrow_mut();
                 let (net, mut ctx) = reactor.net();
-                match net.ws_server_start(&mut ctx, id, &host, port, options, limits) {
+                match net.ws_server_start(
+                    &mut ctx,
+                    id,
+                    &host,
+                    port,
+                    options,
+                    WsServerOptions {
+                        sizes: limits,
+                        keepalive,
+                    },
+                ) {
                     Ok(address) => Ok(MultiValue::from_vec(vec![Value::Integer(i64::from(
                         address.port(),
                     ))])),

@@ -72,6 +72,8 @@ pub struct HttpConn {
     static_files: Option<Arc<StaticFiles>>,
     /// A stream's writer waits (operation id) for the unsent bytes to drop.
     drain_waiter: Option<u64>,
+    /// Its place in the connection caps (`net/caps.rs`); moves along with an upgrade.
+    pub cap_slot: Option<crate::net::caps::CapSlot>,
 }
 
 impl HttpConn {
@@ -109,6 +111,7 @@ impl HttpConn {
             upgrade: None,
             static_files,
             drain_waiter: None,
+            cap_slot: None,
         }
     }
 
@@ -132,6 +135,7 @@ impl HttpConn {
             transport: self.transport,
             leftover: self.input,
             request,
+            cap_slot: self.cap_slot,
         })
     }
 

@@ -1,7 +1,8 @@
 //! Embedded HTTP servers: listeners, their connections ([`HttpConn`]) and the limits that keep
-//! one client from hurting the others — a connection cap (a new client closes the idlest
-//! keep-alive connection, or gets 503 when all are busy), per-request read timeout (408) and
-//! idle keep-alive timeout, checked by one unreferenced interval timer per server.
+//! one client from hurting the others — a connection cap per server and the process-wide one
+//! (`net/caps.rs`: a new client past either closes the idlest keep-alive connection, or is
+//! refused with 503 when nothing is idle), per-request read timeout (408) and idle keep-alive
+//! timeout, checked by one unreferenced interval timer per server.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use super::static_files::{MountError, MountOptions, StaticFiles};
 use super::upgrade::Upgraded;
 pub use super::upgrade::WsRoutes;
 use crate::event::{EventQueue, NetEvent, Val};
+use crate::net::caps::{self, CapSlot, ServerCount};
 use crate::net::error::SocketError;
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
@@ -29,8 +31,9 @@ use crate::reactor::ids::token;
 #[derive(Clone)]
 pub struct ServerOptions {
     pub limits: Limits,
-    /// Open connections at most: past it a new client closes the idlest keep-alive
-    /// connection, or is answered 503 and closed when every connection is busy.
+    /// Open connections at most (upgraded WebSocket connections included): past it a new
+    /// client closes the idlest keep-alive connection, or is refused with 503 when every
+    /// connection is busy.
     pub max_connections: usize,
     /// Keep-alive connections idle longer than this are closed.
     pub idle_timeout: Duration,
@@ -45,7 +48,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             limits: Limits::default(),
-            max_connections: 1024,
+            max_connections: caps::per_server_default(),
             idle_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(10),
             tls: None,
@@ -58,6 +61,8 @@ struct Server {
     listener: TcpListener,
     options: ServerOptions,
     conns: HashSet<u64, IdHasher>,
+    /// Its open connections, upgraded ones included (their slots hold it).
+    count: ServerCount,
     referenced: bool,
     /// Directories mounted with `server:static`, shared with the connections.
     static_files: Option<Arc<StaticFiles>>,
@@ -74,6 +79,9 @@ pub struct HttpServers {
     upgrades: Vec<Upgraded>,
     /// Connections of stopped servers still sending the responses they owe.
     draining: HashSet<u64, IdHasher>,
+    /// Clients refused past a cap, for the socket table to answer (`net/refuse.rs`), and
+    /// whether their server speaks TLS (they get no plain-text 503 then, only the close).
+    refused: Vec<(mio::net::TcpStream, bool)>,
 }
 
 /// Makes room on a full `server` by closing its connection that has been idle the longest
@@ -138,6 +146,7 @@ impl HttpServers {
                 listener,
                 options,
                 conns: HashSet::default(),
+                count: ServerCount::default(),
                 referenced: true,
                 static_files: None,
                 sweep_timer,
@@ -220,23 +229,23 @@ impl HttpServers {
     }
 
     fn accept(&mut self, registry: &Registry, next_id: &mut dyn FnMut() -> u64, id: u64) {
-        let Some(server) = self.servers.get_mut(&id) else {
-            return;
-        };
         loop {
-            let (mut stream, peer) = match server.listener.accept() {
+            let Some(server) = self.servers.get_mut(&id) else {
+                return;
+            };
+            let (stream, peer) = match server.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            if server.conns.len() >= server.options.max_connections
-                && !evict_idlest(registry, server, &mut self.conns)
-            {
-                let mut busy = Vec::new();
-                Response::text(503, "server busy\n").write_to(&mut busy, false, false);
-                let _ = std::io::Write::write(&mut stream, &busy);
+            let tls = server.options.tls.is_some();
+            if !self.make_room(registry, id) {
+                self.refused.push((stream, tls));
                 continue;
             }
+            let Some(server) = self.servers.get_mut(&id) else {
+                return;
+            };
             let transport: Box<dyn Transport> = match &server.options.tls {
                 None => Box::new(PlainTcp::new(stream)),
                 Some(config) => match TlsTransport::server(stream, Arc::clone(config)) {
@@ -265,9 +274,62 @@ impl HttpServers {
             {
                 continue;
             }
+            conn.cap_slot = Some(CapSlot::take(&server.count));
             server.conns.insert(conn_id);
             self.conns.insert(conn_id, conn);
         }
+    }
+
+    /// Room for one more connection on server `id`: if the server is at its cap its idlest
+    /// keep-alive connection is closed, and if the process is at its total cap the idlest one
+    /// of any server; false if nothing idle could be closed.
+    fn make_room(&mut self, registry: &Registry, id: u64) -> bool {
+        let Some(server) = self.servers.get_mut(&id) else {
+            return false;
+        };
+        if server.count.open() >= server.options.max_connections
+            && !evict_idlest(registry, server, &mut self.conns)
+        {
+            return false;
+        }
+        !caps::total_full() || self.evict_idlest_anywhere(registry)
+    }
+
+    /// Closes the keep-alive connection idle the longest, of any server (room under the total
+    /// cap); false if no connection is idle.
+    pub fn evict_idlest_anywhere(&mut self, registry: &Registry) -> bool {
+        let idlest = self
+            .conns
+            .iter()
+            .filter_map(|(id, conn)| Some((conn.idle_since()?, *id)))
+            .min();
+        let Some((_, id)) = idlest else {
+            return false;
+        };
+        if let Some(mut conn) = self.conns.remove(&id) {
+            if let Some(server) = self.servers.get_mut(&conn.server) {
+                server.conns.remove(&id);
+            }
+            self.draining.remove(&id);
+            conn.close();
+            let _ = registry.deregister(conn.transport.socket());
+        }
+        true
+    }
+
+    /// Clients refused past a cap since the last call, to be answered 503.
+    pub fn take_refused(&mut self) -> Vec<(mio::net::TcpStream, bool)> {
+        std::mem::take(&mut self.refused)
+    }
+
+    /// Ids of the listening servers (for a graceful shutdown).
+    pub fn server_ids(&self) -> Vec<u64> {
+        self.servers.keys().copied().collect()
+    }
+
+    /// True while a stopped server's connection still owes a response.
+    pub fn is_draining(&self) -> bool {
+        !self.draining.is_empty()
     }
 
     /// Delivers the response to request `seq` of connection `conn`; false if it is gone.

@@ -134,4 +134,6 @@ pub struct Upgraded {
     /// Bytes that came after the upgrade request (the first frames).
     pub leftover: Vec<u8>,
     pub request: Val,
+    /// The connection's place in the connection caps, kept by the WebSocket connection.
+    pub cap_slot: Option<crate::net::caps::CapSlot>,
 }

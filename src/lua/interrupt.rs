@@ -6,7 +6,10 @@
 //! (`lua_sethook` is async-signal-safe; the standard `lua` program does the same). The hook
 //! yields the coroutine back to the runtime where it can (so `pcall` cannot swallow it), and
 //! raises the error `interrupted` where it cannot; either way the runtime then shuts down as
-//! for an idle signal (status 130/143, or 0 at the `--run-for` deadline).
+//! for an idle signal (status 130/143, or 0 at the `--run-for` deadline). A signal's shutdown
+//! is graceful (`src/runtime/shutdown.rs`): once the runtime has taken note of it
+//! ([`begin_drain`]), callbacks resumed to finish in-flight work are no longer interrupted,
+//! until the drain's own time is up.
 //!
 //! The same hook is the callback watchdog (`--callback-timeout S`): while it is on, every resume
 //! of a task arms a CPU-time timer (`ITIMER_VIRTUAL`, SIGVTALRM); a callback that computes for
@@ -38,6 +41,10 @@ static OVERRUN: AtomicBool = AtomicBool::new(false);
 static RUNNING: AtomicPtr<lua_State> = AtomicPtr::new(std::ptr::null_mut());
 /// Why Lua is being interrupted: 0 none, a signal number, or [`DEADLINE`].
 static REASON: AtomicI32 = AtomicI32::new(0);
+/// The runtime is draining after a signal: resumes are not interrupted.
+static DRAINING: AtomicBool = AtomicBool::new(false);
+/// The interrupt hook stopped the task being resumed (it yielded or raised `interrupted`).
+static HOOKED: AtomicBool = AtomicBool::new(false);
 
 /// Why the runtime was asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +68,7 @@ impl RunningGuard {
     pub fn enter(thread_pointer: *const std::ffi::c_void) -> RunningGuard {
         let state = thread_pointer as *mut lua_State;
         let previous = RUNNING.swap(state, Ordering::SeqCst);
-        if REASON.load(Ordering::SeqCst) != 0 {
+        if REASON.load(Ordering::SeqCst) != 0 && !DRAINING.load(Ordering::SeqCst) {
             // SAFETY: `state` is a live coroutine of the one Lua state, on this thread.
             unsafe { arm(state) };
         }
@@ -87,6 +94,12 @@ impl Drop for RunningGuard {
                 // SAFETY: the coroutine just returned to Rust; its hook is ours to remove.
                 unsafe { ffi::lua_sethook(self.state, None, 0, 0) };
             }
+        }
+        if DRAINING.load(Ordering::SeqCst) {
+            // An interrupt armed in this coroutine and never reached must not stop the next
+            // callback that reuses it while the runtime drains.
+            // SAFETY: the coroutine just returned to Rust; its hook is ours to remove.
+            unsafe { ffi::lua_sethook(self.state, None, 0, 0) };
         }
         RUNNING.store(self.previous, Ordering::SeqCst);
     }
@@ -121,6 +134,20 @@ pub fn requested() -> Option<Interrupt> {
         DEADLINE => Some(Interrupt::Deadline),
         signal => Some(Interrupt::Signal(signal)),
     }
+}
+
+/// The runtime took note of the signal and drains for up to `limit`: resumes are no longer
+/// interrupted, and the last-resort alarm moves to `limit` (then the running callback is
+/// interrupted, and a second later the process ends at once).
+pub fn begin_drain(limit: Duration) {
+    DRAINING.store(true, Ordering::SeqCst);
+    install_alarm_handler();
+    set_alarm(limit + Duration::from_millis(100));
+}
+
+/// True once after the interrupt hook stopped a task (it is not that task's error).
+pub fn take_hooked() -> bool {
+    HOOKED.swap(false, Ordering::SeqCst)
 }
 
 /// Called from the SIGINT/SIGTERM handler (async-signal-safe): a first signal interrupts the
@@ -187,9 +214,13 @@ unsafe extern "C-unwind" fn interrupt_hook(state: *mut lua_State, _debug: *mut l
         }
         return;
     }
-    // SAFETY: called by Lua with the running coroutine; a hook may yield with no results.
+    HOOKED.store(true, Ordering::SeqCst);
+    // SAFETY: called by Lua with the running coroutine; a hook may yield with no results, and
+    // may remove itself before it does (the stopped coroutine is never resumed again; where
+    // it raises instead, the hook stays, so a `pcall` around the loop cannot outlive it).
     unsafe {
         if ffi::lua_isyieldable(state) != 0 {
+            ffi::lua_sethook(state, None, 0, 0);
             ffi::lua_yield(state, 0);
         } else {
             ffi::lua_pushstring(state, c"interrupted".as_ptr());
@@ -204,6 +235,13 @@ extern "C" fn on_alarm(_signal: libc::c_int) {
         0 => request(DEADLINE),
         // The grace period of a request ran out.
         DEADLINE => unsafe { libc::_exit(0) },
+        // The drain's time is up with a callback still busy: interrupt it, and give it a
+        // second before the last resort.
+        _ if DRAINING.swap(false, Ordering::SeqCst) => {
+            // SAFETY: the pointer is the coroutine being resumed (or null); see `arm`.
+            unsafe { arm(RUNNING.load(Ordering::SeqCst)) };
+            set_alarm(Duration::from_secs(1));
+        }
         signal => unsafe { libc::_exit(128 + signal) },
     }
 }

@@ -4,9 +4,11 @@
 //! queue that the runtime turns into callback or coroutine resumptions, so the same state
 //! machines also serve the blocking fallback of the waiting functions.
 
+pub mod caps;
 pub mod connect;
 pub mod error;
 pub mod reads;
+pub mod refuse;
 pub mod resolve;
 pub mod server;
 pub mod tcp;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use mio::net::TcpListener;
 
 use crate::event::{EventQueue, NetEvent, Val};
+use crate::net::caps::{self, ServerCount};
 
 /// How a server hands over its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,10 @@ pub struct TcpServer {
     /// Connections accepted by this server that are still open.
     pub clients: Vec<u64>,
     pub referenced: bool,
+    /// Open connections at most; past it a new client is closed at once.
+    pub max_connections: usize,
+    /// Its open connections (every accepted one holds a slot of it until closed).
+    pub count: ServerCount,
 }
 
 impl TcpServer {
@@ -55,6 +60,8 @@ impl TcpServer {
             accepts: VecDeque::new(),
             clients: Vec::new(),
             referenced: true,
+            max_connections: caps::per_server_default(),
+            count: ServerCount::default(),
         }
     }
 

@@ -72,6 +72,8 @@ pub struct TcpConn {
     pub limits: InputLimits,
     /// The timer that resumes reading on a later turn, while one is armed.
     pub resume_timer: Option<u64>,
+    /// An accepted connection's place in the connection caps (`caps.rs`).
+    pub cap_slot: Option<super::caps::CapSlot>,
     received: Vec<u8>,
     /// How much of `received` the oldest read request searched for its terminator in vain.
     scanned: usize,
@@ -109,6 +111,7 @@ impl TcpConn {
             referenced: true,
             limits: InputLimits::default(),
             resume_timer: None,
+            cap_slot: None,
             received: Vec::new(),
             scanned: 0,
             in_flight: 0,

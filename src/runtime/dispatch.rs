@@ -104,12 +104,19 @@ impl Runtime {
 
     /// Acts on how a task's resume ended.
     pub(super) fn settle(&mut self, thread: &Thread, outcome: Outcome, kind: &str) {
-        if let Some(interrupt) = interrupt::requested() {
-            // The task was stopped by the interrupt hook (or ran into it): not its error.
-            self.exit = Some(match interrupt {
-                Interrupt::Signal(signal) => 128 + signal,
-                Interrupt::Deadline => 0,
-            });
+        if interrupt::take_hooked() {
+            // The task was stopped by the interrupt hook: not its error.
+            match interrupt::requested() {
+                Some(Interrupt::Signal(signal)) => self.begin_shutdown(signal),
+                Some(Interrupt::Deadline) => self.exit = Some(0),
+                None => {}
+            }
+            return;
+        }
+        if self.shutdown.is_none()
+            && let Some(Interrupt::Deadline) = interrupt::requested()
+        {
+            self.exit = Some(0);
             return;
         }
         let is_foreground = self

@@ -9,6 +9,7 @@
 
 mod dispatch;
 mod foreground;
+mod shutdown;
 
 use foreground::Foreground;
 
@@ -56,6 +57,8 @@ pub struct Runtime {
     exit: Option<i32>,
     fired: Vec<u64>,
     events: Vec<ReadyEvent>,
+    /// A graceful shutdown in progress (`shutdown.rs`).
+    shutdown: Option<shutdown::Shutdown>,
 }
 
 impl Runtime {
@@ -78,9 +81,14 @@ impl Runtime {
             exit: None,
             fired: Vec::new(),
             events: Vec::new(),
+            shutdown: None,
         };
         signals::forward_to(interrupt::on_signal);
         runtime.limits_from_config_files()?;
+        crate::net::caps::configure(
+            runtime.options.max_connections,
+            runtime.options.max_server_connections,
+        );
         if let Some(mb) = runtime.options.memory_limit_mb {
             crate::lua::memory::set_limit(&runtime.lua, (mb * 1024.0 * 1024.0) as u64)?;
         }
@@ -103,13 +111,17 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// `memory_limit` and `callback_timeout` from `.plua.lua` (lua_stdlib/plua/config.lua) for
-    /// the limits the command line left out. Config files run on first use of `_PY.pluaconfig`,
+    /// `memory_limit`, `callback_timeout`, `max_connections` and `max_server_connections`
+    /// from `.plua.lua` (lua_stdlib/plua/config.lua) for the limits the command line left out. Config files run on first use of `_PY.pluaconfig`,
     /// not at start-up; only a file that names one of these keys is run now (once: the module
     /// keeps the result for `_PY.pluaconfig`). Without such a file start-up costs two reads.
     fn limits_from_config_files(&mut self) -> mlua::Result<()> {
         let options = &self.options;
-        if options.memory_limit_mb.is_some() && options.callback_timeout.is_some() {
+        if options.memory_limit_mb.is_some()
+            && options.callback_timeout.is_some()
+            && options.max_connections.is_some()
+            && options.max_server_connections.is_some()
+        {
             return Ok(());
         }
         let home = std::env::var_os("HOME")
@@ -118,7 +130,14 @@ impl Runtime {
         let names_a_limit = |path: &std::path::Path| {
             std::fs::read(path).is_ok_and(|text| {
                 let text = String::from_utf8_lossy(&text);
-                text.contains("memory_limit") || text.contains("callback_timeout")
+                [
+                    "memory_limit",
+                    "callback_timeout",
+                    "max_connections",
+                    "max_server_connections",
+                ]
+                .iter()
+                .any(|key| text.contains(key))
             })
         };
         if !home.as_deref().is_some_and(names_a_limit)
@@ -128,10 +147,15 @@ impl Runtime {
         }
         let require: mlua::Function = self.lua.globals().get("require")?;
         let config: mlua::Table = require.call("plua.config")?;
-        let (memory, timeout): (Option<f64>, Option<f64>) =
+        type Limits = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+        let (memory, timeout, total, per_server): Limits =
             config.get::<mlua::Function>("limits")?.call(())?;
-        self.options.memory_limit_mb = self.options.memory_limit_mb.or(memory);
-        self.options.callback_timeout = self.options.callback_timeout.or(timeout);
+        let count = |value: Option<f64>| value.map(|n| n.min(usize::MAX as f64) as usize);
+        let options = &mut self.options;
+        options.memory_limit_mb = options.memory_limit_mb.or(memory);
+        options.callback_timeout = options.callback_timeout.or(timeout);
+        options.max_connections = options.max_connections.or(count(total));
+        options.max_server_connections = options.max_server_connections.or(count(per_server));
         Ok(())
     }
 
@@ -162,6 +186,9 @@ impl Runtime {
         unsafe { close_state(&self.lua) };
         std::mem::forget(self);
         flush_stdout();
+        // Any C stream still open (a file handle the finalizers did not reach).
+        // SAFETY: fflush(NULL) flushes every open output stream; nothing else uses them now.
+        unsafe { libc::fflush(std::ptr::null_mut()) };
     }
 
     /// Runs until the program is done; returns the exit status.
@@ -175,6 +202,7 @@ impl Runtime {
             self.dispatch_net_events();
             self.check_foreground();
             self.release_stranded_foreground();
+            self.check_shutdown();
             if let Some(code) = self.exit {
                 return code;
             }
@@ -183,6 +211,9 @@ impl Runtime {
                 return code;
             }
             let Some(timeout) = self.sleep_budget() else {
+                if let Some(shutdown) = self.shutdown {
+                    return 128 + shutdown.signal;
+                }
                 if let Some(signal) = self.reactor.borrow_mut().pending_signal() {
                     return 128 + signal;
                 }
@@ -192,6 +223,7 @@ impl Runtime {
                 ));
                 return 0;
             };
+            let timeout = self.drain_budget(timeout);
             flush_stdout();
             let mut events = std::mem::take(&mut self.events);
             if let Err(error) = self.reactor.borrow_mut().wait(timeout, &mut events) {
@@ -253,10 +285,7 @@ impl Runtime {
 
     fn handle_event(&mut self, event: ReadyEvent) {
         match event {
-            ReadyEvent::Signal(signal) => {
-                self.debug_log(format_args!("signal {signal}, shutting down"));
-                self.exit = Some(128 + signal);
-            }
+            ReadyEvent::Signal(signal) => self.begin_shutdown(signal),
             ReadyEvent::Stdin => {
                 if let Some(repl) = &mut self.repl {
                     repl.read_available();

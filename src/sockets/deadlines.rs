@@ -26,12 +26,16 @@ pub(super) enum Deadline {
     },
     /// The interval that applies an HTTP server's timeouts (stays armed).
     HttpSweep(u64),
+    /// The interval that applies a WebSocket server's keep-alive settings (stays armed).
+    WsSweep(u64),
     /// The time limit of an HTTP client request.
     HttpRequest(u64),
     /// The connect, closing handshake or drain of a WebSocket connection.
     WebSocket(u64),
     /// Reading a TCP or WebSocket connection goes on (it stopped with data left).
     Resume(u64),
+    /// A client refused past a connection cap has lingered long enough.
+    Refusal(u64),
 }
 
 impl Net {
@@ -64,11 +68,16 @@ impl Net {
             self.ws_take_upgrades(ctx);
             return true;
         }
+        if let Deadline::WsSweep(server) = deadline {
+            self.ws_keepalive(ctx, server);
+            return true;
+        }
         self.deadlines.remove(&timer);
         match deadline {
-            Deadline::HttpSweep(_) => {}
+            Deadline::HttpSweep(_) | Deadline::WsSweep(_) => {}
             Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
             Deadline::Resume(id) => self.resume_reading(ctx, id),
+            Deadline::Refusal(id) => self.refusals.expire(ctx.registry, id),
             Deadline::HttpRequest(op) => {
                 if let Some((conn, _)) = self.http_ops.remove(&op) {
                     if self.cancel_lookup(conn).is_some() {

@@ -11,14 +11,17 @@ use std::sync::Arc;
 
 use mio::Interest;
 
+mod closed;
 mod deadlines;
 mod http_ops;
 mod lookups;
+mod shutdown;
 mod tcp_ops;
 mod udp_ops;
 mod ws_ops;
 
-pub use ws_ops::{WsConnectOptions, WsSizes};
+pub use tcp_ops::TcpServerOptions;
+pub use ws_ops::{WsConnectOptions, WsServerOptions, WsSizes};
 
 use deadlines::Deadline;
 
@@ -30,6 +33,7 @@ use crate::http::server::{HttpServers, ServerOptions};
 use crate::net::connect;
 use crate::net::describe_io_error;
 use crate::net::error::SocketError;
+use crate::net::refuse::{self, Refusals};
 use crate::net::resolve::LookupError;
 use crate::net::server::{ServerMode, TcpServer};
 use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
@@ -46,8 +50,6 @@ use crate::ws::WebSockets;
 const CONNECT_TIMEOUT: f64 = 30.0;
 /// Capacity the event queue keeps once a burst has drained.
 const EVENTS_KEPT: usize = 1024;
-/// How many ids of closed sockets are remembered for "closed" (rather than "unknown") errors.
-const CLOSED_MEMORY: usize = 65_536;
 
 /// Options of `tcp_connect`.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +86,8 @@ pub struct Net {
     servers: HashMap<u64, TcpServer, IdHasher>,
     udp: HashMap<u64, UdpSock, IdHasher>,
     deadlines: HashMap<u64, Deadline, IdHasher>,
-    closed: HashSet<u64, IdHasher>,
+    /// Recently closed socket ids, for "closed" (rather than "unknown") errors.
+    closed: closed::ClosedIds,
     /// Embedded HTTP servers and their connections.
     pub http: HttpServers,
     /// The HTTP client's connections (busy and pooled).
@@ -95,6 +98,8 @@ pub struct Net {
     ws: WebSockets,
     /// Whatever waits for a name lookup (connects, datagrams, `core.resolve`), by lookup job.
     lookups: HashMap<u64, lookups::Waiting, IdHasher>,
+    /// Clients refused past a connection cap, drained before they are closed.
+    refusals: Refusals,
     /// Finished operations and events, in order.
     pub events: EventQueue,
 }
@@ -153,7 +158,7 @@ impl Net {
 
     /// Why socket `id` of kind `what` is not there.
     fn missing(&self, id: u64, what: &'static str) -> SocketError {
-        if self.closed.contains(&id) {
+        if self.closed.contains(id) {
             SocketError::Closed
         } else {
             SocketError::Unknown { what, id }
@@ -161,10 +166,7 @@ impl Net {
     }
 
     fn remember_closed(&mut self, id: u64) {
-        if self.closed.len() >= CLOSED_MEMORY {
-            self.closed.clear();
-        }
-        self.closed.insert(id);
+        self.closed.remember(id);
     }
 
     pub fn on_job_done(&mut self, ctx: &mut NetContext, job: u64, output: JobOutput) -> bool {
@@ -217,6 +219,7 @@ impl Net {
                 &mut self.events,
             );
             self.ws_take_upgrades(ctx);
+            self.answer_refused(ctx);
         } else if self.servers.contains_key(&id) {
             self.on_acceptable(ctx, id);
         } else if let Some(conn) = self.conns.get_mut(&id) {
@@ -241,6 +244,30 @@ impl Net {
             socket.on_ready(readable, writable, &mut self.events);
             self.disarm_finished_udp(ctx, id);
             self.sweep(ctx, id);
+        } else if self.refusals.owns(id) {
+            self.refusals.on_ready(ctx.registry, id);
+        }
+    }
+
+    /// Refuses a client past a connection cap: `answer` (may be empty), FIN, and its input
+    /// drained for at most [`refuse::LINGER`] seconds (`net/refuse.rs`).
+    pub(super) fn refuse(
+        &mut self,
+        ctx: &mut NetContext,
+        stream: mio::net::TcpStream,
+        answer: &[u8],
+    ) {
+        let id = ctx.ids.next_id();
+        if self.refusals.refuse(ctx.registry, id, stream, answer) {
+            self.arm(ctx, refuse::LINGER, Deadline::Refusal(id));
+        }
+    }
+
+    /// Answers the clients the HTTP servers refused past a cap with 503 (TLS ones: the close).
+    pub(super) fn answer_refused(&mut self, ctx: &mut NetContext) {
+        for (stream, tls) in self.http.take_refused() {
+            let answer = if tls { &[][..] } else { refuse::HTTP_BUSY };
+            self.refuse(ctx, stream, answer);
         }
     }
 

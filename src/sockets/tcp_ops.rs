@@ -3,6 +3,18 @@
 
 use super::lookups::Waiting;
 use super::*;
+use crate::net::caps::{self, CapSlot};
+
+/// Options of `tcp_server_start`.
+#[derive(Default)]
+pub struct TcpServerOptions {
+    /// Server-side TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Input bounds of every accepted connection.
+    pub limits: crate::net::tcp::InputLimits,
+    /// The server's connection cap (`None`: `caps::per_server_default()`).
+    pub max_connections: Option<usize>,
+}
 
 impl Net {
     // ---- TCP client ------------------------------------------------------------------
@@ -218,9 +230,13 @@ impl Net {
         id: u64,
         host: &str,
         port: u16,
-        tls: Option<Arc<rustls::ServerConfig>>,
-        limits: crate::net::tcp::InputLimits,
+        options: TcpServerOptions,
     ) -> Result<SocketAddr, SocketError> {
+        let TcpServerOptions {
+            tls,
+            limits,
+            max_connections,
+        } = options;
         let Some(server) = self.servers.get_mut(&id) else {
             return Err(self.missing(id, "server"));
         };
@@ -232,6 +248,9 @@ impl Net {
         server.listener = Some(listener);
         server.tls = tls;
         server.limits = limits;
+        if let Some(max) = max_connections {
+            server.max_connections = max.max(1);
+        }
         Ok(local)
     }
 
@@ -331,6 +350,15 @@ impl Net {
                     break;
                 }
             };
+            if server.count.open() >= server.max_connections
+                || (caps::total_full() && !self.http.evict_idlest_anywhere(ctx.registry))
+            {
+                self.refuse(ctx, stream, &[]);
+                continue;
+            }
+            let Some(server) = self.servers.get_mut(&id) else {
+                return;
+            };
             let (mode, emit_data, tls, limits) = (
                 server.mode,
                 server.emit_data,
@@ -350,6 +378,7 @@ impl Net {
             };
             let mut conn = TcpConn::new(client, transport, Phase::Connecting, peer.to_string());
             conn.server = Some(id);
+            conn.cap_slot = Some(CapSlot::take(&server.count));
             conn.limits = limits;
             if let Err(error) = ctx.registry.register(
                 conn.transport.socket(),

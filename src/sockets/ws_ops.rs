@@ -1,6 +1,7 @@
 //! WebSocket clients, servers and connections in the socket table: connects (name lookups
 //! on the worker pool, TLS), sends, closes with their deadlines, servers started as HTTP
-//! servers whose upgrades become WebSocket connections, and broadcast.
+//! servers whose upgrades become WebSocket connections, broadcast, and the keep-alive sweep
+//! (idle timeout, automatic ping: `src/ws/keepalive.rs`) of a server's clients.
 
 use super::lookups::Waiting;
 use super::*;
@@ -9,6 +10,7 @@ use crate::net::reads::DEFAULT_MAX_INPUT;
 use crate::ws::client::{self, PendingConnect};
 use crate::ws::error::SendError;
 use crate::ws::io::TransportIo;
+use crate::ws::keepalive::{Check, Keepalive};
 use crate::ws::{self, Followup, WsConn, WsServer};
 
 /// Options of `websocket_connect`.
@@ -28,6 +30,13 @@ pub struct WsSizes {
     pub max_message: Option<usize>,
     /// Unconsumed input at which reading pauses.
     pub max_input: Option<usize>,
+}
+
+/// The WebSocket side of `websocket_server_start`'s options (the rest is the HTTP server's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WsServerOptions {
+    pub sizes: WsSizes,
+    pub keepalive: Keepalive,
 }
 
 impl Net {
@@ -297,8 +306,9 @@ impl Net {
         host: &str,
         port: u16,
         mut options: ServerOptions,
-        sizes: WsSizes,
+        ws_options: WsServerOptions,
     ) -> Result<SocketAddr, SocketError> {
+        let WsServerOptions { sizes, keepalive } = ws_options;
         let Some(server) = self.ws.servers.get_mut(&id) else {
             return Err(self.missing(id, "WebSocket server"));
         };
@@ -307,6 +317,7 @@ impl Net {
         }
         server.max_message = sizes.max_message.unwrap_or(server.max_message);
         server.max_input = sizes.max_input.unwrap_or(server.max_input);
+        server.keepalive = keepalive;
         options.websocket = Some(Arc::new(WsRoutes {
             routes: vec![("*".into(), id)],
             only: true,
@@ -324,7 +335,12 @@ impl Net {
             return false;
         };
         let http = server.http.take();
+        let sweep = server.sweep_timer.take();
         let clients: Vec<u64> = server.clients.iter().copied().collect();
+        if let Some(sweep) = sweep {
+            ctx.timers.cancel(sweep, TimerAction::Net);
+            self.deadlines.remove(&sweep);
+        }
         if let Some(http) = http {
             self.http_stop(ctx, http);
         }
@@ -364,11 +380,25 @@ impl Net {
                 continue;
             };
             server.clients.insert(id);
+            if server.sweep_timer.is_none() {
+                let sweep = ctx.ids.next_id();
+                let period = server.keepalive.sweep_period();
+                server.sweep_timer = Some(sweep);
+                ctx.timers
+                    .add(sweep, period * 1000.0, true, TimerAction::Net);
+                ctx.timers.set_referenced(sweep, false);
+                self.deadlines
+                    .insert(sweep, Deadline::WsSweep(upgrade.ws_server));
+            }
+            let Some(server) = self.ws.servers.get(&upgrade.ws_server) else {
+                continue;
+            };
             let config = ws::config(server.max_message);
             let mut io = TransportIo::new(upgrade.transport);
             io.unread(upgrade.leftover);
             let mut conn = WsConn::server(id, upgrade.ws_server, io, config);
             conn.max_input = server.max_input;
+            conn.cap_slot = upgrade.cap_slot;
             self.ws.conns.insert(id, conn);
             self.events.push_back(NetEvent::Emit {
                 owner: upgrade.ws_server,
@@ -377,6 +407,35 @@ impl Net {
             });
             // Frames may have arrived with the upgrade request.
             self.ws_on_ready(ctx, id, true, true, false);
+        }
+    }
+
+    /// The keep-alive sweep of server `id`: pings its quiet clients, closes the idle ones with
+    /// 1001 and drops those that left a ping unanswered.
+    pub(super) fn ws_keepalive(&mut self, ctx: &mut NetContext, id: u64) {
+        let Some(server) = self.ws.servers.get(&id) else {
+            return;
+        };
+        let keepalive = server.keepalive;
+        let clients: Vec<u64> = server.clients.iter().copied().collect();
+        let now = std::time::Instant::now();
+        for client in clients {
+            let Some(conn) = self.ws.conns.get_mut(&client) else {
+                continue;
+            };
+            if !conn.is_open() {
+                continue; // closing: its own deadline ends it
+            }
+            match keepalive.check(&conn.liveness, now) {
+                Check::Fine => continue,
+                Check::Ping => conn.ping(now),
+                Check::NoPong => conn.abandon("ping timeout", &mut self.events),
+                Check::Idle => {
+                    let followup = conn.close(1001, "idle timeout", &mut self.events);
+                    self.ws_follow(ctx, client, followup);
+                }
+            }
+            self.ws_sweep(ctx, client);
         }
     }
 }

@@ -5,6 +5,7 @@
 //! listeners: a client emits to itself, a server-side connection to its server.
 
 use std::io;
+use std::time::Instant;
 
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::handshake::client::{ClientHandshake, Request};
@@ -17,6 +18,7 @@ use tungstenite::{Message, WebSocket};
 use super::error::{SendError, describe};
 use super::event::{self, Side};
 use super::io::TransportIo;
+use super::keepalive::Liveness;
 use crate::event::EventQueue;
 use crate::net::describe_io_error;
 use crate::net::transport::connect_finished;
@@ -87,6 +89,10 @@ pub struct WsConn {
     more: bool,
     /// The timer that resumes reading, while one is armed.
     pub resume_timer: Option<u64>,
+    /// An upgraded connection's place in the connection caps (`net/caps.rs`).
+    pub cap_slot: Option<crate::net::caps::CapSlot>,
+    /// When the peer was last heard from and the ping awaiting its pong (`keepalive.rs`).
+    pub liveness: Liveness,
 }
 
 impl WsConn {
@@ -131,6 +137,8 @@ impl WsConn {
             max_input: crate::net::reads::DEFAULT_MAX_INPUT,
             more: false,
             resume_timer: None,
+            cap_slot: None,
+            liveness: Liveness::new(Instant::now()),
         }
     }
 
@@ -304,6 +312,7 @@ impl WsConn {
         }
         let got_close_before = self.got_close;
         let (mut budget, mut messages) = (TURN_BUDGET, TURN_MESSAGES);
+        let mut heard = false;
         loop {
             if socket.get_ref().write_blocked && !self.got_close {
                 // Output waits for the peer: a writable event resumes reading.
@@ -314,6 +323,7 @@ impl WsConn {
                 break;
             }
             let message = socket.read();
+            heard |= message.is_ok();
             if let Ok(Message::Text(_) | Message::Binary(_)) = &message {
                 let size = match &message {
                     Ok(Message::Text(text)) => text.len(),
@@ -350,10 +360,14 @@ impl WsConn {
                         });
                     }
                 }
-                Ok(_) => {} // ping (answered by tungstenite), pong, raw frame
+                Ok(Message::Pong(_)) => self.liveness.ping_sent = None,
+                Ok(_) => {} // ping (answered by tungstenite), raw frame
                 Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) => return self.on_error(error, events),
             }
+        }
+        if heard {
+            self.liveness.last_received = Instant::now();
         }
         if self.got_close {
             // Our answer to the peer's close (or the end of our own) must reach the socket;
@@ -395,6 +409,39 @@ impl WsConn {
             Err(WsError::Capacity(error)) => Err(SendError::TooBig(error)),
             Err(error) => Err(SendError::Failed(Box::new(error))),
         }
+    }
+
+    /// Sends a ping (the keep-alive sweep found the connection quiet); its pong clears
+    /// `liveness.ping_sent`.
+    pub fn ping(&mut self, now: Instant) {
+        let Phase::Open(socket) = &mut self.phase else {
+            return;
+        };
+        if !socket.can_write() {
+            return;
+        }
+        self.liveness.ping_sent = Some(now);
+        // A full output buffer (the peer stopped reading) makes the ping go unanswered, which
+        // is what the ping timeout is for.
+        let _ = socket
+            .write(Message::Ping(Default::default()))
+            .and_then(|()| socket.flush());
+    }
+
+    /// Drops a connection whose peer stopped answering (`reason`, e.g. "ping timeout"): a
+    /// close frame 1011 is sent if it fits, the socket closes at once, and the disconnect is
+    /// reported with 1006 and `reason` (no closing handshake took place).
+    pub fn abandon(&mut self, reason: &str, events: &mut EventQueue) {
+        if let Phase::Open(socket) = &mut self.phase {
+            let frame = CloseFrame {
+                code: CloseCode::from(1011),
+                reason: reason.into(),
+            };
+            let _ = socket.close(Some(frame));
+            let _ = socket.flush();
+        }
+        self.close_info = Some((ABNORMAL_CLOSE, reason.to_owned()));
+        self.finish(events);
     }
 
     fn not_open(&self) -> SendError {

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod error;
 pub mod event;
 pub mod io;
+pub mod keepalive;
 
 use std::collections::{HashMap, HashSet};
 
@@ -47,6 +48,10 @@ pub struct WsServer {
     pub max_message: usize,
     /// Unconsumed input of one client at which reading it pauses.
     pub max_input: usize,
+    /// Idle timeout and automatic ping of its clients.
+    pub keepalive: keepalive::Keepalive,
+    /// The interval timer that applies `keepalive`, armed with the first client.
+    pub sweep_timer: Option<u64>,
 }
 
 /// All WebSocket clients, servers and connections.
