@@ -332,6 +332,21 @@ impl HttpServers {
         !self.draining.is_empty()
     }
 
+    /// Runs `act` on connection `conn` (if it is still there), then drops it if that closed
+    /// or upgraded it: the one path every answer from a handler takes.
+    fn on_conn<R>(
+        &mut self,
+        registry: &Registry,
+        conn: u64,
+        events: &mut EventQueue,
+        act: impl FnOnce(&mut HttpConn, &mut EventQueue) -> R,
+    ) -> Option<R> {
+        let connection = self.conns.get_mut(&conn)?;
+        let result = act(connection, events);
+        self.sweep_closed(registry, conn, events);
+        Some(result)
+    }
+
     /// Delivers the response to request `seq` of connection `conn`; false if it is gone.
     pub fn respond(
         &mut self,
@@ -341,12 +356,10 @@ impl HttpServers {
         response: &Response,
         events: &mut EventQueue,
     ) -> bool {
-        let Some(connection) = self.conns.get_mut(&conn) else {
-            return false;
-        };
-        let delivered = connection.respond(seq, response, events);
-        self.sweep_closed(registry, conn, events);
-        delivered
+        self.on_conn(registry, conn, events, |c, events| {
+            c.respond(seq, response, events)
+        })
+        .unwrap_or(false)
     }
 
     /// Starts a streamed response to request `seq` of `conn`; false if it is gone or owed
@@ -359,12 +372,10 @@ impl HttpServers {
         response: &Response,
         events: &mut EventQueue,
     ) -> bool {
-        let Some(connection) = self.conns.get_mut(&conn) else {
-            return false;
-        };
-        let started = connection.start_stream(seq, response, events);
-        self.sweep_closed(registry, conn, events);
-        started
+        self.on_conn(registry, conn, events, |c, events| {
+            c.start_stream(seq, response, events)
+        })
+        .unwrap_or(false)
     }
 
     /// Queues a piece of a stream (`last`: and ends it); the bytes still unsent, or `None`
@@ -378,20 +389,17 @@ impl HttpServers {
         last: bool,
         events: &mut EventQueue,
     ) -> Option<usize> {
-        let connection = self.conns.get_mut(&conn)?;
-        let unsent = connection.write_stream(seq, data, last, events).ok();
-        self.sweep_closed(registry, conn, events);
-        unsent.filter(|_| self.conns.contains_key(&conn))
+        self.on_conn(registry, conn, events, |c, events| {
+            c.write_stream(seq, data, last, events).ok()
+        })
+        .flatten()
+        .filter(|_| self.conns.contains_key(&conn))
     }
 
     /// Closes connection `conn` at once; false if it is gone.
     pub fn close_conn(&mut self, registry: &Registry, conn: u64, events: &mut EventQueue) -> bool {
-        let Some(connection) = self.conns.get_mut(&conn) else {
-            return false;
-        };
-        connection.close();
-        self.sweep_closed(registry, conn, events);
-        true
+        self.on_conn(registry, conn, events, |c, _| c.close())
+            .is_some()
     }
 
     /// A stream's writer waits as operation `op` for `conn`'s unsent bytes to drain (or the
