@@ -12,32 +12,13 @@ use std::thread;
 use std::time::Duration;
 
 use support::{
-    GUARD, Running, TempDir, curl, http_server_script, parse_curl_i, python, raw_connect,
-    read_http_response, read_until_closed, start_http_server,
+    GUARD, Running, TempDir, curl, curl_i, http_server_script, parse_curl_i, python, raw_connect,
+    read_http_response, read_until_closed, start_http_server, url,
 };
 
 /// Starts a server with `handler` (a Lua function expression) and `opts` (Lua table or `nil`).
 fn server(handler: &str, opts: &str) -> (TempDir, Running, u16) {
     start_http_server(&http_server_script(handler, opts))
-}
-
-fn url(port: u16, path: &str) -> String {
-    format!("http://127.0.0.1:{port}{path}")
-}
-
-/// `curl -s -S -i <args>`: asserts curl succeeded and returns the parsed response.
-fn curl_i(args: &[&str]) -> support::HttpResponse {
-    let mut all = vec!["-s", "-S", "-i"];
-    all.extend_from_slice(args);
-    let out = curl(&all);
-    assert_eq!(
-        out.code,
-        Some(0),
-        "curl {args:?} failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.stdout,
-        out.stderr
-    );
-    parse_curl_i(out.stdout.as_bytes())
 }
 
 /// Kills the server and asserts it never panicked.

@@ -13,15 +13,11 @@ use std::time::{Duration, Instant};
 
 use support::{
     Running, TempDir, curl, http_server_script, raw_connect, read_http_response, read_until_closed,
-    start_http_server,
+    start_http_server, url,
 };
 
 fn server(handler: &str, opts: &str) -> (TempDir, Running, u16) {
     start_http_server(&http_server_script(handler, opts))
-}
-
-fn url(port: u16, path: &str) -> String {
-    format!("http://127.0.0.1:{port}{path}")
 }
 
 const OK_HANDLER: &str =

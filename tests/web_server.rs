@@ -13,22 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::{
-    Running, TempDir, curl, parse_curl_i, peak_rss_kib, raw_connect, read_until_closed,
-    start_http_server,
+    Running, TempDir, curl, curl_i, peak_rss_kib, raw_connect, read_until_closed,
+    start_http_server, url,
 };
-
-fn url(port: u16, path: &str) -> String {
-    format!("http://127.0.0.1:{port}{path}")
-}
-
-/// `curl -s -S -i <args>`: asserts curl succeeded and returns the parsed response.
-fn curl_i(args: &[&str]) -> support::HttpResponse {
-    let mut all = vec!["-s", "-S", "-i"];
-    all.extend_from_slice(args);
-    let out = curl(&all);
-    assert_eq!(out.code, Some(0), "curl {args:?} failed: {}", out.stderr);
-    parse_curl_i(out.stdout.as_bytes())
-}
 
 fn finish(server: Running) -> support::Output {
     let out = server.kill_and_collect();

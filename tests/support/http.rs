@@ -45,6 +45,26 @@ pub fn curl(args: &[&str]) -> Output {
     run_with_timeout(cmd, None, GUARD)
 }
 
+/// `http://127.0.0.1:{port}{path}`.
+pub fn url(port: u16, path: &str) -> String {
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+/// `curl -s -S -i <args>`: asserts curl succeeded and returns the parsed response.
+pub fn curl_i(args: &[&str]) -> HttpResponse {
+    let mut all = vec!["-s", "-S", "-i"];
+    all.extend_from_slice(args);
+    let out = curl(&all);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "curl {args:?} failed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.stdout,
+        out.stderr
+    );
+    parse_curl_i(out.stdout.as_bytes())
+}
+
 /// A `curl -i` style response split into parts; interim `1xx` responses are kept apart.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
