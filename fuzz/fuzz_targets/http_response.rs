@@ -17,10 +17,13 @@ use mio::{Events, Poll};
 use plua::event::{EventQueue, NetEvent, Val};
 use plua::http::client::{ClientRequest, HttpClient};
 use plua::http::url::Url;
+use plua::net::socket_table::SocketTable;
 
 /// The poller and the listener the server side accepts on, kept for the whole run.
 struct World {
     poll: Poll,
+    /// The client's sockets register here (a handle on `poll`).
+    table: SocketTable,
     events: Events,
     listener: TcpListener,
     address: SocketAddr,
@@ -31,8 +34,11 @@ thread_local! {
     static WORLD: RefCell<World> = RefCell::new({
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
+        let poll = Poll::new().expect("poll");
+        let table = SocketTable::new(poll.registry().try_clone().expect("registry"));
         World {
-            poll: Poll::new().expect("poll"),
+            poll,
+            table,
             events: Events::with_capacity(16),
             listener,
             address,
@@ -50,7 +56,7 @@ fn send_request(world: &mut World, client: &mut HttpClient, id: u64, server: &mu
     let mut queue = EventQueue::default();
     while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
         assert!(Instant::now() < deadline, "the request was never sent");
-        client.on_ready(world.poll.registry(), id, false, &mut queue);
+        client.on_ready(&mut world.table, id, false, &mut queue);
         assert!(queue.is_empty(), "failed before the answer: {queue:?}");
         match server.read(&mut buf) {
             Ok(0) => panic!("the client closed before its request"),
@@ -71,7 +77,7 @@ fn outcome(world: &mut World, client: &mut HttpClient, id: u64, limit: Duration)
     let mut queue = EventQueue::default();
     let deadline = Instant::now() + limit;
     loop {
-        client.on_ready(world.poll.registry(), id, true, &mut queue);
+        client.on_ready(&mut world.table, id, true, &mut queue);
         if let Some(done) = queue.pop_front() {
             return Some(done);
         }
@@ -103,7 +109,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let mut client = HttpClient::default();
         let mut queue = EventQueue::default();
-        client.connect(world.poll.registry(), id, world.address, 1, request, &mut queue);
+        client.connect(&mut world.table, id, world.address, 1, request, &mut queue);
         assert!(queue.is_empty(), "connecting to our own listener failed: {queue:?}");
         let (mut server, _) = world.listener.accept().expect("accept");
         send_request(world, &mut client, id, &mut server);

@@ -48,8 +48,8 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     body: b"",
                 };
                 let mut reactor = r.borrow_mut();
-                let (net, mut ctx) = reactor.net();
-                Ok(net.http_stream_start(&mut ctx, conn, seq, &response))
+                let (net, _) = reactor.net();
+                Ok(net.http_stream_start(conn, seq, &response))
             },
         )?,
     )?;
@@ -62,11 +62,11 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 let bytes = data.as_ref().map(|data| data.as_bytes());
                 let data: &[u8] = bytes.as_deref().unwrap_or(b"");
                 let mut reactor = r.borrow_mut();
-                let (net, mut ctx) = reactor.net();
+                let (net, _) = reactor.net();
                 // true: queued; false: queued, and the writer should wait for the client
                 // (http_stream_wait); nil: the client is gone.
                 Ok(net
-                    .http_stream_write(&mut ctx, conn, seq, data, last)
+                    .http_stream_write(conn, seq, data, last)
                     .map(|unsent| unsent < STREAM_HIGH_WATER))
             },
         )?,
@@ -88,8 +88,8 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
         "http_conn_close",
         lua.create_function(move |_, conn: u64| {
             let mut reactor = r.borrow_mut();
-            let (net, mut ctx) = reactor.net();
-            Ok(net.http_conn_close(&mut ctx, conn))
+            let (net, _) = reactor.net();
+            Ok(net.http_conn_close(conn))
         })?,
     )?;
     Ok(())

@@ -228,9 +228,8 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     _ => None,
                 };
                 let mut reactor = r.borrow_mut();
-                let (net, mut ctx) = reactor.net();
+                let (net, _) = reactor.net();
                 match net.server_start(
-                    &mut ctx,
                     id,
                     &host,
                     port,

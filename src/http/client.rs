@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use mio::{Interest, Registry};
+use mio::Interest;
 
 use super::buffers;
 pub use super::client_request::ClientRequest;
@@ -16,10 +16,10 @@ use super::request::RequestError;
 use crate::event::{EventQueue, NetEvent, Val};
 use crate::net::connect;
 use crate::net::describe_io_error;
+use crate::net::socket_table::{Owner, SocketTable};
 use crate::net::tls::TlsOptions;
 use crate::net::transport::Transport;
 use crate::reactor::ids::IdHasher;
-use crate::reactor::ids::token;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -120,11 +120,6 @@ impl HttpClient {
             .map(|exchange| exchange.op)
     }
 
-    /// True if `id` is one of the client's connections.
-    pub fn owns(&self, id: u64) -> bool {
-        self.conns.contains_key(&id)
-    }
-
     /// Starts `request` as operation `op` on a pooled connection if one is idle; returns the
     /// connection id used, or `None` when a new connection is needed.
     pub fn try_pooled(
@@ -152,7 +147,7 @@ impl HttpClient {
     /// Opens connection `id` to `address` and sends `request` on it as operation `op`.
     pub fn connect(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         id: u64,
         address: SocketAddr,
         op: u64,
@@ -188,10 +183,11 @@ impl HttpClient {
             streamed: 0,
             paused: false,
         };
-        if let Err(error) = registry.register(
+        if let Err(error) = table.register(
             conn.transport.socket(),
-            token(id),
+            id,
             Interest::READABLE | Interest::WRITABLE,
+            Owner::HttpClientConn,
         ) {
             events.push_back(NetEvent::failure(op, describe_io_error(&error)));
             return;
@@ -203,7 +199,7 @@ impl HttpClient {
     /// Readiness on connection `id`.
     pub fn on_ready(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         id: u64,
         hangup: bool,
         events: &mut EventQueue,
@@ -215,23 +211,28 @@ impl HttpClient {
             conn.transport.note_hangup();
         }
         let followup = conn.on_ready(events);
-        self.settle(registry, id);
+        self.settle(table, id);
         followup
     }
 
     /// Reads again on connection `id` after a paused pass ([`Followup::Resume`]).
-    pub fn resume(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) -> Followup {
+    pub fn resume(
+        &mut self,
+        table: &mut SocketTable,
+        id: u64,
+        events: &mut EventQueue,
+    ) -> Followup {
         let Some(conn) = self.conns.get_mut(&id) else {
             return Followup::Nothing;
         };
         conn.paused = false;
         let followup = conn.pump(events);
-        self.settle(registry, id);
+        self.settle(table, id);
         followup
     }
 
     /// Ends the exchange `op` on connection `id` with "timeout".
-    pub fn time_out(&mut self, registry: &Registry, id: u64, op: u64, events: &mut EventQueue) {
+    pub fn time_out(&mut self, table: &mut SocketTable, id: u64, op: u64, events: &mut EventQueue) {
         if let Some(conn) = self.conns.get_mut(&id)
             && conn
                 .exchange
@@ -242,11 +243,11 @@ impl HttpClient {
             conn.closed = true;
             events.push_back(NetEvent::failure(op, "timeout"));
         }
-        self.settle(registry, id);
+        self.settle(table, id);
     }
 
     /// Pools or drops connection `id` after an event.
-    fn settle(&mut self, registry: &Registry, id: u64) {
+    fn settle(&mut self, table: &mut SocketTable, id: u64) {
         let Some(conn) = self.conns.get(&id) else {
             return;
         };
@@ -256,7 +257,7 @@ impl HttpClient {
         }
         if conn.closed {
             if let Some(mut conn) = self.conns.remove(&id) {
-                let _ = registry.deregister(conn.transport.socket());
+                table.deregister(conn.transport.socket(), id);
                 if let Some(list) = self.idle.get_mut(&conn.key) {
                     list.retain(|other| *other != id);
                 }
@@ -266,7 +267,7 @@ impl HttpClient {
             if !list.contains(&id) {
                 if list.len() >= IDLE_PER_HOST {
                     if let Some(mut conn) = self.conns.remove(&id) {
-                        let _ = registry.deregister(conn.transport.socket());
+                        table.deregister(conn.transport.socket(), id);
                     }
                     return;
                 }

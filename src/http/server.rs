@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mio::Interest;
 use mio::net::TcpListener;
-use mio::{Interest, Registry};
 
 use super::buffers;
 use super::conn::{HttpConn, State};
@@ -22,10 +22,10 @@ pub use super::upgrade::WsRoutes;
 use crate::event::{EventQueue, NetEvent, Val};
 use crate::net::caps::{self, CapSlot, ServerCount};
 use crate::net::error::SocketError;
+use crate::net::socket_table::{Owner, SocketTable};
 use crate::net::tls::TlsTransport;
 use crate::net::transport::{PlainTcp, Transport};
 use crate::reactor::ids::IdHasher;
-use crate::reactor::ids::token;
 
 /// Configuration of one server.
 #[derive(Clone)]
@@ -87,7 +87,7 @@ pub struct HttpServers {
 /// Makes room on a full `server` by closing its connection that has been idle the longest
 /// (between requests, nothing owed); false if every connection is busy.
 fn evict_idlest(
-    registry: &Registry,
+    table: &mut SocketTable,
     server: &mut Server,
     conns: &mut HashMap<u64, HttpConn, IdHasher>,
 ) -> bool {
@@ -102,7 +102,7 @@ fn evict_idlest(
     server.conns.remove(&id);
     if let Some(mut conn) = conns.remove(&id) {
         conn.close();
-        let _ = registry.deregister(conn.transport.socket());
+        table.deregister(conn.transport.socket(), id);
     }
     true
 }
@@ -124,22 +124,17 @@ impl HttpServers {
         }
     }
 
-    /// True if `id` is a server or one of their connections.
-    pub fn owns(&self, id: u64) -> bool {
-        self.servers.contains_key(&id) || self.conns.contains_key(&id)
-    }
-
     /// Binds `host:port` and starts serving as server `id`.
     pub fn start(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         id: u64,
         sweep_timer: u64,
         host: &str,
         port: u16,
         options: ServerOptions,
     ) -> Result<SocketAddr, SocketError> {
-        let (listener, local) = crate::net::listen_on(registry, host, port, token(id))?;
+        let (listener, local) = crate::net::listen_on(table, host, port, id, Owner::HttpListener)?;
         self.servers.insert(
             id,
             Server {
@@ -158,15 +153,20 @@ impl HttpServers {
     /// Stops server `id`: it stops listening and its idle connections close; a connection
     /// whose request is being handled still gets its response (so a handler may stop its own
     /// server), then closes. Returns the server's sweep timer.
-    pub fn stop(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) -> Option<u64> {
+    pub fn stop(
+        &mut self,
+        table: &mut SocketTable,
+        id: u64,
+        events: &mut EventQueue,
+    ) -> Option<u64> {
         let mut server = self.servers.remove(&id)?;
-        let _ = registry.deregister(&mut server.listener);
+        table.deregister(&mut server.listener, id);
         for conn_id in server.conns.drain() {
             if let Some(conn) = self.conns.get_mut(&conn_id) {
                 conn.close_after_responses();
                 self.draining.insert(conn_id);
             }
-            self.sweep_closed(registry, conn_id, events);
+            self.sweep_closed(table, conn_id, events);
         }
         Some(server.sweep_timer)
     }
@@ -174,7 +174,7 @@ impl HttpServers {
     /// Routes readiness; false if `id` is not ours.
     pub fn on_ready(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         next_id: &mut dyn FnMut() -> u64,
         id: u64,
         readable: bool,
@@ -182,7 +182,7 @@ impl HttpServers {
         events: &mut EventQueue,
     ) -> bool {
         if self.servers.contains_key(&id) {
-            self.accept(registry, next_id, id);
+            self.accept(table, next_id, id);
             return true;
         }
         let Some(conn) = self.conns.get_mut(&id) else {
@@ -198,7 +198,7 @@ impl HttpServers {
                 values: vec![Val::Bool(true)],
             });
         }
-        self.sweep_closed(registry, id, events);
+        self.sweep_closed(table, id, events);
         true
     }
 
@@ -228,7 +228,7 @@ impl HttpServers {
         mounted.map(|()| true)
     }
 
-    fn accept(&mut self, registry: &Registry, next_id: &mut dyn FnMut() -> u64, id: u64) {
+    fn accept(&mut self, table: &mut SocketTable, next_id: &mut dyn FnMut() -> u64, id: u64) {
         loop {
             let Some(server) = self.servers.get_mut(&id) else {
                 return;
@@ -239,7 +239,7 @@ impl HttpServers {
                 Err(_) => break,
             };
             let tls = server.options.tls.is_some();
-            if !self.make_room(registry, id) {
+            if !self.make_room(table, id) {
                 self.refused.push((stream, tls));
                 continue;
             }
@@ -264,11 +264,12 @@ impl HttpServers {
                 server.static_files.clone(),
             );
             let _ = conn.transport.socket().set_nodelay(true);
-            if registry
+            if table
                 .register(
                     conn.transport.socket(),
-                    token(conn_id),
+                    conn_id,
                     Interest::READABLE | Interest::WRITABLE,
+                    Owner::HttpConn,
                 )
                 .is_err()
             {
@@ -283,21 +284,21 @@ impl HttpServers {
     /// Room for one more connection on server `id`: if the server is at its cap its idlest
     /// keep-alive connection is closed, and if the process is at its total cap the idlest one
     /// of any server; false if nothing idle could be closed.
-    fn make_room(&mut self, registry: &Registry, id: u64) -> bool {
+    fn make_room(&mut self, table: &mut SocketTable, id: u64) -> bool {
         let Some(server) = self.servers.get_mut(&id) else {
             return false;
         };
         if server.count.open() >= server.options.max_connections
-            && !evict_idlest(registry, server, &mut self.conns)
+            && !evict_idlest(table, server, &mut self.conns)
         {
             return false;
         }
-        !caps::total_full() || self.evict_idlest_anywhere(registry)
+        !caps::total_full() || self.evict_idlest_anywhere(table)
     }
 
     /// Closes the keep-alive connection idle the longest, of any server (room under the total
     /// cap); false if no connection is idle.
-    pub fn evict_idlest_anywhere(&mut self, registry: &Registry) -> bool {
+    pub fn evict_idlest_anywhere(&mut self, table: &mut SocketTable) -> bool {
         let idlest = self
             .conns
             .iter()
@@ -312,7 +313,7 @@ impl HttpServers {
             }
             self.draining.remove(&id);
             conn.close();
-            let _ = registry.deregister(conn.transport.socket());
+            table.deregister(conn.transport.socket(), id);
         }
         true
     }
@@ -336,27 +337,27 @@ impl HttpServers {
     /// or upgraded it: the one path every answer from a handler takes.
     fn on_conn<R>(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         conn: u64,
         events: &mut EventQueue,
         act: impl FnOnce(&mut HttpConn, &mut EventQueue) -> R,
     ) -> Option<R> {
         let connection = self.conns.get_mut(&conn)?;
         let result = act(connection, events);
-        self.sweep_closed(registry, conn, events);
+        self.sweep_closed(table, conn, events);
         Some(result)
     }
 
     /// Delivers the response to request `seq` of connection `conn`; false if it is gone.
     pub fn respond(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         conn: u64,
         seq: u64,
         response: &Response,
         events: &mut EventQueue,
     ) -> bool {
-        self.on_conn(registry, conn, events, |c, events| {
+        self.on_conn(table, conn, events, |c, events| {
             c.respond(seq, response, events)
         })
         .unwrap_or(false)
@@ -366,13 +367,13 @@ impl HttpServers {
     /// nothing.
     pub fn start_stream(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         conn: u64,
         seq: u64,
         response: &Response,
         events: &mut EventQueue,
     ) -> bool {
-        self.on_conn(registry, conn, events, |c, events| {
+        self.on_conn(table, conn, events, |c, events| {
             c.start_stream(seq, response, events)
         })
         .unwrap_or(false)
@@ -382,14 +383,14 @@ impl HttpServers {
     /// if the connection is gone or the stream is not open.
     pub fn write_stream(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         conn: u64,
         seq: u64,
         data: &[u8],
         last: bool,
         events: &mut EventQueue,
     ) -> Option<usize> {
-        self.on_conn(registry, conn, events, |c, events| {
+        self.on_conn(table, conn, events, |c, events| {
             c.write_stream(seq, data, last, events).ok()
         })
         .flatten()
@@ -397,8 +398,13 @@ impl HttpServers {
     }
 
     /// Closes connection `conn` at once; false if it is gone.
-    pub fn close_conn(&mut self, registry: &Registry, conn: u64, events: &mut EventQueue) -> bool {
-        self.on_conn(registry, conn, events, |c, _| c.close())
+    pub fn close_conn(
+        &mut self,
+        table: &mut SocketTable,
+        conn: u64,
+        events: &mut EventQueue,
+    ) -> bool {
+        self.on_conn(table, conn, events, |c, _| c.close())
             .is_some()
     }
 
@@ -411,7 +417,7 @@ impl HttpServers {
     }
 
     /// Applies the read and idle timeouts of server `id`.
-    pub fn check_timeouts(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) {
+    pub fn check_timeouts(&mut self, table: &mut SocketTable, id: u64, events: &mut EventQueue) {
         let Some(server) = self.servers.get(&id) else {
             return;
         };
@@ -430,7 +436,7 @@ impl HttpServers {
                     conn.close();
                 }
             }
-            self.sweep_closed(registry, conn_id, events);
+            self.sweep_closed(table, conn_id, events);
         }
         buffers::trim_if_pending();
     }
@@ -440,7 +446,7 @@ impl HttpServers {
         std::mem::take(&mut self.upgrades)
     }
 
-    fn sweep_closed(&mut self, registry: &Registry, id: u64, events: &mut EventQueue) {
+    fn sweep_closed(&mut self, table: &mut SocketTable, id: u64, events: &mut EventQueue) {
         if self.conns.get(&id).is_some_and(HttpConn::upgrade_ready)
             && let Some(conn) = self.conns.remove(&id)
         {
@@ -448,8 +454,12 @@ impl HttpServers {
                 server.conns.remove(&id);
             }
             self.draining.remove(&id);
-            if let Some(upgraded) = conn.into_upgrade() {
-                self.upgrades.push(upgraded);
+            match conn.into_upgrade() {
+                Some(upgraded) => {
+                    table.hand_over(id, Owner::WebSocket);
+                    self.upgrades.push(upgraded);
+                }
+                None => table.forget(id),
             }
             return;
         }
@@ -459,7 +469,7 @@ impl HttpServers {
             .is_some_and(|conn| conn.state == State::Closed)
             && let Some(mut conn) = self.conns.remove(&id)
         {
-            let _ = registry.deregister(conn.transport.socket());
+            table.deregister(conn.transport.socket(), id);
             if let Some(server) = self.servers.get_mut(&conn.server) {
                 server.conns.remove(&id);
             }

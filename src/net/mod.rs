@@ -7,10 +7,12 @@
 pub mod caps;
 pub mod connect;
 pub mod error;
+pub mod live_map;
 pub mod reads;
 pub mod refuse;
 pub mod resolve;
 pub mod server;
+pub mod socket_table;
 pub mod tcp;
 pub mod tls;
 pub mod transport;
@@ -33,14 +35,15 @@ pub fn listen(address: std::net::SocketAddr) -> std::io::Result<mio::net::TcpLis
     Ok(listener)
 }
 
-/// Listens on `host:port` and registers the listener under `token`; returns it and the address
-/// actually bound (port 0 picks a free one). `host` is a literal IP or `localhost`: a name was
+/// Listens on `host:port` and registers the listener as socket `id` of `owner`; returns it and
+/// the address actually bound (port 0 picks a free one). `host` is a literal IP or `localhost`: a name was
 /// looked up on the worker pool before (`core.resolve`), as the reactor never waits for DNS.
 pub fn listen_on(
-    registry: &mio::Registry,
+    table: &mut socket_table::SocketTable,
     host: &str,
     port: u16,
-    token: mio::Token,
+    id: u64,
+    owner: socket_table::Owner,
 ) -> Result<(mio::net::TcpListener, std::net::SocketAddr), SocketError> {
     let address = resolve::literal(host, port).ok_or_else(|| SocketError::NotAnAddress {
         host: host.to_owned(),
@@ -50,8 +53,8 @@ pub fn listen_on(
         port,
         source,
     })?;
-    registry
-        .register(&mut listener, token, mio::Interest::READABLE)
+    table
+        .register(&mut listener, id, mio::Interest::READABLE, owner)
         .map_err(SocketError::Os)?;
     let local = listener.local_addr().map_err(SocketError::Os)?;
     Ok((listener, local))

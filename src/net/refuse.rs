@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::Shutdown;
 
+use mio::Interest;
 use mio::net::TcpStream;
-use mio::{Interest, Registry};
 
-use crate::reactor::ids::{IdHasher, token};
+use super::socket_table::{Owner, SocketTable};
+use crate::reactor::ids::IdHasher;
 
 /// The answer an HTTP (or WebSocket) server past a cap gives.
 pub const HTTP_BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
@@ -39,7 +40,7 @@ impl Refusals {
     /// caller arms a [`LINGER`] deadline that calls [`Refusals::expire`]).
     pub fn refuse(
         &mut self,
-        registry: &Registry,
+        table: &mut SocketTable,
         id: u64,
         mut stream: TcpStream,
         answer: &[u8],
@@ -50,8 +51,8 @@ impl Refusals {
         }
         let _ = stream.shutdown(Shutdown::Write);
         if self.lingering.len() >= MAX_LINGERING
-            || registry
-                .register(&mut stream, token(id), Interest::READABLE)
+            || table
+                .register(&mut stream, id, Interest::READABLE, Owner::Refusal)
                 .is_err()
         {
             return false;
@@ -60,14 +61,9 @@ impl Refusals {
         true
     }
 
-    /// True if `id` is a lingering refused socket.
-    pub fn owns(&self, id: u64) -> bool {
-        self.lingering.contains_key(&id)
-    }
-
     /// Reads and drops what refused socket `id` sent; closes it at the peer's end of input.
     /// Returns true once it is closed.
-    pub fn on_ready(&mut self, registry: &Registry, id: u64) -> bool {
+    pub fn on_ready(&mut self, table: &mut SocketTable, id: u64) -> bool {
         let Some(stream) = self.lingering.get_mut(&id) else {
             return true;
         };
@@ -81,14 +77,14 @@ impl Refusals {
                 Err(_) => break,
             }
         }
-        self.expire(registry, id);
+        self.expire(table, id);
         true
     }
 
     /// Closes refused socket `id` (its linger time is over, or its peer closed).
-    pub fn expire(&mut self, registry: &Registry, id: u64) {
+    pub fn expire(&mut self, table: &mut SocketTable, id: u64) {
         if let Some(mut stream) = self.lingering.remove(&id) {
-            let _ = registry.deregister(&mut stream);
+            table.deregister(&mut stream, id);
         }
     }
 }

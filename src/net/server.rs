@@ -101,3 +101,9 @@ impl TcpServer {
         });
     }
 }
+
+impl crate::net::live_map::Alive for TcpServer {
+    fn is_alive(&self) -> bool {
+        TcpServer::is_alive(self)
+    }
+}

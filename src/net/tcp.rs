@@ -574,3 +574,9 @@ impl TcpConn {
         self.emit_disconnected(events);
     }
 }
+
+impl crate::net::live_map::Alive for TcpConn {
+    fn is_alive(&self) -> bool {
+        TcpConn::is_alive(self)
+    }
+}

@@ -251,3 +251,9 @@ impl UdpSock {
         }
     }
 }
+
+impl crate::net::live_map::Alive for UdpSock {
+    fn is_alive(&self) -> bool {
+        UdpSock::is_alive(self)
+    }
+}

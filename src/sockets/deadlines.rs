@@ -64,7 +64,7 @@ impl Net {
         };
         if let Deadline::HttpSweep(server) = deadline {
             self.http
-                .check_timeouts(ctx.registry, server, &mut self.events);
+                .check_timeouts(&mut self.table, server, &mut self.events);
             self.ws_take_upgrades(ctx);
             return true;
         }
@@ -77,14 +77,14 @@ impl Net {
             Deadline::HttpSweep(_) | Deadline::WsSweep(_) => {}
             Deadline::WebSocket(id) => self.ws_timed_out(ctx, id),
             Deadline::Resume(id) => self.resume_reading(ctx, id),
-            Deadline::Refusal(id) => self.refusals.expire(ctx.registry, id),
+            Deadline::Refusal(id) => self.refusals.expire(&mut self.table, id),
             Deadline::HttpRequest(op) => {
                 if let Some((conn, _)) = self.http_ops.remove(&op) {
                     if self.cancel_lookup(conn).is_some() {
                         self.events.push_back(NetEvent::failure(op, "timeout"));
                     } else {
                         self.http_client
-                            .time_out(ctx.registry, conn, op, &mut self.events);
+                            .time_out(&mut self.table, conn, op, &mut self.events);
                     }
                 }
             }

@@ -24,7 +24,7 @@ impl Net {
             .clamp(0.05, 1.0);
         let address = self
             .http
-            .start(ctx.registry, id, sweep, host, port, options)?;
+            .start(&mut self.table, id, sweep, host, port, options)?;
         ctx.timers
             .add(sweep, period * 1000.0, true, TimerAction::Net);
         ctx.timers.set_referenced(sweep, false);
@@ -34,7 +34,7 @@ impl Net {
 
     /// Stops HTTP server `id`; false if unknown.
     pub fn http_stop(&mut self, ctx: &mut NetContext, id: u64) -> bool {
-        match self.http.stop(ctx.registry, id, &mut self.events) {
+        match self.http.stop(&mut self.table, id, &mut self.events) {
             Some(sweep) => {
                 ctx.timers.cancel(sweep, TimerAction::Net);
                 self.deadlines.remove(&sweep);
@@ -55,7 +55,7 @@ impl Net {
     ) -> bool {
         let delivered = self
             .http
-            .respond(ctx.registry, conn, seq, response, &mut self.events);
+            .respond(&mut self.table, conn, seq, response, &mut self.events);
         self.ws_take_upgrades(ctx);
         delivered
     }
@@ -72,29 +72,22 @@ impl Net {
     }
 
     /// Starts a streamed response; false if the request is gone or already answered.
-    pub fn http_stream_start(
-        &mut self,
-        ctx: &mut NetContext,
-        conn: u64,
-        seq: u64,
-        response: &Response,
-    ) -> bool {
+    pub fn http_stream_start(&mut self, conn: u64, seq: u64, response: &Response) -> bool {
         self.http
-            .start_stream(ctx.registry, conn, seq, response, &mut self.events)
+            .start_stream(&mut self.table, conn, seq, response, &mut self.events)
     }
 
     /// Queues a piece of a stream (`last`: and ends it); the bytes still unsent, or `None`
     /// when the client is gone.
     pub fn http_stream_write(
         &mut self,
-        ctx: &mut NetContext,
         conn: u64,
         seq: u64,
         data: &[u8],
         last: bool,
     ) -> Option<usize> {
         self.http
-            .write_stream(ctx.registry, conn, seq, data, last, &mut self.events)
+            .write_stream(&mut self.table, conn, seq, data, last, &mut self.events)
     }
 
     /// A stream's writer waits as `op` until the connection drains or closes; false if there
@@ -105,8 +98,9 @@ impl Net {
 
     /// Closes server connection `conn` at once (a stream whose handler failed: the client
     /// must not take the truncated body for a whole one); false if it is gone.
-    pub fn http_conn_close(&mut self, ctx: &mut NetContext, conn: u64) -> bool {
-        self.http.close_conn(ctx.registry, conn, &mut self.events)
+    pub fn http_conn_close(&mut self, conn: u64) -> bool {
+        self.http
+            .close_conn(&mut self.table, conn, &mut self.events)
     }
 
     // ---- HTTP client --------------------------------------------------------------------
@@ -182,7 +176,9 @@ impl Net {
     /// A paused client stream reads again.
     pub(super) fn http_client_resume(&mut self, ctx: &mut NetContext, id: u64) {
         let op_before = self.http_client.current_op(id);
-        let followup = self.http_client.resume(ctx.registry, id, &mut self.events);
+        let followup = self
+            .http_client
+            .resume(&mut self.table, id, &mut self.events);
         self.http_follow(ctx, id, op_before, followup);
     }
 

@@ -138,10 +138,14 @@ impl Net {
             Waiting::Tcp { op, host, options } => {
                 self.open_connection(ctx, job, &host, address, options, op)
             }
-            Waiting::Http { op, request } => {
-                self.http_client
-                    .connect(ctx.registry, job, address, op, request, &mut self.events)
-            }
+            Waiting::Http { op, request } => self.http_client.connect(
+                &mut self.table,
+                job,
+                address,
+                op,
+                request,
+                &mut self.events,
+            ),
             Waiting::WebSocket { pending, timer } => {
                 self.ws_open(ctx, job, address, *pending, timer)
             }

@@ -1,7 +1,8 @@
 //! The socket floor above the reactor: every socket of the process by id (TCP connections and
 //! servers, UDP sockets, HTTP servers and client connections, WebSocket connections), routing
-//! readiness events to the right one and dropping sockets (deregistered, fd closed) as soon as
-//! they are finished. This file holds the table and the routing; the operations live by kind
+//! each readiness event by one lookup in the socket table (`net/socket_table.rs`, the only
+//! registrant with the poller) and dropping sockets (deregistered, fd closed) as soon as they
+//! are finished. This file holds the sockets' state and the routing; the operations live by kind
 //! in `tcp_ops.rs`, `udp_ops.rs`, `http_ops.rs` and `ws_ops.rs`, name lookups (the first half
 //! of the one dial path) in `lookups.rs`, time limits in `deadlines.rs`.
 
@@ -33,15 +34,17 @@ use crate::http::server::{HttpServers, ServerOptions};
 use crate::net::connect;
 use crate::net::describe_io_error;
 use crate::net::error::SocketError;
+use crate::net::live_map::LiveMap;
 use crate::net::refuse::{self, Refusals};
 use crate::net::resolve::LookupError;
 use crate::net::server::{ServerMode, TcpServer};
+use crate::net::socket_table::{Owner, SocketTable};
 use crate::net::tcp::{Phase, ReadKind, ReadRequest, TcpConn};
 use crate::net::tls::{TlsOptions, TlsTransport};
 use crate::net::transport::{PlainTcp, Transport};
 use crate::net::udp::UdpSock;
 use crate::reactor::SocketLayer;
-use crate::reactor::ids::{IdHasher, token};
+use crate::reactor::ids::IdHasher;
 use crate::reactor::pool::JobOutput;
 use crate::reactor::timers::TimerAction;
 use crate::ws::WebSockets;
@@ -80,11 +83,13 @@ pub struct Activity {
 }
 
 /// Every socket, and the queue of finished operations for Lua.
-#[derive(Default)]
 pub struct Net {
-    conns: HashMap<u64, TcpConn, IdHasher>,
-    servers: HashMap<u64, TcpServer, IdHasher>,
-    udp: HashMap<u64, UdpSock, IdHasher>,
+    /// Every socket in the poller with its owner; the only registrant.
+    table: SocketTable,
+    /// TCP connections, TCP servers and UDP sockets, each map counting its live sockets.
+    conns: LiveMap<TcpConn>,
+    servers: LiveMap<TcpServer>,
+    udp: LiveMap<UdpSock>,
     deadlines: HashMap<u64, Deadline, IdHasher>,
     /// Recently closed socket ids, for "closed" (rather than "unknown") errors.
     closed: closed::ClosedIds,
@@ -105,16 +110,36 @@ pub struct Net {
 }
 
 impl Net {
-    /// Does any socket or lookup keep the process alive? Lookups and pending requests are
-    /// checked by count; socket maps stop at the first live one.
+    /// An empty socket floor registering with `registry`.
+    pub fn new(registry: mio::Registry) -> Net {
+        Net {
+            table: SocketTable::new(registry),
+            conns: LiveMap::default(),
+            servers: LiveMap::default(),
+            udp: LiveMap::default(),
+            deadlines: HashMap::default(),
+            closed: closed::ClosedIds::default(),
+            http: HttpServers::default(),
+            http_client: HttpClient::default(),
+            http_ops: HashMap::default(),
+            ws: WebSockets::default(),
+            lookups: HashMap::default(),
+            refusals: Refusals::default(),
+            events: EventQueue::default(),
+        }
+    }
+
+    /// Does any socket or lookup keep the process alive? Everything is answered from counts
+    /// (the socket maps count their live sockets as they change), so a loop turn costs the
+    /// same with 10 or 10,000 idle connections.
     pub fn is_alive(&self) -> bool {
         !self.lookups.is_empty()
             || self.http.is_alive()
             || self.http_client.is_busy()
-            || self.ws.is_alive()
-            || self.servers.values().any(TcpServer::is_alive)
-            || self.udp.values().any(UdpSock::is_alive)
-            || self.conns.values().any(TcpConn::is_alive)
+            || self.ws.conns.any_alive()
+            || self.servers.any_alive()
+            || self.udp.any_alive()
+            || self.conns.any_alive()
     }
 
     /// What is open, by kind (for the original's `has_active_*_operations` and
@@ -199,54 +224,77 @@ impl Net {
             // A burst is over: give its queue memory back.
             self.events.shrink_to(EVENTS_KEPT);
         }
-        if self.ws_on_ready(ctx, id, readable, writable, hangup) {
+        let Some(owner) = self.table.owner(id) else {
+            // It left the poller earlier in this batch of events.
             return;
+        };
+        match owner {
+            Owner::WebSocket => {
+                self.ws_on_ready(ctx, id, readable, writable, hangup);
+            }
+            Owner::HttpClientConn => {
+                let op_before = self.http_client.current_op(id);
+                let followup =
+                    self.http_client
+                        .on_ready(&mut self.table, id, hangup, &mut self.events);
+                self.http_follow(ctx, id, op_before, followup);
+            }
+            Owner::HttpListener | Owner::HttpConn => {
+                let ids = &mut *ctx.ids;
+                self.http.on_ready(
+                    &mut self.table,
+                    &mut || ids.next_id(),
+                    id,
+                    readable,
+                    hangup,
+                    &mut self.events,
+                );
+                self.ws_take_upgrades(ctx);
+                self.answer_refused(ctx);
+            }
+            Owner::TcpListener => self.on_acceptable(ctx, id),
+            Owner::TcpStream => self.tcp_on_ready(ctx, id, readable, writable, hangup),
+            Owner::Udp => {
+                if let Some(socket) = self.udp.get_mut(&id) {
+                    socket.on_ready(readable, writable, &mut self.events);
+                }
+                self.disarm_finished_udp(ctx, id);
+                self.sweep(ctx, id);
+            }
+            Owner::Refusal => {
+                self.refusals.on_ready(&mut self.table, id);
+            }
         }
-        if self.http_client.owns(id) {
-            let op_before = self.http_client.current_op(id);
-            let followup = self
-                .http_client
-                .on_ready(ctx.registry, id, hangup, &mut self.events);
-            self.http_follow(ctx, id, op_before, followup);
-        } else if self.http.owns(id) {
-            let ids = &mut *ctx.ids;
-            self.http.on_ready(
-                ctx.registry,
-                &mut || ids.next_id(),
-                id,
-                readable,
-                hangup,
-                &mut self.events,
-            );
-            self.ws_take_upgrades(ctx);
-            self.answer_refused(ctx);
-        } else if self.servers.contains_key(&id) {
-            self.on_acceptable(ctx, id);
-        } else if let Some(conn) = self.conns.get_mut(&id) {
-            let was_connecting =
-                conn.phase == Phase::Connecting || conn.phase == Phase::Handshaking;
-            if hangup {
-                conn.transport.note_hangup();
-            }
-            if self.events.is_empty() {
-                conn.events_consumed();
-            }
-            conn.on_ready(readable, writable, &mut self.events);
-            if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking
-            {
-                let timer = conn.connect_timer.take();
-                self.disarm(ctx, timer);
-            }
-            self.disarm_finished_reads(ctx, id);
-            self.tcp_follow(ctx, id);
-            self.sweep(ctx, id);
-        } else if let Some(socket) = self.udp.get_mut(&id) {
-            socket.on_ready(readable, writable, &mut self.events);
-            self.disarm_finished_udp(ctx, id);
-            self.sweep(ctx, id);
-        } else if self.refusals.owns(id) {
-            self.refusals.on_ready(ctx.registry, id);
+    }
+
+    /// Readiness of TCP connection `id`.
+    fn tcp_on_ready(
+        &mut self,
+        ctx: &mut NetContext,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+    ) {
+        let drained = self.events.is_empty();
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let was_connecting = conn.phase == Phase::Connecting || conn.phase == Phase::Handshaking;
+        if hangup {
+            conn.transport.note_hangup();
         }
+        if drained {
+            conn.events_consumed();
+        }
+        conn.on_ready(readable, writable, &mut self.events);
+        if was_connecting && conn.phase != Phase::Connecting && conn.phase != Phase::Handshaking {
+            let timer = conn.connect_timer.take();
+            self.disarm(ctx, timer);
+        }
+        self.disarm_finished_reads(ctx, id);
+        self.tcp_follow(ctx, id);
+        self.sweep(ctx, id);
     }
 
     /// Refuses a client past a connection cap: `answer` (may be empty), FIN, and its input
@@ -258,7 +306,7 @@ impl Net {
         answer: &[u8],
     ) {
         let id = ctx.ids.next_id();
-        if self.refusals.refuse(ctx.registry, id, stream, answer) {
+        if self.refusals.refuse(&mut self.table, id, stream, answer) {
             self.arm(ctx, refuse::LINGER, Deadline::Refusal(id));
         }
     }
@@ -275,7 +323,7 @@ impl Net {
     fn sweep(&mut self, ctx: &mut NetContext, id: u64) {
         if self.conns.get(&id).is_some_and(TcpConn::is_finished) {
             if let Some(mut conn) = self.conns.remove(&id) {
-                let _ = ctx.registry.deregister(conn.transport.socket());
+                self.table.deregister(conn.transport.socket(), id);
                 let mut timers: Vec<u64> = conn
                     .read_timers()
                     .chain(conn.connect_timer)
@@ -293,7 +341,7 @@ impl Net {
             self.remember_closed(id);
         } else if self.udp.get(&id).is_some_and(UdpSock::is_finished) {
             if let Some(mut socket) = self.udp.remove(&id) {
-                let _ = ctx.registry.deregister(&mut socket.socket);
+                self.table.deregister(&mut socket.socket, id);
                 let mut timers: Vec<u64> = socket.read_timers().collect();
                 timers.extend(socket.take_done_timers());
                 for timer in timers {
@@ -322,6 +370,10 @@ impl Net {
 }
 
 impl SocketLayer for Net {
+    fn new(registry: mio::Registry) -> Net {
+        Net::new(registry)
+    }
+
     fn on_ready(
         &mut self,
         ctx: &mut NetContext,

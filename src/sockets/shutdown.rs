@@ -12,7 +12,7 @@ impl Net {
     pub fn begin_shutdown(&mut self, ctx: &mut NetContext) {
         for server in self.servers.values_mut() {
             if let Some(mut listener) = server.listener.take() {
-                let _ = ctx.registry.deregister(&mut listener);
+                self.table.deregister(&mut listener, server.id);
             }
         }
         let ws_servers: Vec<u64> = self.ws.servers.keys().copied().collect();

@@ -68,10 +68,11 @@ impl Net {
         op: u64,
     ) {
         let id = conn.id;
-        if let Err(error) = ctx.registry.register(
+        if let Err(error) = self.table.register(
             conn.transport.socket(),
-            token(id),
+            id,
             Interest::READABLE | Interest::WRITABLE,
+            Owner::TcpStream,
         ) {
             self.events
                 .push_back(NetEvent::failure(op, describe_io_error(&error)));
@@ -139,22 +140,25 @@ impl Net {
         }
     }
 
-    /// The resume timer of connection `id` (TCP or WebSocket) fired: read on.
+    /// The resume timer of connection `id` (TCP, HTTP client or WebSocket) fired: read on.
     pub(super) fn resume_reading(&mut self, ctx: &mut NetContext, id: u64) {
-        let drained = self.events.is_empty();
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.resume_timer = None;
-            if drained {
-                conn.events_consumed();
+        match self.table.owner(id) {
+            Some(Owner::TcpStream) => {
+                let drained = self.events.is_empty();
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.resume_timer = None;
+                    if drained {
+                        conn.events_consumed();
+                    }
+                    conn.resume(&mut self.events);
+                }
+                self.disarm_finished_reads(ctx, id);
+                self.tcp_follow(ctx, id);
+                self.sweep(ctx, id);
             }
-            conn.resume(&mut self.events);
-            self.disarm_finished_reads(ctx, id);
-            self.tcp_follow(ctx, id);
-            self.sweep(ctx, id);
-        } else if self.http_client.owns(id) {
-            self.http_client_resume(ctx, id);
-        } else {
-            self.ws_resume(ctx, id);
+            Some(Owner::HttpClientConn) => self.http_client_resume(ctx, id),
+            Some(Owner::WebSocket) => self.ws_resume(ctx, id),
+            _ => {}
         }
     }
 
@@ -226,7 +230,6 @@ impl Net {
     /// Binds and starts listening; returns the bound address.
     pub fn server_start(
         &mut self,
-        ctx: &mut NetContext,
         id: u64,
         host: &str,
         port: u16,
@@ -243,7 +246,8 @@ impl Net {
         if server.listener.is_some() {
             return Err(SocketError::AlreadyListening(id));
         }
-        let (listener, local) = crate::net::listen_on(ctx.registry, host, port, token(id))?;
+        let (listener, local) =
+            crate::net::listen_on(&mut self.table, host, port, id, Owner::TcpListener)?;
         server.local = Some(local);
         server.listener = Some(listener);
         server.tls = tls;
@@ -272,7 +276,7 @@ impl Net {
             return false;
         };
         if let Some(mut listener) = server.listener.take() {
-            let _ = ctx.registry.deregister(&mut listener);
+            self.table.deregister(&mut listener, id);
         }
         for (op, timer) in server.accepts.drain(..) {
             self.disarm(ctx, timer);
@@ -351,7 +355,7 @@ impl Net {
                 }
             };
             if server.count.open() >= server.max_connections
-                || (caps::total_full() && !self.http.evict_idlest_anywhere(ctx.registry))
+                || (caps::total_full() && !self.http.evict_idlest_anywhere(&mut self.table))
             {
                 self.refuse(ctx, stream, &[]);
                 continue;
@@ -380,10 +384,11 @@ impl Net {
             conn.server = Some(id);
             conn.cap_slot = Some(CapSlot::take(&server.count));
             conn.limits = limits;
-            if let Err(error) = ctx.registry.register(
+            if let Err(error) = self.table.register(
                 conn.transport.socket(),
-                token(client),
+                client,
                 Interest::READABLE | Interest::WRITABLE,
+                Owner::TcpStream,
             ) {
                 server.emit_error(format!("accept failed: {error}"), &mut self.events);
                 continue;

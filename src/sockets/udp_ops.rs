@@ -18,11 +18,12 @@ impl Net {
         let id = ctx.ids.next_id();
         let mut socket = UdpSock::open(bind, peer, broadcast)?;
         socket.timeout = timeout;
-        ctx.registry
+        self.table
             .register(
                 &mut socket.socket,
-                token(id),
+                id,
                 Interest::READABLE | Interest::WRITABLE,
+                Owner::Udp,
             )
             .map_err(SocketError::Os)?;
         let local = socket.local_addr();

@@ -122,8 +122,12 @@ impl Net {
         conn.max_input = pending.max_input;
         conn.deadline = Some(timer);
         let registered = conn.socket().map(|socket| {
-            ctx.registry
-                .register(socket, token(id), Interest::READABLE | Interest::WRITABLE)
+            self.table.register(
+                socket,
+                id,
+                Interest::READABLE | Interest::WRITABLE,
+                Owner::WebSocket,
+            )
         });
         if let Some(Err(error)) = registered {
             return fail(self, ctx, error.to_string());
@@ -265,8 +269,10 @@ impl Net {
             return;
         }
         if let Some(mut conn) = self.ws.conns.remove(&id) {
-            if let Some(socket) = conn.socket() {
-                let _ = ctx.registry.deregister(socket);
+            match conn.socket() {
+                Some(socket) => self.table.deregister(socket, id),
+                // Its transport is gone already (and with it the fd's registration).
+                None => self.table.forget(id),
             }
             let timer = conn.deadline.take();
             self.disarm(ctx, timer);
@@ -377,6 +383,8 @@ impl Net {
         for upgrade in self.http.take_upgrades() {
             let id = upgrade.conn;
             let Some(server) = self.ws.servers.get_mut(&upgrade.ws_server) else {
+                // Its server closed meanwhile: the connection closes as it is dropped.
+                self.table.forget(id);
                 continue;
             };
             server.clients.insert(id);
@@ -391,6 +399,7 @@ impl Net {
                     .insert(sweep, Deadline::WsSweep(upgrade.ws_server));
             }
             let Some(server) = self.ws.servers.get(&upgrade.ws_server) else {
+                self.table.forget(id);
                 continue;
             };
             let config = ws::config(server.max_message);

@@ -586,3 +586,9 @@ impl WsConn {
         events.push_back(event::error(self.side, self.id, message.to_owned()));
     }
 }
+
+impl crate::net::live_map::Alive for WsConn {
+    fn is_alive(&self) -> bool {
+        WsConn::is_alive(self)
+    }
+}

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use tungstenite::protocol::WebSocketConfig;
 
+use crate::net::live_map::LiveMap;
 use crate::reactor::ids::IdHasher;
 pub use conn::{Followup, WsConn};
 pub use event::Side;
@@ -61,14 +62,7 @@ pub struct WebSockets {
     pub clients: HashSet<u64, IdHasher>,
     /// Servers by id.
     pub servers: HashMap<u64, WsServer, IdHasher>,
-    /// Connections (clients' and servers') by id; the poller token is the id.
-    pub conns: HashMap<u64, WsConn, IdHasher>,
-}
-
-impl WebSockets {
-    /// Does a connection keep the process alive? (Connects waiting for a name lookup are
-    /// counted by the socket table.)
-    pub fn is_alive(&self) -> bool {
-        self.conns.values().any(WsConn::is_alive)
-    }
+    /// Connections (clients' and servers') by id, counting the live ones (connects waiting
+    /// for a name lookup are counted by the socket floor's lookups).
+    pub conns: LiveMap<WsConn>,
 }
