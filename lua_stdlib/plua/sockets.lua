@@ -127,6 +127,9 @@ function M.install(core, PY, shared)
     want_callback("tcp_write", 3, cb)
     return on_done(core.tcp_write(id, data, cb == nil), cb)
   end
+  -- The common call (an id and a string, no callback) is a C function (src/api/tcp_write.rs)
+  -- that falls back to the version above for everything else.
+  PY.tcp_write = core.tcp_write_function(PY.tcp_write)
 
   function PY.tcp_read(id, max, cb)
     id = want_id("tcp_read", 1, id)

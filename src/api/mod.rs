@@ -14,6 +14,7 @@ pub mod luasocket;
 pub mod net;
 pub mod output;
 pub mod system;
+pub mod tcp_write;
 pub mod timers;
 pub mod websocket;
 

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
+use mlua::{Function, Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::api::args::failure;
 use crate::event::{NetEvent, Val};
@@ -95,6 +95,14 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                 }))
             },
         )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "tcp_write_function",
+        lua.create_function(move |lua, slow: Function| {
+            super::tcp_write::tcp_write_function(lua, &r, slow)
+        })?,
     )?;
 
     let r = reactor.clone();

@@ -148,7 +148,7 @@ fn timer_functions(
 }
 
 /// Pushes a userdata that owns a clone of the reactor handle (dropped by its `__gc`).
-unsafe fn push_reactor(state: *mut lua_State, reactor: SharedReactor) {
+pub(super) unsafe fn push_reactor(state: *mut lua_State, reactor: SharedReactor) {
     // SAFETY: the block is sized and aligned for an `Rc` (Lua aligns userdata for any C type);
     // it is written once here and dropped once by `drop_reactor`.
     unsafe {

@@ -5,6 +5,7 @@ pub mod closing;
 pub mod coroutines;
 pub mod interrupt;
 pub mod memory;
+pub mod raw_events;
 pub mod search_paths;
 pub mod state;
 pub mod stdlib;

@@ -16,8 +16,11 @@ use mlua::{
     Thread, Value, ffi,
 };
 
+use crate::event::Val;
 use crate::lua::coroutines;
 use crate::lua::interrupt::RunningGuard;
+use crate::lua::raw_events;
+use crate::lua::values::to_lua_multi;
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
@@ -96,6 +99,8 @@ pub struct Tasks {
     /// Registry references of `callbacks` and `arguments`, for the raw timer path.
     callbacks_key: RegistryKey,
     arguments_key: RegistryKey,
+    /// Registry reference of `run_event`, for the raw event path (`raw_events.rs`).
+    run_event_key: RegistryKey,
     waiting: Table,
     /// Event names already made into Lua strings (a handful: "request", "data", ...).
     event_names: Vec<(&'static str, LuaString)>,
@@ -107,13 +112,15 @@ impl Tasks {
         register_hook_module(lua)?;
         let callbacks: Table = hooks.get("callbacks")?;
         let arguments: Table = hooks.get("arguments")?;
+        let run_event: Function = hooks.get("run_event")?;
         Ok(Tasks {
+            run_event_key: lua.create_registry_value(run_event.clone())?,
             callbacks_key: lua.create_registry_value(callbacks.clone())?,
             arguments_key: lua.create_registry_value(arguments.clone())?,
             lua: lua.clone(),
             idle: Vec::with_capacity(IDLE_LIMIT),
             run_completion: hooks.get("run_completion")?,
-            run_event: hooks.get("run_event")?,
+            run_event,
             callbacks,
             arguments,
             waiting: hooks.get("waiting")?,
@@ -165,7 +172,7 @@ impl Tasks {
             TimerTask::Ready => {
                 // SAFETY: `state` is `thread`'s, holding only its body, not running.
                 return Some(unsafe {
-                    run_bare_callback(&self.lua, &mut self.idle, thread, state)
+                    run_bare_callback(&self.lua, &mut self.idle, thread, state, 0)
                 });
             }
             TimerTask::ReadyWithArguments => match self.timer_arguments(id, finished) {
@@ -231,6 +238,48 @@ impl Tasks {
         };
         let args = (owner as i64, name, values);
         run_pooled(&self.lua, &mut self.idle, &self.run_event, args)
+    }
+
+    /// [`Tasks::emit`] for values straight from a socket event: plain ones (no tables) are
+    /// pushed onto the task coroutine with the C API (`raw_events.rs`), the hot path of TCP
+    /// data and WebSocket messages.
+    pub fn emit_values(
+        &mut self,
+        owner: u64,
+        event: &'static str,
+        args: Vec<Val>,
+    ) -> (Thread, Outcome) {
+        if !raw_events::all_plain(&args) {
+            return match to_lua_multi(&self.lua, args) {
+                Ok(values) => self.emit(owner, event, values),
+                Err(error) => (
+                    self.lua.current_thread(),
+                    Outcome::Failed(describe_error(&error)),
+                ),
+            };
+        }
+        let thread = match self.idle.pop() {
+            Some(thread) => thread,
+            None => match self.lua.create_thread(self.run_event.clone()) {
+                Ok(thread) => thread,
+                Err(error) => {
+                    return (
+                        self.lua.current_thread(),
+                        Outcome::Failed(describe_error(&error)),
+                    );
+                }
+            },
+        };
+        let state = thread.to_pointer() as *mut ffi::lua_State;
+        let dispatcher = self.run_event_key.id();
+        // SAFETY: pooled coroutines are finished and fresh ones not started; `args` was checked.
+        match unsafe { raw_events::push_event(&self.lua, state, dispatcher, owner, event, &args) } {
+            // SAFETY: `state` is `thread`'s, holding the dispatcher and its `nargs` arguments.
+            Ok(nargs) => unsafe {
+                run_bare_callback(&self.lua, &mut self.idle, thread, state, nargs)
+            },
+            Err(error) => (thread, Outcome::Failed(describe_error(&error))),
+        }
     }
 
     /// `event` as a Lua string, made once.
@@ -386,12 +435,14 @@ fn run_prepared_callback(
 /// (the message, then the coroutine's traceback; an mlua error value as it is).
 ///
 /// # Safety
-/// `state` must be `thread`'s lua_State, not running, with only its body on the stack.
+/// `state` must be `thread`'s lua_State, not running, with only its body and `nargs` arguments
+/// on the stack.
 unsafe fn run_bare_callback(
     lua: &Lua,
     idle: &mut Vec<Thread>,
     thread: Thread,
     state: *mut ffi::lua_State,
+    nargs: std::ffi::c_int,
 ) -> (Thread, Outcome) {
     install_hook(lua, &thread);
     let escapes = coroutines::escapes();
@@ -401,7 +452,8 @@ unsafe fn run_bare_callback(
             let mut results: std::ffi::c_int = 0;
             // SAFETY: per this function's contract; `from` may be NULL (no resuming coroutine:
             // the runtime is at the top of its loop).
-            let status = unsafe { ffi::lua_resume(state, std::ptr::null_mut(), 0, &mut results) };
+            let status =
+                unsafe { ffi::lua_resume(state, std::ptr::null_mut(), nargs, &mut results) };
             (status, results)
         })
     };

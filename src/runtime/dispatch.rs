@@ -68,14 +68,7 @@ impl Runtime {
                     }
                 }
                 NetEvent::Emit { owner, event, args } => {
-                    let args = match to_lua_multi(&self.lua, args) {
-                        Ok(args) => args,
-                        Err(error) => {
-                            eprintln!("plua: {}", describe_error(&error));
-                            continue;
-                        }
-                    };
-                    let (thread, outcome) = self.tasks.emit(owner, event, args);
+                    let (thread, outcome) = self.tasks.emit_values(owner, event, args);
                     self.settle(&thread, outcome, event);
                 }
                 NetEvent::HttpRequest {
