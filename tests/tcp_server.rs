@@ -105,6 +105,68 @@ print("port=" .. port)
     ]);
 }
 
+/// The hot path of socket events (`src/lua/raw_events.rs`) and of `tcp_write`
+/// (`src/api/tcp_write.rs`): binary data arrives whole, a listener may wait, an error in one is
+/// reported with its traceback and the next event still runs, and unusual `tcp_write` calls
+/// still get the Lua version's checks and callbacks.
+#[test]
+fn data_listeners_get_binary_data_may_wait_and_fail_without_stopping_the_server() {
+    let (_dir, server, port) = start_server(
+        r#"
+local srv = _PY.tcp_server_create()
+_PY.tcp_server_add_event_listener(srv, "data_received", function(id, data)
+  if data:find("boom", 1, true) then
+    error("listener fails on " .. data)
+  end
+  if data == "wait" then
+    _PY.sleep(0.05)
+    _PY.tcp_write(id, "waited", function(ok, n) print("callback", ok, n) end)
+    return
+  end
+  print("data", #data, data:byte(1, -1))
+  _PY.tcp_write(id, data)
+end)
+_PY.tcp_server_add_event_listener(srv, "client_disconnected", function()
+  print("bad write", pcall(_PY.tcp_write, "nope", "x"))
+  print("number write", math.type(_PY.tcp_write(424242, 5)))
+  _PY.tcp_server_close(srv)
+end)
+local ok, msg, port = _PY.tcp_server_start(srv, "127.0.0.1", 0)
+print("port=" .. port)
+"#,
+    );
+    let client = python_client(
+        "c.sendall(b'a\\x00b\\xff')\n\
+         print('echo', c.recv(100), flush=True)\n\
+         c.sendall(b'boom')\n\
+         time.sleep(0.2)\n\
+         c.sendall(b'wait')\n\
+         print('reply', c.recv(100), flush=True)\n",
+        &port,
+    )
+    .finish(GUARD);
+    client.assert_code(0);
+    assert_eq!(client.lines()[1], "echo b'a\\x00b\\xff'");
+    assert_eq!(client.lines()[2], "reply b'waited'");
+    let out = server.finish(GUARD);
+    out.assert_code(0).assert_no_panic();
+    let lines = out.lines();
+    assert!(lines.contains(&"data\t4\t97\t0\t98\t255"), "{lines:?}");
+    assert!(lines.contains(&"callback\ttrue\t6"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("bad write\tfalse\t")
+                && line
+                    .contains("tcp_write: bad argument #1 (connection id expected, got string)")),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"number write\tinteger"), "{lines:?}");
+    out.assert_stderr_contains("Error in data_received callback")
+        .assert_stderr_contains("listener fails on boom")
+        .assert_stderr_contains("stack traceback");
+}
+
 #[test]
 fn without_a_data_listener_client_data_is_read_with_tcp_read() {
     let (_dir, server, port) = start_server(
