@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use super::describe_io_error;
 use super::reads::{self, Served};
 pub use super::reads::{DEFAULT_READ_MAX, InputLimits, ReadKind, ReadRequest};
-use super::transport::{Transport, connect_finished};
+use super::transport::{self, Transport, connect_finished};
 use crate::event::{EventQueue, NetEvent, Val};
 
 /// Bytes read per pass for connections that emit `data_received` events.
@@ -388,7 +388,12 @@ impl TcpConn {
                 READ_CHUNK
             };
             let limit = chunk.min(room).min(budget);
-            match self.transport.read_into(&mut self.received, limit) {
+            let read = if self.emit_data && self.received.is_empty() {
+                transport::read_chunk(self.transport.as_mut(), &mut self.received, limit)
+            } else {
+                self.transport.read_into(&mut self.received, limit)
+            };
+            match read {
                 Ok(status) => {
                     self.unread = status.bytes == limit && !status.eof;
                     budget = budget.saturating_sub(status.bytes);
