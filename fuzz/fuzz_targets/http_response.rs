@@ -106,6 +106,7 @@ fuzz_target!(|data: &[u8]| {
             body: Vec::new(),
             verify: false,
             ca_file: None,
+            stream: false,
         };
         let mut client = HttpClient::default();
         let mut queue = EventQueue::default();
