@@ -136,10 +136,7 @@ impl Tasks {
                 let outcome = resume(&thread, args);
                 (thread, outcome)
             }
-            Err(error) => (
-                self.lua.current_thread(),
-                Outcome::Failed(describe_error(&error)),
-            ),
+            Err(error) => failed_outside(&self.lua, &error),
         }
     }
 
@@ -147,17 +144,9 @@ impl Tasks {
     /// callback is the coroutine's body itself (no Lua frame of the library under it), with the
     /// extra arguments `setTimeout` was given. `None` if the timer has no callback.
     pub fn run_timer(&mut self, id: u64, finished: bool) -> Option<(Thread, Outcome)> {
-        let thread = match self.idle.pop() {
-            Some(thread) => thread,
-            None => match self.lua.create_thread(self.run_completion.clone()) {
-                Ok(thread) => thread,
-                Err(error) => {
-                    return Some((
-                        self.lua.current_thread(),
-                        Outcome::Failed(describe_error(&error)),
-                    ));
-                }
-            },
+        let thread = match raw_coroutine(&self.lua, &mut self.idle, &self.run_completion) {
+            Ok(thread) => thread,
+            Err(error) => return Some(failed_outside(&self.lua, &error)),
         };
         let keys = (self.callbacks_key.id(), self.arguments_key.id());
         let state = thread.to_pointer() as *mut ffi::lua_State;
@@ -229,12 +218,7 @@ impl Tasks {
     ) -> (Thread, Outcome) {
         let name = match self.event_name(event) {
             Ok(name) => name,
-            Err(error) => {
-                return (
-                    self.lua.current_thread(),
-                    Outcome::Failed(describe_error(&error)),
-                );
-            }
+            Err(error) => return failed_outside(&self.lua, &error),
         };
         let args = (owner as i64, name, values);
         run_pooled(&self.lua, &mut self.idle, &self.run_event, args)
@@ -252,27 +236,17 @@ impl Tasks {
         if !raw_events::all_plain(&args) {
             return match to_lua_multi(&self.lua, args) {
                 Ok(values) => self.emit(owner, event, values),
-                Err(error) => (
-                    self.lua.current_thread(),
-                    Outcome::Failed(describe_error(&error)),
-                ),
+                Err(error) => failed_outside(&self.lua, &error),
             };
         }
-        let thread = match self.idle.pop() {
-            Some(thread) => thread,
-            None => match self.lua.create_thread(self.run_event.clone()) {
-                Ok(thread) => thread,
-                Err(error) => {
-                    return (
-                        self.lua.current_thread(),
-                        Outcome::Failed(describe_error(&error)),
-                    );
-                }
-            },
+        let thread = match raw_coroutine(&self.lua, &mut self.idle, &self.run_event) {
+            Ok(thread) => thread,
+            Err(error) => return failed_outside(&self.lua, &error),
         };
         let state = thread.to_pointer() as *mut ffi::lua_State;
         let dispatcher = self.run_event_key.id();
-        // SAFETY: pooled coroutines are finished and fresh ones not started; `args` was checked.
+        // SAFETY: pooled coroutines are finished and fresh ones not started; `args` holds no
+        // tables (checked above).
         match unsafe { raw_events::push_event(&self.lua, state, dispatcher, owner, event, &args) } {
             // SAFETY: `state` is `thread`'s, holding the dispatcher and its `nargs` arguments.
             Ok(nargs) => unsafe {
@@ -314,12 +288,7 @@ fn run_pooled(
 ) -> (Thread, Outcome) {
     let thread = match pooled_thread(lua, idle, body) {
         Ok(thread) => thread,
-        Err(error) => {
-            return (
-                lua.current_thread(),
-                Outcome::Failed(describe_error(&error)),
-            );
-        }
+        Err(error) => return failed_outside(lua, &error),
     };
     install_hook(lua, &thread);
     let outcome = match guarded_resume::<Option<bool>>(&thread, args) {
@@ -336,6 +305,20 @@ fn run_pooled(
         Err(error) => Outcome::Failed(describe_error(&error)),
     };
     (thread, outcome)
+}
+
+/// A task coroutine for the raw paths, which put their own body on it: one recycled from
+/// `idle` as it is, or a new one made with `body`.
+fn raw_coroutine(lua: &Lua, idle: &mut Vec<Thread>, body: &Function) -> Result<Thread> {
+    match idle.pop() {
+        Some(thread) => Ok(thread),
+        None => lua.create_thread(body.clone()),
+    }
+}
+
+/// The outcome of a task that failed before any coroutine of its own ran.
+fn failed_outside(lua: &Lua, error: &mlua::Error) -> (Thread, Outcome) {
+    (lua.current_thread(), Outcome::Failed(describe_error(error)))
 }
 
 /// A task coroutine for `body`: one recycled from `idle`, or a new one.

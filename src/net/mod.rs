@@ -36,8 +36,9 @@ pub fn listen(address: std::net::SocketAddr) -> std::io::Result<mio::net::TcpLis
 }
 
 /// Listens on `host:port` and registers the listener as socket `id` of `owner`; returns it and
-/// the address actually bound (port 0 picks a free one). `host` is a literal IP or `localhost`: a name was
-/// looked up on the worker pool before (`core.resolve`), as the reactor never waits for DNS.
+/// the address actually bound (port 0 picks a free one). `host` is a literal IP or
+/// `localhost`: a name was looked up on the worker pool before (`core.resolve`), as the
+/// reactor never waits for DNS.
 pub fn listen_on(
     table: &mut socket_table::SocketTable,
     host: &str,

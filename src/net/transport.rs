@@ -65,10 +65,8 @@ pub fn read_chunk(
         scratch.clear();
         let status = transport.read_into(scratch, limit)?;
         if scratch.len() < COPY_BELOW {
+            // The buffer keeps its capacity, bounded by the largest `limit` (one event chunk).
             out.extend_from_slice(scratch);
-            if scratch.capacity() > limit.max(COPY_BELOW) {
-                scratch.shrink_to(limit);
-            }
         } else {
             std::mem::swap(out, scratch);
         }
