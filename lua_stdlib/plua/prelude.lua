@@ -406,6 +406,7 @@ return {
   arguments = arguments,
   run_completion = run_completion,
   run_event = run_event,
+  listeners = listeners,
   waiting = waiting,
   wait_for = wait_for,
 }

@@ -99,11 +99,19 @@ pub struct Tasks {
     /// Registry references of `callbacks` and `arguments`, for the raw timer path.
     callbacks_key: RegistryKey,
     arguments_key: RegistryKey,
-    /// Registry reference of `run_event`, for the raw event path (`raw_events.rs`).
-    run_event_key: RegistryKey,
+    /// Registry reference of the prelude's `listeners`, for the raw event path
+    /// (`raw_events.rs`).
+    listeners_key: RegistryKey,
     waiting: Table,
     /// Event names already made into Lua strings (a handful: "request", "data", ...).
-    event_names: Vec<(&'static str, LuaString)>,
+    event_names: Vec<EventName>,
+}
+
+/// An event name as a Lua string, and its registry slot for the raw event path.
+struct EventName {
+    event: &'static str,
+    string: LuaString,
+    key: RegistryKey,
 }
 
 impl Tasks {
@@ -114,7 +122,7 @@ impl Tasks {
         let arguments: Table = hooks.get("arguments")?;
         let run_event: Function = hooks.get("run_event")?;
         Ok(Tasks {
-            run_event_key: lua.create_registry_value(run_event.clone())?,
+            listeners_key: lua.create_registry_value(hooks.get::<Table>("listeners")?)?,
             callbacks_key: lua.create_registry_value(callbacks.clone())?,
             arguments_key: lua.create_registry_value(arguments.clone())?,
             lua: lua.clone(),
@@ -217,53 +225,73 @@ impl Tasks {
         values: impl IntoLuaMulti,
     ) -> (Thread, Outcome) {
         let name = match self.event_name(event) {
-            Ok(name) => name,
+            Ok(name) => name.string.clone(),
             Err(error) => return failed_outside(&self.lua, &error),
         };
         let args = (owner as i64, name, values);
         run_pooled(&self.lua, &mut self.idle, &self.run_event, args)
     }
 
-    /// [`Tasks::emit`] for values straight from a socket event: plain ones (no tables) are
-    /// pushed onto the task coroutine with the C API (`raw_events.rs`), the hot path of TCP
-    /// data and WebSocket messages.
+    /// [`Tasks::emit`] for values straight from a socket event: with plain ones (no tables)
+    /// the listener is called as the task coroutine's body, its arguments pushed with the C
+    /// API (`raw_events.rs`): the hot path of TCP data, UDP datagrams and WebSocket messages.
+    /// `None` if `owner` has no listener for `event`.
     pub fn emit_values(
         &mut self,
         owner: u64,
         event: &'static str,
         args: Vec<Val>,
-    ) -> (Thread, Outcome) {
+    ) -> Option<(Thread, Outcome)> {
         if !raw_events::all_plain(&args) {
-            return match to_lua_multi(&self.lua, args) {
+            return Some(match to_lua_multi(&self.lua, args) {
                 Ok(values) => self.emit(owner, event, values),
                 Err(error) => failed_outside(&self.lua, &error),
-            };
+            });
         }
+        let event_slot = match self.event_name(event) {
+            Ok(name) => name.key.id(),
+            Err(error) => return Some(failed_outside(&self.lua, &error)),
+        };
+        let slots = raw_events::ListenerSlots {
+            listeners: self.listeners_key.id(),
+            event: event_slot,
+        };
         let thread = match raw_coroutine(&self.lua, &mut self.idle, &self.run_event) {
             Ok(thread) => thread,
-            Err(error) => return failed_outside(&self.lua, &error),
+            Err(error) => return Some(failed_outside(&self.lua, &error)),
         };
         let state = thread.to_pointer() as *mut ffi::lua_State;
-        let dispatcher = self.run_event_key.id();
         // SAFETY: pooled coroutines are finished and fresh ones not started; `args` holds no
         // tables (checked above).
-        match unsafe { raw_events::push_event(&self.lua, state, dispatcher, owner, event, &args) } {
-            // SAFETY: `state` is `thread`'s, holding the dispatcher and its `nargs` arguments.
-            Ok(nargs) => unsafe {
-                run_bare_callback(&self.lua, &mut self.idle, thread, state, nargs)
-            },
-            Err(error) => (thread, Outcome::Failed(describe_error(&error))),
+        match unsafe { raw_events::push_listener_call(state, slots, owner, &args) } {
+            // SAFETY: `state` is `thread`'s, holding the listener and its `nargs` arguments.
+            Ok(Some(nargs)) => {
+                Some(unsafe { run_bare_callback(&self.lua, &mut self.idle, thread, state, nargs) })
+            }
+            Ok(None) => {
+                self.idle.push(thread);
+                None
+            }
+            Err(error) => Some((thread, Outcome::Failed(describe_error(&error)))),
         }
     }
 
     /// `event` as a Lua string, made once.
-    fn event_name(&mut self, event: &'static str) -> Result<LuaString> {
-        if let Some((_, name)) = self.event_names.iter().find(|(known, _)| *known == event) {
-            return Ok(name.clone());
-        }
-        let name = self.lua.create_string(event)?;
-        self.event_names.push((event, name.clone()));
-        Ok(name)
+    fn event_name(&mut self, event: &'static str) -> Result<&EventName> {
+        let known = self
+            .event_names
+            .iter()
+            .position(|name| std::ptr::eq(name.event, event) || name.event == event);
+        let index = match known {
+            Some(index) => index,
+            None => {
+                let string = self.lua.create_string(event)?;
+                let key = self.lua.create_registry_value(string.clone())?;
+                self.event_names.push(EventName { event, string, key });
+                self.event_names.len() - 1
+            }
+        };
+        Ok(&self.event_names[index])
     }
 
     /// Resumes the coroutine waiting on operation `id` with `(id, results...)`; `None` if no

@@ -138,6 +138,12 @@ impl Wheel {
     /// Moves the wheel to `now`, appending the values of every entry whose deadline is at or
     /// before `now` to `out`, ordered by deadline, then by insertion.
     pub fn expire(&mut self, now: u64, out: &mut Vec<u64>) {
+        if self.len == 0 {
+            // Nothing to collect or cascade: the levels need no scan (every turn of a loop
+            // without timers comes here).
+            self.elapsed = self.elapsed.max(now);
+            return;
+        }
         while let Some((level, slot, start)) = self.next_slot() {
             if start > now {
                 break;

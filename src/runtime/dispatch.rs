@@ -68,8 +68,9 @@ impl Runtime {
                     }
                 }
                 NetEvent::Emit { owner, event, args } => {
-                    let (thread, outcome) = self.tasks.emit_values(owner, event, args);
-                    self.settle(&thread, outcome, event);
+                    if let Some((thread, outcome)) = self.tasks.emit_values(owner, event, args) {
+                        self.settle(&thread, outcome, event);
+                    }
                 }
                 NetEvent::HttpRequest {
                     server,

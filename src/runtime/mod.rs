@@ -245,11 +245,11 @@ impl Runtime {
         let next_timer = reactor.timers.time_to_next();
         let main_busy = self.foreground.is_some() || !self.steps.is_empty() || self.repl.is_some();
         let alive = main_busy || reactor.is_alive();
-        let lived = self.started.elapsed();
+        // The clock is read only for `--run-for` (the common turn needs no time of its own).
         let until = |limit: f64| {
             duration::from_secs(limit)
                 .unwrap_or(Duration::ZERO)
-                .saturating_sub(lived)
+                .saturating_sub(self.started.elapsed())
         };
         let earliest = |a: Option<Duration>, b: Duration| Some(a.map_or(b, |a| a.min(b)));
         let repl_direct = self.repl.as_ref().is_some_and(Repl::reads_directly);
