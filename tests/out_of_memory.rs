@@ -6,7 +6,9 @@ mod support;
 
 use std::process::Command;
 
-use support::{TempDir, plua, python_server, run};
+use std::time::Duration;
+
+use support::{Running, TempDir, plua, python, python_server, run};
 
 /// The address-space limit the tests run plua under, in KiB.
 const LIMIT_KIB: u32 = 400 * 1024;
@@ -105,5 +107,54 @@ except OSError:
     out.assert_no_panic()
         .assert_code(0)
         .assert_stdout_contains("alive after the flood")
+        .assert_stderr_contains("not enough memory");
+}
+
+#[test]
+fn a_data_listener_that_fills_memory_is_an_error_in_the_callback_not_an_abort() {
+    // The listener keeps eight copies of every chunk a client floods the server with: memory
+    // runs out in the listener or while its chunk is made into a Lua string for it (the raw
+    // event path, src/lua/raw_events.rs). Either is a reported callback error; then the
+    // hoard is dropped and the process goes on to exit cleanly.
+    let dir = TempDir::new();
+    dir.write(
+        "hoard_server.lua",
+        "local kept = {}\n\
+         local server = _PY.tcp_server_create()\n\
+         _PY.tcp_server_add_event_listener(server, 'data_received', function(client, data)\n\
+           if kept then kept[#kept + 1] = string.rep(data, 8) end\n\
+         end)\n\
+         local ok, message, port = _PY.tcp_server_start(server, '127.0.0.1', 0)\n\
+         print('port=' .. port) io.stdout:flush()\n\
+         local seen = -1\n\
+         setInterval(function()\n\
+           if kept and #kept > 0 and #kept == seen then\n\
+             kept = nil collectgarbage()\n\
+             print('alive after the flood') io.stdout:flush()\n\
+             os.exit(0)\n\
+           end\n\
+           seen = kept and #kept or seen\n\
+         end, 1000)\n",
+    );
+    let mut server = Running::start(under_address_limit(&dir, "hoard_server.lua"), false);
+    let port = server.line_after("port=");
+    let _flood = python(
+        "
+import socket, sys
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+chunk = b'z' * 65536
+try:
+    for _ in range(32 * 1024):
+        c.sendall(chunk)
+except OSError:
+    pass
+",
+        &[&port],
+    );
+    let out = server.finish(Duration::from_secs(120));
+    out.assert_no_panic()
+        .assert_code(0)
+        .assert_stdout_contains("alive after the flood")
+        .assert_stderr_contains("Error in data_received callback")
         .assert_stderr_contains("not enough memory");
 }
