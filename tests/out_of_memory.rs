@@ -13,6 +13,17 @@ use support::{Running, TempDir, plua, python, python_server, run};
 /// The address-space limit the tests run plua under, in KiB.
 const LIMIT_KIB: u32 = 400 * 1024;
 
+/// Python lines that send 2 GiB down the socket `c` in 64 KiB chunks, far past `LIMIT_KIB`,
+/// and stop quietly when plua closes it.
+const FLOOD_C: &str = "
+chunk = b'z' * 65536
+try:
+    for _ in range(32 * 1024):
+        c.sendall(chunk)
+except OSError:
+    pass
+";
+
 /// `plua script` in `dir` under `ulimit -v LIMIT_KIB`.
 fn under_address_limit(dir: &TempDir, script: &str) -> Command {
     let binary = plua().get_program().to_owned();
@@ -61,20 +72,16 @@ fn a_callback_that_runs_out_of_memory_is_reported_and_the_next_timer_runs() {
 fn data_from_a_peer_that_fills_memory_is_an_error_in_the_callback_not_an_abort() {
     // The peer sends far more than the limit; the script keeps eight copies of every read.
     let (_peer, port) = python_server(
-        "
+        &format!(
+            "
 import socket
 s = socket.socket()
 s.bind(('127.0.0.1', 0))
 s.listen()
 print(s.getsockname()[1], flush=True)
 c, _ = s.accept()
-chunk = b'y' * 65536
-try:
-    for _ in range(32 * 1024):
-        c.sendall(chunk)
-except OSError:
-    pass
-",
+{FLOOD_C}"
+        ),
         &[],
     );
     let dir = TempDir::new();
@@ -139,16 +146,12 @@ fn a_data_listener_that_fills_memory_is_an_error_in_the_callback_not_an_abort() 
     let mut server = Running::start(under_address_limit(&dir, "hoard_server.lua"), false);
     let port = server.line_after("port=");
     let _flood = python(
-        "
+        &format!(
+            "
 import socket, sys
 c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
-chunk = b'z' * 65536
-try:
-    for _ in range(32 * 1024):
-        c.sendall(chunk)
-except OSError:
-    pass
-",
+{FLOOD_C}"
+        ),
         &[&port],
     );
     let out = server.finish(Duration::from_secs(120));

@@ -9,6 +9,7 @@ pub mod raw_events;
 pub mod search_paths;
 pub mod state;
 pub mod stdlib;
+pub mod task_hook;
 pub mod tasks;
 pub mod values;
 pub mod warnings;

@@ -3,13 +3,11 @@
 //! several times cheaper than creating one). It reports what happened as an [`Outcome`]; the
 //! runtime decides what an error means (exit for the main chunk, a log line for a callback).
 //!
-//! A debugger (`lua_stdlib/mobdebug.lua`) may set a *hook installer* through
-//! `require("plua.taskhook").set(fn)`: while one is set, every task coroutine handed a callback
-//! (new or recycled) is passed to it before it runs. Unset, it costs one relaxed atomic load.
+//! Every task coroutine handed a callback (new or recycled) is passed to the debugger's hook
+//! installer first, if one is set (`task_hook`).
 
 use mlua::thread::ThreadStatus;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use mlua::{
     FromLuaMulti, Function, IntoLuaMulti, Lua, LuaString, MultiValue, RegistryKey, Result, Table,
@@ -20,59 +18,17 @@ use crate::event::Val;
 use crate::lua::coroutines;
 use crate::lua::interrupt::RunningGuard;
 use crate::lua::raw_events;
+use crate::lua::task_hook;
 use crate::lua::values::to_lua_multi;
 
 /// Finished coroutines kept for reuse; more than this are left to the garbage collector.
 const IDLE_LIMIT: usize = 256;
 
-/// True while a debug hook installer is set (the fast check before looking it up).
-static HOOKING: AtomicBool = AtomicBool::new(false);
-
-/// The Lua function that installs the debugger's hook in a task coroutine.
-struct HookInstaller(Function);
-
-/// Registers `plua.taskhook` (`set(fn|nil)`, `cwd()`) in `package.loaded`, for the debugger.
-fn register_hook_module(lua: &Lua) -> Result<()> {
-    let module = lua.create_table()?;
-    module.set(
-        "set",
-        lua.create_function(|lua, installer: Option<Function>| {
-            HOOKING.store(installer.is_some(), Ordering::Relaxed);
-            match installer {
-                Some(installer) => {
-                    lua.set_app_data(HookInstaller(installer));
-                }
-                None => {
-                    lua.remove_app_data::<HookInstaller>();
-                }
-            }
-            Ok(())
-        })?,
-    )?;
-    module.set(
-        "cwd",
-        lua.create_function(|_, ()| {
-            Ok(std::env::current_dir()
-                .ok()
-                .map(|dir| dir.to_string_lossy().into_owned()))
-        })?,
-    )?;
-    let loaded: Table = lua.globals().get::<Table>("package")?.get("loaded")?;
-    loaded.set("plua.taskhook", module)
-}
-
 /// Passes `thread` to the debugger's hook installer, if one is set. Its errors are reported
-/// and otherwise ignored: a faulty debugger must not stop the callback. Built with
-/// `--cfg plua_no_task_hook` (scripts/debugger_cost.sh) the seam is compiled out, to measure
-/// what it costs when the debugger is off.
+/// and otherwise ignored: a faulty debugger must not stop the callback.
+#[inline]
 fn install_hook(lua: &Lua, thread: &Thread) {
-    if cfg!(plua_no_task_hook) || !HOOKING.load(Ordering::Relaxed) {
-        return;
-    }
-    let installer = lua.app_data_ref::<HookInstaller>().map(|i| i.0.clone());
-    if let Some(installer) = installer
-        && let Err(error) = installer.call::<()>(thread)
-    {
+    if let Err(error) = task_hook::install(lua, thread) {
         eprintln!("plua: debugger hook: {}", describe_error(&error));
     }
 }
@@ -117,7 +73,7 @@ struct EventName {
 impl Tasks {
     /// `hooks` is the table the prelude returned (`run_timer`, `waiting`).
     pub fn new(lua: &Lua, hooks: &Table) -> Result<Tasks> {
-        register_hook_module(lua)?;
+        task_hook::register_module(lua)?;
         let callbacks: Table = hooks.get("callbacks")?;
         let arguments: Table = hooks.get("arguments")?;
         let run_event: Function = hooks.get("run_event")?;
