@@ -195,3 +195,70 @@ _PY.websocket_connect(client, "ws://127.0.0.1:" .. port .. "/")
     out.assert_stderr_contains("Error in client_connected callback:")
         .assert_stderr_contains("first listener fails");
 }
+
+#[test]
+fn sends_answer_alike_on_their_c_fast_path_and_off_it() {
+    // The common send calls are C functions (src/api/ws_send.rs); calls off that path (a float
+    // id, a number as data, a non-boolean `binary`) go to the Lua versions. Both must answer
+    // the same: `true`, or `false` and the message, with one value or two.
+    let out = run_script(
+        r#"
+local function show(label, ...) print(label, select('#', ...), ...) end
+print("kinds", debug.getinfo(_PY.websocket_send).what, debug.getinfo(_PY.websocket_server_send).what)
+show("unknown fast", _PY.websocket_send(999, "x"))
+show("unknown slow", _PY.websocket_send(999.0, 12))
+show("unknown server fast", _PY.websocket_server_send(1, 999, "x", false))
+show("unknown server slow", _PY.websocket_server_send(1, 999, "x", "yes"))
+local sid = _PY.websocket_server_create()
+local cid
+_PY.websocket_server_add_event_listener(sid, "client_connected", function(client)
+  cid = client
+  show("server text", _PY.websocket_server_send(sid, client, "hello"))
+  show("server not utf8", _PY.websocket_server_send(sid, client, "\xff\xfe"))
+  show("server binary", _PY.websocket_server_send(sid, client, "\xff\xfe", true))
+  show("server number", _PY.websocket_server_send(sid, client, 42))
+end)
+_PY.websocket_server_add_event_listener(sid, "message", function(client, data, binary)
+  print("server got", data, binary)
+  _PY.websocket_server_disconnect(sid, client)
+end)
+local _, port = _PY.websocket_server_start(sid, "127.0.0.1", 0)
+local c = _PY.websocket_client_create()
+local got = {}
+_PY.websocket_add_event_listener(c, "connected", function()
+  show("client text", _PY.websocket_send(c, "from client"))
+end)
+_PY.websocket_add_event_listener(c, "dataReceived", function(data, binary)
+  local shown = binary and table.concat({ data:byte(1, -1) }, ",") or data
+  got[#got + 1] = shown .. "/" .. tostring(binary)
+end)
+_PY.websocket_add_event_listener(c, "disconnected", function()
+  print("client got", table.concat(got, " "))
+  show("client after close", _PY.websocket_send(c, "late"))
+  show("server after close", _PY.websocket_server_send(sid, cid, "late"))
+  _PY.websocket_server_close(sid)
+end)
+_PY.websocket_connect(c, "ws://127.0.0.1:" .. port .. "/")
+"#,
+        &[],
+    );
+    out.assert_code(0).assert_no_panic();
+    for line in [
+        "kinds\tC\tC",
+        "unknown fast\t2\tfalse\tunknown WebSocket id 999",
+        "unknown slow\t2\tfalse\tunknown WebSocket id 999",
+        "unknown server fast\t2\tfalse\tunknown WebSocket id 999",
+        "unknown server slow\t2\tfalse\tunknown WebSocket id 999",
+        "server text\t1\ttrue",
+        "server not utf8\t2\tfalse\ttext message is not valid UTF-8 (send it as binary)",
+        "server binary\t1\ttrue",
+        "server number\t1\ttrue",
+        "client text\t1\ttrue",
+        "server got\tfrom client\tfalse",
+        "client got\thello/false 255,254/true 42/false",
+        "client after close\t2\tfalse\tnot connected",
+        "server after close\t2\tfalse\tclosing",
+    ] {
+        assert_has_line(&out, line);
+    }
+}

@@ -244,6 +244,11 @@ function M.install(core, PY, shared)
     return core.ws_close(client, code, reason)
   end
 
+  -- The common calls of both sends (integer ids, a string, at most a boolean) are C functions
+  -- (src/api/ws_send.rs) that fall back to the versions above for everything else.
+  PY.websocket_send, PY.websocket_server_send =
+    core.ws_send_functions(PY.websocket_send, PY.websocket_server_send)
+
   --- Stops listening and closes every client with 1001; false if there is no such server.
   function PY.websocket_server_close(id)
     id = want_id("websocket_server_close", 1, id, "server id")

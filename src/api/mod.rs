@@ -17,6 +17,7 @@ pub mod system;
 pub mod tcp_write;
 pub mod timers;
 pub mod websocket;
+pub mod ws_send;
 
 use mlua::{Lua, Result, Table};
 

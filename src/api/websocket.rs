@@ -3,7 +3,7 @@
 //! Lua as emits of the client id (`connected`, `dataReceived`, `error`, `disconnected`) or of
 //! the server id (`client_connected`, `message`, `error`, `client_disconnected`).
 
-use mlua::{Lua, LuaString, MultiValue, Result, Table, Value};
+use mlua::{Function, Lua, LuaString, MultiValue, Result, Table, Value};
 
 use crate::api::args::failure;
 use crate::api::args::string_pairs;
@@ -98,6 +98,16 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
                     Ok(()) => Ok(MultiValue::from_vec(vec![Value::Boolean(true)])),
                     Err(message) => failure(lua, message),
                 }
+            },
+        )?,
+    )?;
+
+    let r = reactor.clone();
+    core.set(
+        "ws_send_functions",
+        lua.create_function(
+            move |lua, (slow_client, slow_server): (Function, Function)| {
+                super::ws_send::ws_send_functions(lua, &r, slow_client, slow_server)
             },
         )?,
     )?;
