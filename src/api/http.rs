@@ -187,33 +187,34 @@ pub fn register(lua: &Lua, core: &Table, reactor: &SharedReactor) -> Result<()> 
     )?;
 
     let r = reactor.clone();
+    let slow_respond = lua.create_function(
+        move |_, (conn, seq, status, body, headers): (u64, u64, Value, Value, Value)| {
+            // Only a final status with a string body and a table of headers (or none) is
+            // sent as it is; for anything else the answer is nil and the Lua side
+            // normalises the values and calls again.
+            let (Value::Integer(status @ 100..=999), Value::String(body)) = (status, body) else {
+                return Ok(None);
+            };
+            let headers = match headers {
+                Value::Nil => None,
+                Value::Table(headers) => Some(headers),
+                _ => return Ok(None),
+            };
+            let body = body.as_bytes();
+            let response = Response {
+                status: status as u16,
+                headers: string_pairs(headers.as_ref())?,
+                body: &body,
+            };
+            let mut reactor = r.borrow_mut();
+            let (net, mut ctx) = reactor.net();
+            Ok(Some(net.http_respond(&mut ctx, conn, seq, &response)))
+        },
+    )?;
+    // The common answer skips the mlua callback (src/api/http_respond.rs).
     core.set(
         "http_respond",
-        lua.create_function(
-            move |_, (conn, seq, status, body, headers): (u64, u64, Value, Value, Value)| {
-                // Only a final status with a string body and a table of headers (or none) is
-                // sent as it is; for anything else the answer is nil and the Lua side
-                // normalises the values and calls again.
-                let (Value::Integer(status @ 100..=999), Value::String(body)) = (status, body)
-                else {
-                    return Ok(None);
-                };
-                let headers = match headers {
-                    Value::Nil => None,
-                    Value::Table(headers) => Some(headers),
-                    _ => return Ok(None),
-                };
-                let body = body.as_bytes();
-                let response = Response {
-                    status: status as u16,
-                    headers: string_pairs(headers.as_ref())?,
-                    body: &body,
-                };
-                let mut reactor = r.borrow_mut();
-                let (net, mut ctx) = reactor.net();
-                Ok(Some(net.http_respond(&mut ctx, conn, seq, &response)))
-            },
-        )?,
+        super::http_respond::http_respond_function(lua, reactor, slow_respond)?,
     )?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::ffi::c_int;
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Result};
 
-use super::timers::push_reactor;
+use super::fast_path::{call_slow_path, integer_at, push_reactor, reactor_at};
 use crate::sockets::SharedReactor;
 
 const SLOW_PATH: c_int = ffi::lua_upvalueindex(1);
@@ -43,12 +43,8 @@ unsafe extern "C-unwind" fn tcp_write(state: *mut lua_State) -> c_int {
             Some(op) => {
                 ffi::lua_pushinteger(state, op as ffi::lua_Integer);
             }
-            None => {
-                // Anything unusual: the Lua version checks, explains and writes.
-                ffi::lua_pushvalue(state, SLOW_PATH);
-                ffi::lua_rotate(state, 1, 1);
-                ffi::lua_call(state, nargs, 1);
-            }
+            // Anything unusual: the Lua version checks, explains and writes.
+            None => return call_slow_path(state, SLOW_PATH, 1),
         }
         1
     }
@@ -60,18 +56,14 @@ unsafe fn plain_call<'a>(state: *mut lua_State, nargs: c_int) -> Option<(u64, &'
     // the caller uses the slice.
     unsafe {
         let plain = (nargs == 2 || (nargs == 3 && ffi::lua_type(state, 3) == ffi::LUA_TNIL))
-            && ffi::lua_isinteger(state, 1) != 0
             && ffi::lua_type(state, 2) == ffi::LUA_TSTRING;
         if !plain {
             return None;
         }
-        let id = ffi::lua_tointegerx(state, 1, std::ptr::null_mut());
-        if id <= 0 {
-            return None;
-        }
+        let id = integer_at(state, 1, 1)?;
         let mut len = 0usize;
         let bytes = ffi::lua_tolstring(state, 2, &mut len) as *const u8;
-        Some((id as u64, std::slice::from_raw_parts(bytes, len)))
+        Some((id, std::slice::from_raw_parts(bytes, len)))
     }
 }
 
@@ -79,8 +71,7 @@ unsafe fn plain_call<'a>(state: *mut lua_State, nargs: c_int) -> Option<(u64, &'
 /// reactor is busy (the slow path reports that).
 unsafe fn queue(state: *mut lua_State, id: u64, data: &[u8]) -> Option<u64> {
     // SAFETY: the upvalue is the userdata `push_reactor` made.
-    let reactor =
-        unsafe { (ffi::lua_touserdata(state, REACTOR) as *const SharedReactor).as_ref() }?;
+    let reactor = unsafe { reactor_at(state, REACTOR) }?;
     let mut reactor = reactor.try_borrow_mut().ok()?;
     let op = reactor.ids.next_id();
     let (net, mut ctx) = reactor.net();

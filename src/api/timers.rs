@@ -13,6 +13,7 @@ use std::ffi::c_int;
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Result, Table, Value};
 
+use super::fast_path::{call_slow_path, push_reactor, reactor_at};
 use crate::reactor::duration;
 use crate::reactor::timers::TimerAction;
 use crate::reactor::wheel::MAX_DELAY_MS;
@@ -147,31 +148,6 @@ fn timer_functions(
     }
 }
 
-/// Pushes a userdata that owns a clone of the reactor handle (dropped by its `__gc`).
-pub(super) unsafe fn push_reactor(state: *mut lua_State, reactor: SharedReactor) {
-    // SAFETY: the block is sized and aligned for an `Rc` (Lua aligns userdata for any C type);
-    // it is written once here and dropped once by `drop_reactor`.
-    unsafe {
-        let block = ffi::lua_newuserdatauv(state, std::mem::size_of::<SharedReactor>(), 0);
-        std::ptr::write(block as *mut SharedReactor, reactor);
-        ffi::lua_createtable(state, 0, 1);
-        ffi::lua_pushcfunction(state, drop_reactor);
-        ffi::lua_setfield(state, -2, c"__gc".as_ptr());
-        ffi::lua_setmetatable(state, -2);
-    }
-}
-
-unsafe extern "C-unwind" fn drop_reactor(state: *mut lua_State) -> c_int {
-    // SAFETY: called once by the collector on the userdata `push_reactor` made.
-    unsafe {
-        let block = ffi::lua_touserdata(state, 1) as *mut SharedReactor;
-        if !block.is_null() {
-            std::ptr::drop_in_place(block);
-        }
-    }
-    0
-}
-
 unsafe extern "C-unwind" fn set_timeout(state: *mut lua_State) -> c_int {
     // SAFETY: called by Lua with the upvalues `timer_functions` set.
     unsafe { set_timer(state, false) }
@@ -189,17 +165,14 @@ unsafe fn set_timer(state: *mut lua_State, repeat: bool) -> c_int {
     unsafe {
         let nargs = ffi::lua_gettop(state);
         let delay = plain_delay(state, nargs);
-        let reactor = ffi::lua_touserdata(state, REACTOR) as *const SharedReactor;
-        let id = match (delay, reactor.as_ref()) {
+        let reactor = reactor_at(state, REACTOR);
+        let id = match (delay, reactor) {
             (Some(_), Some(reactor)) => next_timer_id(reactor),
             _ => None,
         };
-        let (Some(delay), Some(id), Some(reactor)) = (delay, id, reactor.as_ref()) else {
+        let (Some(delay), Some(id), Some(reactor)) = (delay, id, reactor) else {
             // Anything unusual: the Lua version checks, explains and schedules.
-            ffi::lua_pushvalue(state, SLOW_PATH);
-            ffi::lua_rotate(state, 1, 1);
-            ffi::lua_call(state, nargs, 1);
-            return 1;
+            return call_slow_path(state, SLOW_PATH, 1);
         };
         // The callback and its arguments are stored before the timer exists, so a memory error
         // here leaves no timer without a callback.

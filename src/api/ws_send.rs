@@ -11,7 +11,7 @@ use std::ffi::{c_int, c_void};
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Result};
 
-use super::timers::push_reactor;
+use super::fast_path::{call_slow_path, integer_at, push_reactor, reactor_at};
 use crate::sockets::SharedReactor;
 
 const SLOW_PATH: c_int = ffi::lua_upvalueindex(1);
@@ -58,8 +58,8 @@ unsafe extern "C-unwind" fn server_send(state: *mut lua_State) -> c_int {
     // SAFETY: called by Lua with the upvalues `ws_send_functions` set; index 1 exists when
     // `send` looks at it (it checks `lua_gettop` first).
     unsafe {
-        if ffi::lua_gettop(state) >= 1 && positive_integer(state, 1).is_none() {
-            return slow_path(state);
+        if ffi::lua_gettop(state) >= 1 && integer_at(state, 1, 1).is_none() {
+            return call_slow_path(state, SLOW_PATH, ffi::LUA_MULTRET);
         }
         send(state, 2)
     }
@@ -82,22 +82,21 @@ unsafe fn send(state: *mut lua_State, at: c_int) -> c_int {
             },
             _ => None,
         };
-        let (Some(binary), Some(id)) = (binary, positive_integer(state, at)) else {
-            return slow_path(state);
+        let (Some(binary), Some(id)) = (binary, integer_at(state, at, 1)) else {
+            return call_slow_path(state, SLOW_PATH, ffi::LUA_MULTRET);
         };
         if ffi::lua_type(state, data_at) != ffi::LUA_TSTRING {
-            return slow_path(state);
+            return call_slow_path(state, SLOW_PATH, ffi::LUA_MULTRET);
         }
         let mut len = 0usize;
         let bytes = ffi::lua_tolstring(state, data_at, &mut len) as *const u8;
         let data = std::slice::from_raw_parts(bytes, len);
-        let Some(reactor) = (ffi::lua_touserdata(state, REACTOR) as *const SharedReactor).as_ref()
-        else {
-            return slow_path(state);
+        let Some(reactor) = reactor_at(state, REACTOR) else {
+            return call_slow_path(state, SLOW_PATH, ffi::LUA_MULTRET);
         };
         let result = match reactor.try_borrow_mut() {
             Ok(mut reactor) => reactor.net.ws_send(id, data, binary),
-            Err(_) => return slow_path(state),
+            Err(_) => return call_slow_path(state, SLOW_PATH, ffi::LUA_MULTRET),
         };
         match result {
             Ok(()) => {
@@ -110,31 +109,6 @@ unsafe fn send(state: *mut lua_State, at: c_int) -> c_int {
                 push_failure(state, message)
             }
         }
-    }
-}
-
-/// The value at `index` if it is an integer above 0 (a connection or server id).
-unsafe fn positive_integer(state: *mut lua_State, index: c_int) -> Option<u64> {
-    // SAFETY: the caller guarantees `index` exists.
-    unsafe {
-        if ffi::lua_isinteger(state, index) == 0 {
-            return None;
-        }
-        u64::try_from(ffi::lua_tointegerx(state, index, std::ptr::null_mut()))
-            .ok()
-            .filter(|&id| id > 0)
-    }
-}
-
-/// Calls the Lua version with this call's arguments and returns all it returns.
-unsafe fn slow_path(state: *mut lua_State) -> c_int {
-    // SAFETY: the arguments are the whole stack; the upvalue is the Lua version.
-    unsafe {
-        let nargs = ffi::lua_gettop(state);
-        ffi::lua_pushvalue(state, SLOW_PATH);
-        ffi::lua_rotate(state, 1, 1);
-        ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
-        ffi::lua_gettop(state)
     }
 }
 
