@@ -1,14 +1,40 @@
 //! What the C fast paths share (`setTimeout`/`setInterval` in timers.rs, `tcp_write.rs`,
 //! `ws_send.rs`, `http_respond.rs`): each is a C closure over its slower version (Lua, or an
-//! mlua function) and a userdata holding the reactor. The common call is served in C; any
+//! mlua function) and a userdata holding the reactor (`fast_closure` makes the last three;
+//! the timers' closures also hold the callback tables). The common call is served in C; any
 //! other is handed, arguments and all, to the slower version, which checks, explains and
 //! raises at the caller's line.
 
 use std::ffi::c_int;
 
 use mlua::ffi::{self, lua_State};
+use mlua::{Function, Lua, Result};
 
 use crate::sockets::SharedReactor;
+
+/// Where a closure made by [`fast_closure`] finds its slower version.
+pub(super) const SLOW_PATH: c_int = ffi::lua_upvalueindex(1);
+/// Where a closure made by [`fast_closure`] finds the reactor.
+pub(super) const REACTOR: c_int = ffi::lua_upvalueindex(2);
+
+/// The C function `fast` as a closure over `slow` ([`SLOW_PATH`]) and the reactor
+/// ([`REACTOR`]).
+pub(super) fn fast_closure(
+    lua: &Lua,
+    reactor: &SharedReactor,
+    slow: Function,
+    fast: ffi::lua_CFunction,
+) -> Result<Function> {
+    let reactor = reactor.clone();
+    // SAFETY: the closure consumes its argument `slow` and the reactor userdata as the two
+    // upvalues of the one closure it leaves.
+    unsafe {
+        lua.exec_raw::<Function>(slow, move |state| {
+            push_reactor(state, reactor);
+            ffi::lua_pushcclosure(state, fast, 2);
+        })
+    }
+}
 
 /// Pushes a userdata that owns a clone of the reactor handle (dropped by its `__gc`).
 pub(super) unsafe fn push_reactor(state: *mut lua_State, reactor: SharedReactor) {

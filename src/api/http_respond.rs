@@ -10,12 +10,9 @@ use std::ffi::c_int;
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Result};
 
-use super::fast_path::{call_slow_path, integer_at, push_reactor, reactor_at};
+use super::fast_path::{REACTOR, SLOW_PATH, call_slow_path, fast_closure, integer_at, reactor_at};
 use crate::http::response::Response;
 use crate::sockets::SharedReactor;
-
-const SLOW_PATH: c_int = ffi::lua_upvalueindex(1);
-const REACTOR: c_int = ffi::lua_upvalueindex(2);
 
 /// `http_respond(conn, seq, status, body, headers)` with `slow` behind its fast path.
 pub fn http_respond_function(
@@ -23,19 +20,11 @@ pub fn http_respond_function(
     reactor: &SharedReactor,
     slow: Function,
 ) -> Result<Function> {
-    let reactor = reactor.clone();
-    // SAFETY: the closure consumes its argument `slow` and the reactor userdata as the two
-    // upvalues of the one closure it leaves.
-    unsafe {
-        lua.exec_raw::<Function>(slow, move |state| {
-            push_reactor(state, reactor);
-            ffi::lua_pushcclosure(state, http_respond, 2);
-        })
-    }
+    fast_closure(lua, reactor, slow, http_respond)
 }
 
 unsafe extern "C-unwind" fn http_respond(state: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua with the upvalues `http_respond_function` set; every index used
+    // SAFETY: called by Lua with the upvalues `fast_closure` set; every index used
     // is checked against `lua_gettop`. Nothing that can raise runs while a Rust value with a
     // destructor is alive: the response is sent and dropped before the result is pushed.
     unsafe {

@@ -9,29 +9,18 @@ use std::ffi::c_int;
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Result};
 
-use super::fast_path::{call_slow_path, integer_at, push_reactor, reactor_at};
+use super::fast_path::{REACTOR, SLOW_PATH, call_slow_path, fast_closure, integer_at, reactor_at};
 use crate::sockets::SharedReactor;
-
-const SLOW_PATH: c_int = ffi::lua_upvalueindex(1);
-const REACTOR: c_int = ffi::lua_upvalueindex(2);
 
 /// `_PY.tcp_write` with `slow` (the Lua version) behind its fast path.
 pub fn tcp_write_function(lua: &Lua, reactor: &SharedReactor, slow: Function) -> Result<Function> {
-    let reactor = reactor.clone();
-    // SAFETY: the closure pushes exactly the one closure it makes, over its argument `slow`
-    // and the reactor userdata (its two upvalues).
-    unsafe {
-        lua.exec_raw::<Function>(slow, move |state| {
-            push_reactor(state, reactor);
-            ffi::lua_pushcclosure(state, tcp_write, 2);
-        })
-    }
+    fast_closure(lua, reactor, slow, tcp_write)
 }
 
 /// `_PY.tcp_write(id, data [, cb])`; returns the operation id, as the Lua version does. The
 /// fast path holds no Rust value with a destructor while it calls into Lua.
 unsafe extern "C-unwind" fn tcp_write(state: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua with the upvalues `tcp_write_function` set; every index used is
+    // SAFETY: called by Lua with the upvalues `fast_closure` set; every index used is
     // checked against `lua_gettop` or is an upvalue.
     unsafe {
         let nargs = ffi::lua_gettop(state);
