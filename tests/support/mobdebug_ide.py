@@ -6,11 +6,20 @@
 # After the last argument it reads until plua closes the connection and prints "EOF".
 import socket, sys, threading, time, urllib.request
 
+# The request threads print too: each transcript line is written whole, under one lock, so
+# a thread's line cannot land in the middle of another ("RUN http 200\n=> 200 OK").
+say_lock = threading.Lock()
+
+def say(*parts):
+    with say_lock:
+        sys.stdout.write(" ".join(str(p) for p in parts) + "\n")
+        sys.stdout.flush()
+
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0))
 srv.listen(1)
-print(srv.getsockname()[1], flush=True)
+say(srv.getsockname()[1])
 srv.settimeout(15)
 conn, _ = srv.accept()
 conn.settimeout(15)
@@ -36,15 +45,15 @@ def get(port, path):
             time.sleep(0.05)
     try:
         with urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=15) as r:
-            print("http", r.status, flush=True)
+            say("http", r.status)
     except Exception as e:
-        print("http error", e, flush=True)
+        say("http error", e)
 
 last = ""
 requests = []
 for arg in sys.argv[1:]:
     if arg == "WAIT":
-        print("WAIT =>", reply(), flush=True)
+        say("WAIT =>", reply())
     elif arg.startswith("SLEEP:"):
         time.sleep(int(arg[6:]) / 1000)
     elif arg.startswith("HTTP:"):
@@ -56,7 +65,7 @@ for arg in sys.argv[1:]:
         conn.sendall((arg + "\n").encode())
         if arg.startswith("SUSPEND"):
             continue
-        print(arg, "=>", reply(), flush=True)
+        say(arg, "=>", reply())
 # Through the same buffered stream: bytes that came with the last reply are already in it.
 late = b""
 while True:
@@ -68,7 +77,7 @@ while True:
         break
     late += data
 if late:
-    print("late:", late.decode().replace("\n", "\\n"), flush=True)
+    say("late:", late.decode().replace("\n", "\\n"))
 for request in requests:
     request.join(15)
-print("EOF", flush=True)
+say("EOF")
